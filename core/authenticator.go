@@ -1,0 +1,256 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"sync"
+)
+
+// Request is the framework-neutral view of an HTTP request that adapters hand
+// to the core. Implementations read from the framework's own request without
+// copying; no method may be called after the request has ended.
+type Request interface {
+	// Method returns the request method, e.g. "GET".
+	Method() string
+	// Host returns the Host header (or :authority) of the request.
+	Host() string
+	// Header returns every value of the header field with the given
+	// canonical name, one entry per field line, in order; nil when absent.
+	Header(name string) []string
+	// RawQuery returns the query string without the "?".
+	RawQuery() string
+}
+
+// StdRequest is implemented by adapters whose framework has a *http.Request
+// (net/http, gin, echo). The core then hands it to net/http's
+// CrossOriginProtection as it is.
+type StdRequest interface {
+	Request
+	StdRequest() *http.Request
+}
+
+// Authenticator verifies tokens and applies the session policy. It is safe
+// for concurrent use. Create one with [New] and stop it with Close.
+type Authenticator struct {
+	cfg     Config
+	issuers map[string]*issuer // by exact "iss"
+	coop    *http.CrossOriginProtection
+	anon    *Principal // the stand-in stored for anonymous requests
+	log     *slog.Logger
+
+	ctx    context.Context // cancelled by Close; ends background work
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background goroutines
+	once   sync.Once
+
+	sessions *sessionPolicy
+}
+
+// New builds an Authenticator. It checks cfg, fetches the key sets (OIDC
+// discovery and JWKS) within cfg.FetchTimeout each, and starts their periodic
+// refresh. ctx bounds only the start-up fetches; call Close to stop the
+// background work.
+func New(ctx context.Context, cfg Config) (*Authenticator, error) {
+	issuers, err := cfg.normalize()
+	if err != nil {
+		return nil, err
+	}
+	a := &Authenticator{
+		cfg:     cfg,
+		issuers: make(map[string]*issuer, len(issuers)),
+		log:     cfg.Logger,
+	}
+	a.anon = &Principal{auth: a, anonymous: true}
+	a.coop = http.NewCrossOriginProtection()
+	for _, o := range cfg.TrustedOrigins {
+		if err := a.coop.AddTrustedOrigin(o); err != nil {
+			return nil, configErr("TrustedOrigins: %v", err)
+		}
+	}
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	fail := func(err error) (*Authenticator, error) {
+		a.Close()
+		return nil, err
+	}
+	client := newFetchClient(cfg.HTTPClient, cfg.MaxJWKSSize)
+	for _, ic := range issuers {
+		is, err := newIssuer(ctx, a, ic, client)
+		if err != nil {
+			return fail(err)
+		}
+		a.issuers[ic.Issuer] = is
+	}
+	if a.sessions, err = newSessionPolicy(a); err != nil {
+		return fail(err)
+	}
+	return a, nil
+}
+
+// Close stops key refreshes, revocation feeds and sweepers, and waits for
+// them to end. The Authenticator must not be used afterwards.
+func (a *Authenticator) Close() error {
+	a.once.Do(func() {
+		a.cancel()
+		if a.sessions != nil {
+			a.sessions.close()
+		}
+		a.wg.Wait()
+	})
+	return nil
+}
+
+// go runs f in a background goroutine that Close waits for.
+func (a *Authenticator) goBackground(f func(ctx context.Context)) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f(a.ctx)
+	}()
+}
+
+// Authenticate finds the request's token, verifies it, and returns the
+// principal. It makes no network call for a JWT with a known key. It refuses
+// a session id that a revocation feed reported, but makes no live session
+// check: [Authenticator.Admit] and [Require] apply the session policy.
+//
+// A request without credentials gets an error wrapping ErrNoToken.
+func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal, error) {
+	tok, src, err := a.extract(r)
+	if err != nil {
+		return nil, err
+	}
+	if src == SourceCookie && !safeMethod(r.Method()) {
+		if err := a.checkOrigin(r); err != nil {
+			return nil, err
+		}
+	}
+	var p *Principal
+	if isJWTShape(tok) {
+		p, err = a.verifyJWT(ctx, tok)
+	} else if a.cfg.Opaque != nil && isOpaqueShape(tok) {
+		p, err = a.authenticateOpaque(ctx, tok)
+	} else {
+		err = invalid("token is neither a compact JWS nor an accepted opaque token")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if a.sessions.denied(p) {
+		return nil, newError(ErrSessionRevoked, errors.New("session id is in the deny set"))
+	}
+	p.Source = src
+	p.auth = a
+	return p, nil
+}
+
+// Admit is the global middleware's whole decision for one request: it
+// authenticates, applies the session policy Always, and returns the context
+// to hand on, carrying the principal. With optional set, a request without
+// credentials is admitted anonymously (a bad token is still refused).
+//
+// Adapters call Admit, and on error write [Authenticator.Render] of it.
+func (a *Authenticator) Admit(ctx context.Context, r Request, optional bool) (context.Context, error) {
+	p, err := a.Authenticate(ctx, r)
+	if err != nil {
+		if optional && errors.Is(err, ErrNoToken) {
+			return context.WithValue(ctx, ctxKey{}, a.anon), nil
+		}
+		a.logRefusal(ctx, err)
+		return ctx, err
+	}
+	if a.cfg.SessionPolicy == Always {
+		if err := a.sessions.gate(ctx, p, false); err != nil {
+			a.logRefusal(ctx, err)
+			return ctx, err
+		}
+	}
+	return context.WithValue(ctx, ctxKey{}, p), nil
+}
+
+// Requirements are what a route asks beyond authentication. Adapters build
+// them from their per-route markers.
+type Requirements struct {
+	// Sensitive asks for a live session check (unless the policy is Never).
+	Sensitive bool
+	// Scopes must all be granted.
+	Scopes []string
+	// Roles: the principal must hold at least one.
+	Roles []string
+}
+
+// Require checks a route's requirements against the principal the middleware
+// put in ctx. It fails with ErrMisconfigured when no middleware ran, with
+// ErrNoToken for an anonymous request, and otherwise as the checks say. The
+// live session check of a Sensitive route happens here.
+func Require(ctx context.Context, req Requirements) error {
+	p := principalState(ctx)
+	if p == nil {
+		return newError(ErrMisconfigured, errors.New("route requirements checked without the authgate middleware"))
+	}
+	if p.anonymous {
+		return newError(ErrNoToken, nil)
+	}
+	if p.auth == nil {
+		return newError(ErrMisconfigured, errors.New("principal was not made by an Authenticator"))
+	}
+	a := p.auth
+	for _, s := range req.Scopes {
+		if !p.HasScope(s) {
+			e := newError(ErrInsufficientScope, nil)
+			e.Scope = req.Scopes
+			a.logRefusal(ctx, e)
+			return e
+		}
+	}
+	if len(req.Roles) > 0 {
+		ok := false
+		for _, r := range req.Roles {
+			if p.HasRole(r) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			e := newError(ErrForbidden, nil)
+			a.logRefusal(ctx, e)
+			return e
+		}
+	}
+	if req.Sensitive {
+		if err := a.sessions.gate(ctx, p, true); err != nil {
+			a.logRefusal(ctx, err)
+			return err
+		}
+	}
+	return nil
+}
+
+// Render turns an error from Admit or Require into the response to write,
+// with this authenticator's realm and renderer.
+func (a *Authenticator) Render(err error) Response {
+	return a.cfg.Renderer(asError(err), a.cfg.Realm)
+}
+
+// Render renders an error of [Require] with the renderer of the authenticator
+// that admitted the request in ctx (the defaults when none did).
+func Render(ctx context.Context, err error) Response {
+	if p := principalState(ctx); p != nil && p.auth != nil {
+		return p.auth.Render(err)
+	}
+	return DefaultRenderer(asError(err), "api")
+}
+
+func (a *Authenticator) logRefusal(ctx context.Context, err error) {
+	if !a.log.Enabled(ctx, slog.LevelDebug) {
+		return
+	}
+	e := asError(err)
+	a.log.DebugContext(ctx, "authgate: request refused",
+		slog.Int("status", e.Status), slog.String("reason", e.kind.Error()))
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}

@@ -1,0 +1,415 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Config says whom to trust and how. The zero value of every optional field is
+// the secure default; [New] refuses a Config that cannot work, with an error
+// that says how to fix it.
+//
+// For one issuer, fill Issuer, Audience and (optionally) JWKSURL, PublicKeys
+// or HMACSecret. For several, list them in Issuers; the top-level issuer
+// fields, when set, count as one more entry.
+type Config struct {
+	// Issuer is the exact "iss" value tokens must carry, e.g.
+	// "https://id.example.com/". Keys are found by OIDC discovery at
+	// Issuer + "/.well-known/openid-configuration" unless JWKSURL, PublicKeys
+	// or HMACSecret is given.
+	Issuer string
+	// Audience lists the accepted "aud" values; a token must name at least one.
+	Audience []string
+	// JWKSURL is the issuer's JSON Web Key Set. HTTPS, or HTTP on loopback.
+	JWKSURL string
+	// PublicKeys are static verification keys: PEM blocks ("PUBLIC KEY",
+	// "RSA PUBLIC KEY", "CERTIFICATE") or JWK / JWK Set JSON. For offline use
+	// and tests; they are never refreshed.
+	PublicKeys []string
+	// HMACSecret enables HS256/384/512 for this issuer only, with this secret
+	// (at least 32 bytes, and not a known weak secret). HMAC cannot be mixed
+	// with public keys for one issuer.
+	HMACSecret []byte
+	// Algorithms is the allow-list; default RS256, ES256, EdDSA (and HS256 when
+	// HMACSecret is set). "none" is never accepted.
+	Algorithms []string
+
+	// Issuers lists further trusted issuers, each with its own keys and audiences.
+	Issuers []IssuerConfig
+
+	// Leeway is the clock skew allowed on exp, nbf and iat; default 30s, at most 5m.
+	Leeway time.Duration
+	// MaxTokenLifetime caps exp - iat (or exp - now when iat is absent);
+	// default 24h. It also bounds how long a revoked session id is remembered.
+	MaxTokenLifetime time.Duration
+	// RequireAccessTokenType enforces the RFC 9068 profile: typ must be
+	// "at+jwt" (or "application/at+jwt"), and jti, client_id and iat are required.
+	RequireAccessTokenType bool
+
+	// Sources is the order in which tokens are looked for; default header,
+	// then cookie, then the custom header when HeaderName is set. A request
+	// that carries a token in more than one source is refused (400), unless
+	// the tokens are identical.
+	Sources []Source
+	// CookieName is the token cookie's name; default "access_token". A name
+	// with the "__Host-" prefix is read exactly as given.
+	CookieName string
+	// HeaderName names an extra header that carries the bare token, e.g.
+	// "X-Access-Token". Off when empty.
+	HeaderName string
+	// QueryParam names a query parameter that carries the token, e.g.
+	// "access_token". Off when empty; RFC 6750 advises against it.
+	QueryParam string
+	// MaxTokenSize is the largest token accepted, in bytes; default 8192.
+	// Larger tokens are refused before any decoding.
+	MaxTokenSize int
+
+	// TrustedOrigins lists origins ("https://app.example.com") allowed to send
+	// cookie-authenticated unsafe requests besides the request's own origin.
+	TrustedOrigins []string
+
+	// Claims names the claims authgate maps onto a Principal.
+	Claims ClaimNames
+
+	// HTTPClient is used for discovery and JWKS fetches. Its transport is
+	// used; redirects are never followed and every fetch is bounded by
+	// FetchTimeout and MaxJWKSSize. Default: a client on http.DefaultTransport.
+	HTTPClient *http.Client
+	// FetchTimeout bounds one discovery or JWKS fetch; default 5s.
+	FetchTimeout time.Duration
+	// RefreshInterval is how often a remote JWKS is refetched; default 10m,
+	// clamped to [10s, 24h].
+	RefreshInterval time.Duration
+	// UnknownKeyRefresh is the least time between two refetches caused by an
+	// unknown key id; default 5s. A flood of random kids costs the issuer at
+	// most one fetch per interval.
+	UnknownKeyRefresh time.Duration
+	// MaxJWKSSize caps a JWKS or discovery response body; default 1 MiB.
+	MaxJWKSSize int64
+	// AllowStartWithoutKeys lets New succeed when a JWKS cannot be fetched at
+	// start; tokens are then answered 503 until keys arrive. By default New
+	// fails instead.
+	AllowStartWithoutKeys bool
+
+	// Sessions checks sessions live (see SessionPolicy). Optional.
+	Sessions SessionChecker
+	// SessionPolicy says which routes get a live session check; default
+	// SensitiveOnly.
+	SessionPolicy Policy
+	// SessionCheck tunes the live check: timeout, cache, fail-open.
+	SessionCheck SessionCheckOptions
+	// Opaque authenticates tokens that are not JWTs (session tokens from a
+	// store, or an introspection endpoint). Off when nil: such tokens are refused.
+	Opaque OpaqueAuthenticator
+	// Revocations feeds revoked session ids to this authenticator; they are
+	// refused on every route with no lookup. A store that is also the
+	// Sessions checker is usually its own feed.
+	Revocations RevocationFeed
+
+	// Realm is the realm of the WWW-Authenticate challenge; default "api".
+	Realm string
+	// Renderer writes refusals; default DefaultRenderer.
+	Renderer Renderer
+	// Logger receives authgate's logs; default slog.Default(). Tokens are
+	// never logged.
+	Logger *slog.Logger
+	// Now is the clock; default time.Now. For tests.
+	Now func() time.Time
+}
+
+// IssuerConfig describes one trusted issuer. The fields mean what the
+// same-named fields of [Config] mean.
+type IssuerConfig struct {
+	Issuer     string
+	Audience   []string
+	JWKSURL    string
+	PublicKeys []string
+	HMACSecret []byte
+	Algorithms []string
+	// Sessions overrides Config.Sessions for tokens of this issuer.
+	Sessions SessionChecker
+}
+
+// ClaimNames names the claims read into a Principal. Empty fields take the
+// defaults shown.
+type ClaimNames struct {
+	SessionID string // "sid"
+	Scope     string // "scope" (a space-separated string); "scp" is read too
+	Roles     string // "roles"
+	Tenant    string // "tenant"
+}
+
+// Defaults and bounds.
+const (
+	defaultLeeway       = 30 * time.Second
+	maxLeeway           = 5 * time.Minute
+	defaultLifetime     = 24 * time.Hour
+	defaultMaxTokenSize = 8 << 10
+	maxMaxTokenSize     = 64 << 10
+	defaultFetchTimeout = 5 * time.Second
+	defaultRefresh      = 10 * time.Minute
+	minRefresh          = 10 * time.Second
+	maxRefresh          = 24 * time.Hour
+	defaultUnknownKID   = 5 * time.Second
+	defaultMaxJWKSSize  = 1 << 20
+	minHMACSecret       = 32
+)
+
+var defaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
+
+// supportedAlgs are the algorithms authgate can verify.
+var supportedAlgs = []string{
+	"RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+	"ES256", "ES384", "ES512", "EdDSA", "Ed25519",
+	"HS256", "HS384", "HS512",
+}
+
+// ErrConfig is wrapped by every error New returns for a bad Config.
+var ErrConfig = errors.New("authgate: invalid config")
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrConfig}, args...)...)
+}
+
+// normalize fills defaults and checks everything that can be checked without
+// the network.
+func (c *Config) normalize() ([]IssuerConfig, error) {
+	if c.Leeway == 0 {
+		c.Leeway = defaultLeeway
+	}
+	if c.Leeway < 0 || c.Leeway > maxLeeway {
+		return nil, configErr("Leeway %v is outside [0, %v]; clocks that far apart need fixing, not tolerating", c.Leeway, maxLeeway)
+	}
+	if c.MaxTokenLifetime == 0 {
+		c.MaxTokenLifetime = defaultLifetime
+	}
+	if c.MaxTokenLifetime < time.Minute || c.MaxTokenLifetime > 30*24*time.Hour {
+		return nil, configErr("MaxTokenLifetime %v is outside [1m, 720h]", c.MaxTokenLifetime)
+	}
+	if c.MaxTokenSize == 0 {
+		c.MaxTokenSize = defaultMaxTokenSize
+	}
+	if c.MaxTokenSize < 256 || c.MaxTokenSize > maxMaxTokenSize {
+		return nil, configErr("MaxTokenSize %d is outside [256, %d]", c.MaxTokenSize, maxMaxTokenSize)
+	}
+	if c.FetchTimeout == 0 {
+		c.FetchTimeout = defaultFetchTimeout
+	}
+	if c.FetchTimeout < 0 || c.FetchTimeout > time.Minute {
+		return nil, configErr("FetchTimeout %v is outside (0, 1m]", c.FetchTimeout)
+	}
+	if c.RefreshInterval == 0 {
+		c.RefreshInterval = defaultRefresh
+	}
+	c.RefreshInterval = min(max(c.RefreshInterval, minRefresh), maxRefresh)
+	if c.UnknownKeyRefresh == 0 {
+		c.UnknownKeyRefresh = defaultUnknownKID
+	}
+	if c.UnknownKeyRefresh < time.Second {
+		return nil, configErr("UnknownKeyRefresh %v is below 1s: a flood of unknown kids would hammer the issuer", c.UnknownKeyRefresh)
+	}
+	if c.MaxJWKSSize == 0 {
+		c.MaxJWKSSize = defaultMaxJWKSSize
+	}
+	if c.MaxJWKSSize < 1<<10 || c.MaxJWKSSize > 64<<20 {
+		return nil, configErr("MaxJWKSSize %d is outside [1 KiB, 64 MiB]", c.MaxJWKSSize)
+	}
+	if c.CookieName == "" {
+		c.CookieName = "access_token"
+	}
+	if !validToken(c.CookieName) {
+		return nil, configErr("CookieName %q is not a valid cookie name", c.CookieName)
+	}
+	if c.HeaderName != "" && !validToken(c.HeaderName) {
+		return nil, configErr("HeaderName %q is not a valid header name", c.HeaderName)
+	}
+	if strings.EqualFold(c.HeaderName, "Authorization") || strings.EqualFold(c.HeaderName, "Cookie") {
+		return nil, configErr("HeaderName must not be %q; that source is built in", c.HeaderName)
+	}
+	if len(c.Sources) == 0 {
+		c.Sources = []Source{SourceHeader, SourceCookie}
+		if c.HeaderName != "" {
+			c.Sources = append(c.Sources, SourceCustomHeader)
+		}
+		if c.QueryParam != "" {
+			c.Sources = append(c.Sources, SourceQuery)
+		}
+	}
+	for i, s := range c.Sources {
+		if s < SourceHeader || s > SourceQuery || slices.Contains(c.Sources[:i], s) {
+			return nil, configErr("Sources holds an unknown or repeated source %d", s)
+		}
+		if s == SourceCustomHeader && c.HeaderName == "" {
+			return nil, configErr("Sources lists SourceCustomHeader but HeaderName is empty")
+		}
+		if s == SourceQuery && c.QueryParam == "" {
+			return nil, configErr("Sources lists SourceQuery but QueryParam is empty")
+		}
+	}
+	for _, o := range c.TrustedOrigins {
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return nil, configErr("TrustedOrigins entry %q is not of the form scheme://host[:port]", o)
+		}
+	}
+	if c.Claims.SessionID == "" {
+		c.Claims.SessionID = "sid"
+	}
+	if c.Claims.Scope == "" {
+		c.Claims.Scope = "scope"
+	}
+	if c.Claims.Roles == "" {
+		c.Claims.Roles = "roles"
+	}
+	if c.Claims.Tenant == "" {
+		c.Claims.Tenant = "tenant"
+	}
+	if c.SessionPolicy > Always {
+		return nil, configErr("SessionPolicy %d is unknown", c.SessionPolicy)
+	}
+	if c.Realm == "" {
+		c.Realm = "api"
+	}
+	if c.Renderer == nil {
+		c.Renderer = DefaultRenderer
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+
+	issuers := slices.Clone(c.Issuers)
+	if c.Issuer != "" || len(c.Audience) > 0 || c.JWKSURL != "" || len(c.PublicKeys) > 0 || len(c.HMACSecret) > 0 {
+		issuers = append([]IssuerConfig{{
+			Issuer: c.Issuer, Audience: c.Audience, JWKSURL: c.JWKSURL,
+			PublicKeys: c.PublicKeys, HMACSecret: c.HMACSecret, Algorithms: c.Algorithms,
+		}}, issuers...)
+	}
+	if len(issuers) == 0 && c.Opaque == nil {
+		return nil, configErr("no issuer: set Issuer and Audience (or Issuers, or Opaque for opaque tokens only)")
+	}
+	seen := map[string]bool{}
+	for i := range issuers {
+		ic := &issuers[i]
+		if ic.Issuer == "" {
+			return nil, configErr("an issuer has no Issuer: tokens must name who issued them")
+		}
+		if seen[ic.Issuer] {
+			return nil, configErr("issuer %q is listed twice", ic.Issuer)
+		}
+		seen[ic.Issuer] = true
+		if len(ic.Audience) == 0 || slices.Contains(ic.Audience, "") {
+			return nil, configErr("issuer %q has no Audience (or an empty one): without it a token minted for another API would be accepted", ic.Issuer)
+		}
+		if err := checkAlgorithms(ic); err != nil {
+			return nil, err
+		}
+		sources := 0
+		for _, has := range []bool{ic.JWKSURL != "", len(ic.PublicKeys) > 0, len(ic.HMACSecret) > 0} {
+			if has {
+				sources++
+			}
+		}
+		if len(ic.HMACSecret) > 0 && sources > 1 {
+			return nil, configErr("issuer %q mixes HMACSecret with public keys; an issuer uses one or the other", ic.Issuer)
+		}
+		if ic.JWKSURL != "" {
+			if err := checkFetchURL(ic.JWKSURL); err != nil {
+				return nil, configErr("issuer %q JWKSURL: %v", ic.Issuer, err)
+			}
+		}
+		if sources == 0 {
+			if err := checkFetchURL(ic.Issuer); err != nil {
+				return nil, configErr("issuer %q: no JWKSURL, PublicKeys or HMACSecret, and discovery needs an https issuer URL: %v", ic.Issuer, err)
+			}
+		}
+		if len(ic.HMACSecret) > 0 {
+			if err := checkHMACSecret(ic.HMACSecret); err != nil {
+				return nil, configErr("issuer %q: %v", ic.Issuer, err)
+			}
+		}
+	}
+	return issuers, nil
+}
+
+func checkAlgorithms(ic *IssuerConfig) error {
+	if len(ic.Algorithms) == 0 {
+		ic.Algorithms = slices.Clone(defaultAlgorithms)
+		if len(ic.HMACSecret) > 0 {
+			ic.Algorithms = []string{"HS256"}
+		}
+	}
+	hs, asym := false, false
+	for _, a := range ic.Algorithms {
+		if strings.EqualFold(a, "none") {
+			return configErr("issuer %q: the algorithm \"none\" is never allowed", ic.Issuer)
+		}
+		if !slices.Contains(supportedAlgs, a) {
+			return configErr("issuer %q: unsupported algorithm %q (supported: %s)", ic.Issuer, a, strings.Join(supportedAlgs, ", "))
+		}
+		if strings.HasPrefix(a, "HS") {
+			hs = true
+		} else {
+			asym = true
+		}
+	}
+	if hs && asym {
+		return configErr("issuer %q: HS* algorithms cannot be mixed with asymmetric ones (RFC 8725 section 3.1)", ic.Issuer)
+	}
+	if hs && len(ic.HMACSecret) == 0 {
+		return configErr("issuer %q: HS* algorithms need HMACSecret", ic.Issuer)
+	}
+	if asym && len(ic.HMACSecret) > 0 {
+		return configErr("issuer %q: HMACSecret is set but Algorithms lists asymmetric algorithms", ic.Issuer)
+	}
+	return nil
+}
+
+// checkFetchURL allows https anywhere and http only to loopback addresses.
+func checkFetchURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%q is plain http; keys must come over https (http is allowed on loopback only)", raw)
+	}
+	return fmt.Errorf("%q: scheme must be https", raw)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validToken reports whether s is an RFC 9110 token (header or cookie name).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,247 @@
+package core
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Error is the one error type every refusal of authgate takes. It says what a
+// client may know (Status, Code, Description) and keeps the reason for the
+// operator (Unwrap) out of every response.
+//
+// Use errors.Is with the sentinels below to tell refusals apart:
+//
+//	if errors.Is(err, core.ErrTokenExpired) { ... }
+type Error struct {
+	// Status is the HTTP status code: 400, 401, 403, 500 or 503.
+	Status int
+	// Code is the RFC 6750 error code ("invalid_request", "invalid_token",
+	// "insufficient_scope"), or "" when the request carried no credentials.
+	Code string
+	// Description is a fixed, generic text from authgate's own vocabulary. It
+	// never contains a token, a claim value or a library error string.
+	Description string
+	// Scope lists the scopes a route needs, for "insufficient_scope".
+	Scope []string
+	// RetryAfter is the number of seconds a client should wait, for 503.
+	RetryAfter int
+
+	kind  error // one of the sentinels
+	cause error // internal detail, never rendered
+}
+
+// Error returns the description, prefixed by the sentinel's text.
+func (e *Error) Error() string {
+	if e.cause != nil {
+		return e.kind.Error() + ": " + e.cause.Error()
+	}
+	return e.kind.Error()
+}
+
+// Unwrap returns the sentinel and the internal cause, so that errors.Is and
+// errors.As reach both.
+func (e *Error) Unwrap() []error {
+	if e.cause != nil {
+		return []error{e.kind, e.cause}
+	}
+	return []error{e.kind}
+}
+
+// Sentinels for errors.Is. Each *Error unwraps to exactly one of them.
+var (
+	// ErrNoToken: the request carried no credentials (401, no error code).
+	ErrNoToken = errors.New("authgate: no token")
+	// ErrInvalidRequest: malformed credentials: two sources, repeated
+	// headers, an empty bearer value (400 invalid_request).
+	ErrInvalidRequest = errors.New("authgate: invalid request")
+	// ErrInvalidToken: the token is malformed, forged, or fails a check (401).
+	ErrInvalidToken = errors.New("authgate: invalid token")
+	// ErrTokenExpired: a correctly signed token whose exp has passed (401).
+	// It also unwraps to nothing else: "expired" is only said of tokens whose
+	// signature was valid.
+	ErrTokenExpired = errors.New("authgate: token expired")
+	// ErrSessionRevoked: the token's session is revoked, expired or unknown (401).
+	ErrSessionRevoked = errors.New("authgate: session revoked")
+	// ErrInsufficientScope: the principal lacks a scope the route needs (403).
+	ErrInsufficientScope = errors.New("authgate: insufficient scope")
+	// ErrForbidden: the principal lacks a role the route needs (403).
+	ErrForbidden = errors.New("authgate: forbidden")
+	// ErrCrossOrigin: a cookie-authenticated unsafe request came from another
+	// origin (403).
+	ErrCrossOrigin = errors.New("authgate: cross-origin request")
+	// ErrUnavailable: keys or the session backend could not be reached; the
+	// token is not blamed (503 with Retry-After).
+	ErrUnavailable = errors.New("authgate: temporarily unavailable")
+	// ErrMisconfigured: a route marker ran without the middleware (500).
+	ErrMisconfigured = errors.New("authgate: misconfigured route")
+)
+
+// The fixed descriptions. Nothing else ever reaches a client.
+const (
+	descNoToken      = ""
+	descInvalidReq   = "the request carries malformed or ambiguous credentials"
+	descInvalidToken = "the access token is invalid"
+	descExpired      = "the access token has expired"
+	descRevoked      = "the session has ended"
+	descScope        = "the access token lacks a required scope"
+	descForbidden    = "the principal lacks a required role"
+	descCrossOrigin  = "cross-origin request refused"
+	descUnavailable  = "authentication is temporarily unavailable"
+	descMisconfig    = "the server is misconfigured"
+)
+
+func newError(kind error, cause error) *Error {
+	e := &Error{kind: kind, cause: cause}
+	switch kind {
+	case ErrNoToken:
+		e.Status = http.StatusUnauthorized
+	case ErrInvalidRequest:
+		e.Status, e.Code, e.Description = http.StatusBadRequest, "invalid_request", descInvalidReq
+	case ErrTokenExpired:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_token", descExpired
+	case ErrSessionRevoked:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_token", descRevoked
+	case ErrInsufficientScope:
+		e.Status, e.Code, e.Description = http.StatusForbidden, "insufficient_scope", descScope
+	case ErrForbidden:
+		e.Status, e.Code, e.Description = http.StatusForbidden, "insufficient_scope", descForbidden
+	case ErrCrossOrigin:
+		e.Status, e.Description = http.StatusForbidden, descCrossOrigin
+	case ErrUnavailable:
+		e.Status, e.Description, e.RetryAfter = http.StatusServiceUnavailable, descUnavailable, 5
+	case ErrMisconfigured:
+		e.Status, e.Description = http.StatusInternalServerError, descMisconfig
+	default: // ErrInvalidToken and anything unexpected: refuse as an invalid token
+		e.kind = ErrInvalidToken
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_token", descInvalidToken
+	}
+	return e
+}
+
+// invalid is the common case: a token refused, with an internal cause.
+func invalid(cause string) *Error { return newError(ErrInvalidToken, errors.New(cause)) }
+
+// asError turns any error into an *Error; errors that are not authgate's own
+// are refused as invalid tokens with their text kept as the hidden cause.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return newError(ErrInvalidToken, err)
+}
+
+// Response is a rendered refusal: what an adapter writes back. Adapters copy
+// it to their framework's response and nothing else.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// Renderer turns a refusal into a response. Config.Renderer replaces the
+// default, which is [DefaultRenderer].
+type Renderer func(e *Error, realm string) Response
+
+// DefaultRenderer writes the RFC 6750 challenge and a small JSON body:
+//
+//	HTTP/1.1 401 Unauthorized
+//	WWW-Authenticate: Bearer realm="api", error="invalid_token", error_description="the access token is invalid"
+//	Cache-Control: no-store
+//	Content-Type: application/json
+//
+//	{"error":"invalid_token","error_description":"the access token is invalid"}
+func DefaultRenderer(e *Error, realm string) Response {
+	h := make(http.Header, 4)
+	if e.Status == http.StatusUnauthorized || e.Code != "" {
+		h["Www-Authenticate"] = []string{Challenge(realm, e)}
+	}
+	if e.Status == http.StatusServiceUnavailable {
+		ra := e.RetryAfter
+		if ra <= 0 {
+			ra = 5
+		}
+		h["Retry-After"] = []string{strconv.Itoa(ra)}
+	}
+	h["Cache-Control"] = []string{"no-store"}
+	h["Content-Type"] = []string{"application/json"}
+	var b strings.Builder
+	b.WriteString(`{"error":`)
+	code := e.Code
+	if code == "" {
+		switch e.Status {
+		case http.StatusUnauthorized:
+			code = "unauthorized"
+		case http.StatusForbidden:
+			code = "forbidden"
+		case http.StatusServiceUnavailable:
+			code = "temporarily_unavailable"
+		default:
+			code = "server_error"
+		}
+	}
+	writeJSONString(&b, code)
+	if e.Description != "" {
+		b.WriteString(`,"error_description":`)
+		writeJSONString(&b, e.Description)
+	}
+	b.WriteString("}\n")
+	return Response{Status: e.Status, Header: h, Body: []byte(b.String())}
+}
+
+// Challenge returns the value of the WWW-Authenticate header for e
+// (RFC 6750 section 3): the realm, and the error attributes when the request
+// carried credentials.
+func Challenge(realm string, e *Error) string {
+	var b strings.Builder
+	b.WriteString("Bearer realm=")
+	writeQuoted(&b, realm)
+	if e.Code != "" {
+		b.WriteString(", error=")
+		writeQuoted(&b, e.Code)
+		if e.Description != "" {
+			b.WriteString(", error_description=")
+			writeQuoted(&b, e.Description)
+		}
+		if len(e.Scope) > 0 {
+			b.WriteString(", scope=")
+			writeQuoted(&b, strings.Join(e.Scope, " "))
+		}
+	}
+	return b.String()
+}
+
+// writeQuoted writes an RFC 9110 quoted-string; characters outside the
+// printable ASCII range are dropped rather than escaped.
+func writeQuoted(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+}
+
+// writeJSONString writes s as a JSON string of printable ASCII.
+func writeJSONString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c >= 0x20 && c < 0x7f:
+			b.WriteByte(c)
+		}
+	}
+	b.WriteByte('"')
+}

@@ -1,0 +1,278 @@
+package core
+
+import (
+	"errors"
+	"net/textproto"
+	"strings"
+)
+
+// Token extraction. The rules are the same for every adapter, because every
+// adapter hands over raw header values and the core alone decides:
+//
+//   - Authorization: exactly one field line; scheme "Bearer" in any case;
+//     exactly one SP between scheme and token (strict whitespace: RFC 6750's
+//     1*SP narrowed to one, HTAB refused); nothing after the token. Other
+//     schemes (Basic, DPoP, ...) are not ours and count as no credential.
+//   - Cookie: every Cookie field line is parsed; the configured name must
+//     occur once (twice is cookie tossing: 400). Surrounding DQUOTEs are
+//     removed (RFC 6265 cookie-value). An empty value counts as absent.
+//   - Custom header: one field line, trimmed of OWS, not empty.
+//   - Query: one occurrence of the parameter, only when enabled.
+//   - Tokens found in two sources must be identical, else 400.
+//   - Every value is size-gated before anything else looks at it.
+
+var (
+	errEmptyCredential = errors.New("empty bearer credential")
+	errRepeated        = errors.New("credential source repeated")
+	errWhitespace      = errors.New("malformed Authorization whitespace")
+	errTwoSources      = errors.New("different tokens in two sources")
+	errTooLarge        = errors.New("token larger than MaxTokenSize")
+)
+
+// extract returns the request's token and where it came from.
+func (a *Authenticator) extract(r Request) (string, Source, error) {
+	var (
+		tok string
+		src Source
+	)
+	for _, s := range a.cfg.Sources {
+		t, err := a.extractFrom(r, s)
+		if err != nil {
+			return "", 0, err
+		}
+		if t == "" {
+			continue
+		}
+		if tok == "" {
+			tok, src = t, s
+			continue
+		}
+		if t != tok {
+			return "", 0, newError(ErrInvalidRequest, errTwoSources)
+		}
+	}
+	if tok == "" {
+		return "", 0, newError(ErrNoToken, nil)
+	}
+	return tok, src, nil
+}
+
+func (a *Authenticator) extractFrom(r Request, s Source) (string, error) {
+	switch s {
+	case SourceHeader:
+		return a.bearer(r.Header("Authorization"))
+	case SourceCookie:
+		return a.cookie(r.Header("Cookie"))
+	case SourceCustomHeader:
+		return a.customHeader(r.Header(textproto.CanonicalMIMEHeaderKey(a.cfg.HeaderName)))
+	case SourceQuery:
+		return a.query(r.RawQuery())
+	}
+	return "", nil
+}
+
+func (a *Authenticator) gate(tok string) error {
+	if len(tok) > a.cfg.MaxTokenSize {
+		return newError(ErrInvalidToken, errTooLarge)
+	}
+	return nil
+}
+
+// bearer parses the Authorization field lines.
+func (a *Authenticator) bearer(vals []string) (string, error) {
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", newError(ErrInvalidRequest, errRepeated)
+	}
+	v := trimOWS(vals[0])
+	// The gate allows for the scheme and its space.
+	if len(v) > a.cfg.MaxTokenSize+len("Bearer ") {
+		if hasBearerPrefix(v) {
+			return "", newError(ErrInvalidToken, errTooLarge)
+		}
+		return "", nil
+	}
+	if !hasBearerPrefix(v) {
+		return "", nil // another scheme: not our credential
+	}
+	rest := v[len("Bearer"):]
+	if rest == "" {
+		return "", newError(ErrInvalidRequest, errEmptyCredential)
+	}
+	if rest[0] != ' ' {
+		if rest[0] == '\t' {
+			return "", newError(ErrInvalidRequest, errWhitespace)
+		}
+		// "Bearerxyz": no separator. Scheme names are tokens, so this is
+		// neither Bearer nor a well-formed other scheme.
+		return "", newError(ErrInvalidRequest, errWhitespace)
+	}
+	tok := rest[1:]
+	if tok == "" {
+		return "", newError(ErrInvalidRequest, errEmptyCredential)
+	}
+	if strings.IndexAny(tok, " \t") >= 0 {
+		return "", newError(ErrInvalidRequest, errWhitespace)
+	}
+	return tok, a.gate(tok)
+}
+
+// hasBearerPrefix reports whether v starts with the scheme "Bearer" in any
+// case, followed by nothing, whitespace, or (malformed) anything else that is
+// not a scheme-name character.
+func hasBearerPrefix(v string) bool {
+	if len(v) < 6 || !strings.EqualFold(v[:6], "Bearer") {
+		return false
+	}
+	if len(v) == 6 {
+		return true
+	}
+	c := v[6]
+	// "Bearerfoo" is treated as a malformed Bearer credential, not as a
+	// scheme named "Bearerfoo": refusing is the safe reading.
+	return c == ' ' || c == '\t' || !isTchar(c) || isB64tokenChar(c)
+}
+
+// cookie finds the token cookie in every Cookie field line.
+func (a *Authenticator) cookie(lines []string) (string, error) {
+	name := a.cfg.CookieName
+	var found string
+	n := 0
+	for _, line := range lines {
+		if len(line) > a.cfg.MaxTokenSize*4+4096 {
+			// A Cookie header this large is refused outright rather than scanned.
+			return "", newError(ErrInvalidRequest, errTooLarge)
+		}
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = trimOWS(part)
+			k, v, ok := strings.Cut(part, "=")
+			if !ok || k != name {
+				continue
+			}
+			n++
+			if n > 1 {
+				return "", newError(ErrInvalidRequest, errRepeated)
+			}
+			if len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"' {
+				v = v[1 : len(v)-1]
+			}
+			found = v
+		}
+	}
+	if found == "" {
+		return "", nil
+	}
+	return found, a.gate(found)
+}
+
+func (a *Authenticator) customHeader(vals []string) (string, error) {
+	switch len(vals) {
+	case 0:
+		return "", nil
+	case 1:
+	default:
+		return "", newError(ErrInvalidRequest, errRepeated)
+	}
+	v := trimOWS(vals[0])
+	if v == "" {
+		return "", newError(ErrInvalidRequest, errEmptyCredential)
+	}
+	return v, a.gate(v)
+}
+
+// query finds the token parameter in the raw query. The value is used as it
+// is (a JWT or an opaque token needs no percent-decoding); one that would need
+// decoding fails the token's charset gate.
+func (a *Authenticator) query(raw string) (string, error) {
+	if raw == "" {
+		return "", nil
+	}
+	name := a.cfg.QueryParam
+	var found string
+	n := 0
+	for raw != "" {
+		var part string
+		part, raw, _ = strings.Cut(raw, "&")
+		k, v, _ := strings.Cut(part, "=")
+		if k != name {
+			continue
+		}
+		n++
+		if n > 1 {
+			return "", newError(ErrInvalidRequest, errRepeated)
+		}
+		if v == "" {
+			return "", newError(ErrInvalidRequest, errEmptyCredential)
+		}
+		found = v
+	}
+	if found == "" {
+		return "", nil
+	}
+	return found, a.gate(found)
+}
+
+func trimOWS(s string) string {
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	for len(s) > 0 && (s[len(s)-1] == ' ' || s[len(s)-1] == '\t') {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func isTchar(c byte) bool {
+	return c > ' ' && c < 0x7f && strings.IndexByte("()<>@,;:\\\"/[]?={}", c) < 0
+}
+
+func isB64tokenChar(c byte) bool {
+	return isBase64URLChar(c) || c == '.' || c == '~' || c == '+' || c == '/' || c == '='
+}
+
+func isBase64URLChar(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_'
+}
+
+// isJWTShape reports whether tok has the shape of a compact JWS: three
+// non-empty base64url segments (RFC 8725bis section 3.14: nothing but
+// letters, digits, '-', '_' and the two dots). It does not allocate.
+func isJWTShape(tok string) bool {
+	dots := 0
+	last := -1
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		if c == '.' {
+			if i == last+1 { // empty segment
+				return false
+			}
+			dots++
+			last = i
+			continue
+		}
+		if !isBase64URLChar(c) {
+			return false
+		}
+	}
+	return dots == 2 && last < len(tok)-1
+}
+
+// isOpaqueShape reports whether tok may be an opaque token: 16 or more
+// base64url characters and no dot (so a JWE or a malformed JWT never reaches
+// the opaque lookup).
+func isOpaqueShape(tok string) bool {
+	if len(tok) < 16 {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if !isBase64URLChar(tok[i]) {
+			return false
+		}
+	}
+	return true
+}

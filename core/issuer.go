@@ -1,0 +1,267 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+)
+
+// issuer holds one trusted issuer's configuration and keys.
+type issuer struct {
+	a    *Authenticator
+	cfg  IssuerConfig
+	hmac []byte
+
+	keys    atomic.Pointer[keyring]
+	jwksURL string // "" for static keys and HMAC
+	client  *http.Client
+
+	unknownKID *rate.Limiter // refetches caused by unknown kids
+	flight     singleflight.Group
+	lastErr    atomic.Pointer[fetchError]
+}
+
+type fetchError struct {
+	err error
+	at  time.Time
+}
+
+func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *http.Client) (*issuer, error) {
+	is := &issuer{a: a, cfg: ic, client: client}
+	switch {
+	case len(ic.HMACSecret) > 0:
+		is.hmac = ic.HMACSecret
+		return is, nil
+	case len(ic.PublicKeys) > 0:
+		keys, err := parseStaticKeys(ic.PublicKeys, ic.Algorithms)
+		if err != nil {
+			return nil, configErr("issuer %q: %v", ic.Issuer, err)
+		}
+		is.keys.Store(newKeyring(keys, a.cfg.Now()))
+		return is, nil
+	}
+	is.unknownKID = rate.NewLimiter(rate.Every(a.cfg.UnknownKeyRefresh), 1)
+	is.jwksURL = ic.JWKSURL
+	fctx, cancel := context.WithTimeout(ctx, 2*a.cfg.FetchTimeout)
+	defer cancel()
+	err := is.discover(fctx)
+	if err == nil {
+		err = is.refresh(fctx)
+	}
+	if err != nil {
+		if !a.cfg.AllowStartWithoutKeys || is.jwksURL == "" && ic.JWKSURL == "" && errors.Is(err, errDiscovery) {
+			return nil, fmt.Errorf("authgate: issuer %q: %w (set AllowStartWithoutKeys to start anyway and answer 503 until keys arrive)", ic.Issuer, err)
+		}
+		a.log.Warn("authgate: starting without keys", slog.String("issuer", ic.Issuer), slog.String("error", err.Error()))
+	}
+	a.goBackground(is.refreshLoop)
+	return is, nil
+}
+
+var errDiscovery = errors.New("OIDC discovery failed")
+
+// discover finds the JWKS URL from the issuer's OpenID configuration, unless
+// one was configured. The document must name exactly this issuer (OpenID
+// Connect Discovery 1.0 section 4.3).
+func (is *issuer) discover(ctx context.Context) error {
+	if is.jwksURL != "" {
+		return nil
+	}
+	u := strings.TrimSuffix(is.cfg.Issuer, "/") + "/.well-known/openid-configuration"
+	body, err := is.fetch(ctx, u)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errDiscovery, err)
+	}
+	var doc struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if err := strictUnmarshal(body, &doc); err != nil {
+		return fmt.Errorf("%w: discovery document is not valid JSON", errDiscovery)
+	}
+	if doc.Issuer != is.cfg.Issuer {
+		return fmt.Errorf("%w: discovery document names issuer %q, not %q", errDiscovery, doc.Issuer, is.cfg.Issuer)
+	}
+	if err := checkFetchURL(doc.JWKSURI); err != nil {
+		return fmt.Errorf("%w: jwks_uri: %v", errDiscovery, err)
+	}
+	is.jwksURL = doc.JWKSURI
+	return nil
+}
+
+// refresh fetches the JWKS and swaps in the new keys. On any failure the old
+// keys stay in service.
+func (is *issuer) refresh(ctx context.Context) error {
+	_, err, _ := is.flight.Do("jwks", func() (any, error) {
+		err := is.refreshOnce(ctx)
+		if err != nil {
+			is.lastErr.Store(&fetchError{err: err, at: is.a.cfg.Now()})
+		} else {
+			is.lastErr.Store(nil)
+		}
+		return nil, err
+	})
+	return err
+}
+
+func (is *issuer) refreshOnce(ctx context.Context) error {
+	if err := is.discover(ctx); err != nil {
+		return err
+	}
+	body, err := is.fetch(ctx, is.jwksURL)
+	if err != nil {
+		return fmt.Errorf("JWKS fetch: %w", err)
+	}
+	keys, skipped, err := parseJWKS(body, is.cfg.Algorithms)
+	if err != nil {
+		return fmt.Errorf("JWKS: %w", err)
+	}
+	for _, s := range skipped {
+		is.a.log.Warn("authgate: JWKS key skipped", slog.String("issuer", is.cfg.Issuer), slog.String("reason", s))
+	}
+	if len(keys) == 0 {
+		return errors.New("JWKS holds no usable key")
+	}
+	kr := newKeyring(keys, is.a.cfg.Now())
+	for kid := range kr.ambiguous {
+		is.a.log.Warn("authgate: JWKS lists one kid for different keys; tokens naming it are refused",
+			slog.String("issuer", is.cfg.Issuer), slog.String("kid", kid))
+	}
+	is.keys.Store(kr)
+	return nil
+}
+
+// refreshLoop refetches the JWKS every RefreshInterval, and sooner (with
+// backoff from 10s) after a failure.
+func (is *issuer) refreshLoop(ctx context.Context) {
+	interval := is.a.cfg.RefreshInterval
+	wait := interval
+	if is.keys.Load() == nil {
+		wait = minRefresh
+	}
+	backoff := minRefresh
+	for {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		fctx, cancel := context.WithTimeout(ctx, is.a.cfg.FetchTimeout)
+		err := is.refresh(fctx)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			is.a.log.Warn("authgate: JWKS refresh failed; keeping the previous keys",
+				slog.String("issuer", is.cfg.Issuer), slog.String("error", err.Error()))
+			wait = backoff
+			backoff = min(backoff*2, interval)
+			continue
+		}
+		wait, backoff = interval, minRefresh
+	}
+}
+
+// unknownKIDWait bounds how long a request naming an unknown kid waits for
+// the refetch it triggered; requests beyond the rate limit do not wait at all.
+const unknownKIDWait = time.Second
+
+// key returns the verification key for a token header of this issuer.
+func (is *issuer) key(ctx context.Context, h header) (any, error) {
+	if is.hmac != nil {
+		return is.hmac, nil
+	}
+	if kr := is.keys.Load(); kr != nil {
+		vk, known := kr.find(h.kid, h.alg)
+		if vk != nil {
+			return vk.pub, nil
+		}
+		if known || is.unknownKID == nil {
+			return nil, invalid("no key fits the token's kid and alg")
+		}
+	}
+	// An unknown kid may be a key rotated in since the last fetch (or no key
+	// set could be fetched yet). Refetch, at most once per UnknownKeyRefresh
+	// across all requests, and wait for it only briefly; requests beyond the
+	// rate limit are answered at once.
+	if is.unknownKID.Allow() {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			fctx, cancel := context.WithTimeout(is.a.ctx, is.a.cfg.FetchTimeout)
+			defer cancel()
+			_ = is.refresh(fctx)
+		}()
+		t := time.NewTimer(unknownKIDWait)
+		select {
+		case <-done:
+		case <-t.C:
+		case <-ctx.Done():
+		}
+		t.Stop()
+	}
+	kr := is.keys.Load()
+	if kr == nil {
+		return nil, newError(ErrUnavailable, errNoKeys)
+	}
+	if vk, _ := kr.find(h.kid, h.alg); vk != nil {
+		return vk.pub, nil
+	}
+	return nil, invalid("unknown kid")
+}
+
+// signatureFailed is told of a signature that did not verify with a known
+// key. Nothing is refetched for it: a key reused under the same kid is
+// picked up by the periodic refresh, and forged tokens must not cause fetches.
+func (is *issuer) signatureFailed(header) {}
+
+// fetch GETs u within the fetch client's limits.
+func (is *issuer) fetch(ctx context.Context, u string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, is.a.cfg.FetchTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := is.client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("status %d", resp.StatusCode)
+	}
+	max := is.a.cfg.MaxJWKSSize
+	body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(body)) > max {
+		return nil, fmt.Errorf("body larger than %d bytes", max)
+	}
+	return body, nil
+}
+
+// newFetchClient returns a client that never follows redirects (a JWKS or
+// discovery answer must come from the configured URL itself, RFC 8725
+// section 3.10), on the user's transport when given.
+func newFetchClient(base *http.Client, _ int64) *http.Client {
+	c := &http.Client{
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	if base != nil {
+		c.Transport = base.Transport
+		c.Jar = nil
+	}
+	return c
+}

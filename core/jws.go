@@ -1,0 +1,324 @@
+package core
+
+import (
+	"bytes"
+	"crypto/rsa"
+	"encoding/base64"
+	"errors"
+	"io"
+	"math"
+	"strings"
+	"sync"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The compact JWS is parsed here rather than by jwt.Parser, because a
+// recipient must check what golang-jwt leaves to its caller (RFC 7515, 7519,
+// 8725): strict base64url (no padding, no spare bits), JSON that is an object
+// of valid UTF-8 with no duplicate member names and exact-case names, no
+// "crit" it does not understand, no JWE or nested-JWT header, NumericDates in
+// range. golang-jwt's signing methods then check the signature.
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// signing methods by alg. PS* verify with the salt length equal to the hash
+// (RFC 7518 section 3.5) through values of our own, so golang-jwt's
+// package-level methods are never touched.
+var methods = map[string]jwt.SigningMethod{
+	"RS256":   jwt.SigningMethodRS256,
+	"RS384":   jwt.SigningMethodRS384,
+	"RS512":   jwt.SigningMethodRS512,
+	"PS256":   strictPSS(jwt.SigningMethodPS256),
+	"PS384":   strictPSS(jwt.SigningMethodPS384),
+	"PS512":   strictPSS(jwt.SigningMethodPS512),
+	"ES256":   jwt.SigningMethodES256,
+	"ES384":   jwt.SigningMethodES384,
+	"ES512":   jwt.SigningMethodES512,
+	"EdDSA":   jwt.SigningMethodEdDSA,
+	"Ed25519": jwt.SigningMethodEdDSA,
+	"HS256":   jwt.SigningMethodHS256,
+	"HS384":   jwt.SigningMethodHS384,
+	"HS512":   jwt.SigningMethodHS512,
+}
+
+func strictPSS(m *jwt.SigningMethodRSAPSS) jwt.SigningMethod {
+	return &jwt.SigningMethodRSAPSS{
+		SigningMethodRSA: m.SigningMethodRSA,
+		Options:          &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash},
+		VerifyOptions:    &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash},
+	}
+}
+
+// header is the part of the JOSE header authgate reads.
+type header struct {
+	alg, kid, typ string
+	hasKID        bool
+}
+
+var (
+	errHeader = errors.New("malformed JOSE header")
+	errClaims = errors.New("malformed claims")
+)
+
+// decoders are pooled: a jsontext.Decoder costs a few allocations to make.
+type jsonReader struct {
+	buf bytes.Reader
+	dec *jsontext.Decoder
+}
+
+var decoderPool = sync.Pool{New: func() any {
+	r := &jsonReader{}
+	r.dec = jsontext.NewDecoder(&r.buf)
+	return r
+}}
+
+func getDecoder(b []byte) *jsonReader {
+	r := decoderPool.Get().(*jsonReader)
+	r.buf.Reset(b)
+	r.dec.Reset(&r.buf)
+	return r
+}
+
+func putDecoder(r *jsonReader) {
+	r.buf.Reset(nil)
+	r.dec.Reset(&r.buf)
+	decoderPool.Put(r)
+}
+
+// readObject walks a top-level JSON object and calls member for each name
+// with the decoder positioned at its value; member must consume the value.
+// The decoder rejects invalid UTF-8, duplicate names and trailing data.
+func readObject(b []byte, member func(name string, d *jsontext.Decoder) error) error {
+	r := getDecoder(b)
+	defer putDecoder(r)
+	d := r.dec
+	t, err := d.ReadToken()
+	if err != nil || t.Kind() != '{' {
+		return errors.New("not a JSON object")
+	}
+	for d.PeekKind() != '}' {
+		t, err := d.ReadToken()
+		if err != nil {
+			return err
+		}
+		if err := member(t.String(), d); err != nil {
+			return err
+		}
+	}
+	if _, err := d.ReadToken(); err != nil {
+		return err
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+func readString(d *jsontext.Decoder) (string, error) {
+	if d.PeekKind() != '"' {
+		return "", errors.New("not a string")
+	}
+	t, err := d.ReadToken()
+	if err != nil {
+		return "", err
+	}
+	return t.String(), nil
+}
+
+// readStrings reads a string or an array of strings.
+func readStrings(d *jsontext.Decoder) ([]string, error) {
+	switch d.PeekKind() {
+	case '"':
+		s, err := readString(d)
+		return []string{s}, err
+	case '[':
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		var out []string
+		for d.PeekKind() != ']' {
+			s, err := readString(d)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		_, err := d.ReadToken()
+		return out, err
+	}
+	return nil, errors.New("not a string or array of strings")
+}
+
+// maxNumericDate bounds NumericDates to values every platform converts
+// exactly (2^53 seconds is far beyond any real date).
+const maxNumericDate = 1 << 53
+
+// readNumericDate reads a JSON number that is a valid NumericDate.
+func readNumericDate(d *jsontext.Decoder) (float64, error) {
+	if d.PeekKind() != '0' {
+		return 0, errors.New("NumericDate is not a number")
+	}
+	t, err := d.ReadToken()
+	if err != nil {
+		return 0, err
+	}
+	f, err := t.Float()
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) || f < 0 || f >= maxNumericDate {
+		return 0, errors.New("NumericDate out of range")
+	}
+	return f, nil
+}
+
+// JOSE header parameters that make a token something authgate does not
+// accept: extensions it cannot honour, JWE, nested JWTs, unencoded payloads.
+var refusedHeaderParams = map[string]bool{
+	"crit": true, "b64": true, "cty": true,
+	"enc": true, "zip": true, "epk": true, "apu": true, "apv": true,
+	"iv": true, "tag": true, "p2s": true, "p2c": true,
+}
+
+func parseHeader(b []byte) (header, error) {
+	var h header
+	var hasAlg bool
+	err := readObject(b, func(name string, d *jsontext.Decoder) error {
+		var err error
+		switch name {
+		case "alg":
+			h.alg, err = readString(d)
+			hasAlg = true
+		case "kid":
+			h.kid, err = readString(d)
+			h.hasKID = true
+			if err == nil && h.kid == "" {
+				err = errors.New("empty kid")
+			}
+		case "typ":
+			h.typ, err = readString(d)
+		default:
+			if refusedHeaderParams[name] {
+				return errors.New("refused header parameter")
+			}
+			err = d.SkipValue()
+		}
+		return err
+	})
+	if err != nil {
+		return h, errors.Join(errHeader, err)
+	}
+	if !hasAlg || h.alg == "" {
+		return h, errors.Join(errHeader, errors.New("no alg"))
+	}
+	return h, nil
+}
+
+// checkTyp applies RFC 9068 / RFC 8725 section 3.11. With the profile on,
+// typ must be at+jwt. Either way, a typ naming another kind of JWT (DPoP
+// proof, security event, logout token, ...) is refused.
+func checkTyp(typ string, requireAT bool) error {
+	t := strings.ToLower(typ)
+	t = strings.TrimPrefix(t, "application/")
+	if requireAT {
+		if t != "at+jwt" {
+			return errors.New("typ is not at+jwt")
+		}
+		return nil
+	}
+	if strings.HasSuffix(t, "+jwt") && t != "at+jwt" {
+		return errors.New("typ names another kind of JWT")
+	}
+	return nil
+}
+
+// claims are the registered and configured claims authgate reads.
+type claims struct {
+	iss, sub, jti, sid, tenant, clientID string
+	aud, scope, scp, roles               []string
+	exp, nbf, iat                        float64
+	hasExp, hasNbf, hasIat, hasAud       bool
+	hasCnf, hasEvents, hasSub, hasIss    bool
+}
+
+func (a *Authenticator) parseClaims(b []byte) (claims, error) {
+	var c claims
+	names := &a.cfg.Claims
+	err := readObject(b, func(name string, d *jsontext.Decoder) error {
+		var err error
+		switch name {
+		case "iss":
+			c.iss, err = readString(d)
+			c.hasIss = true
+		case "sub":
+			c.sub, err = readString(d)
+			c.hasSub = true
+		case "aud":
+			c.aud, err = readStrings(d)
+			c.hasAud = true
+		case "exp":
+			c.exp, err = readNumericDate(d)
+			c.hasExp = true
+		case "nbf":
+			c.nbf, err = readNumericDate(d)
+			c.hasNbf = true
+		case "iat":
+			c.iat, err = readNumericDate(d)
+			c.hasIat = true
+		case "jti":
+			c.jti, err = readString(d)
+		case "client_id":
+			c.clientID, err = readString(d)
+		case "cnf":
+			c.hasCnf = true
+			err = d.SkipValue()
+		case "events":
+			c.hasEvents = true
+			err = d.SkipValue()
+		case "scp":
+			c.scp, err = readLenientStrings(d)
+		default:
+			switch name {
+			case names.SessionID:
+				c.sid, err = readString(d)
+			case names.Tenant:
+				c.tenant, err = readString(d)
+			case names.Scope:
+				c.scope, err = readLenientStrings(d)
+				if len(c.scope) == 1 {
+					c.scope = strings.Fields(c.scope[0])
+				}
+			case names.Roles:
+				c.roles, err = readLenientStrings(d)
+			default:
+				err = d.SkipValue()
+			}
+		}
+		return err
+	})
+	if err != nil {
+		return c, errors.Join(errClaims, err)
+	}
+	return c, nil
+}
+
+// readLenientStrings reads a string or an array of strings; a value of any
+// other shape grants nothing (nil) instead of failing the token, so that a
+// malformed scope or roles claim yields 403, never 500.
+func readLenientStrings(d *jsontext.Decoder) ([]string, error) {
+	v, err := d.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	r := getDecoder(v)
+	defer putDecoder(r)
+	out, err := readStrings(r.dec)
+	if err != nil {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// strictUnmarshal decodes JSON with json v2's defaults: exact-case names, no
+// duplicate names, valid UTF-8 only.
+func strictUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

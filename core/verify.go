@@ -1,0 +1,156 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// verifyJWT checks a token of JWT shape (see isJWTShape) and returns its
+// principal. Order: decode and parse (bounded by the size gate), pick the
+// issuer named by iss, check alg against that issuer's allow-list, find the
+// key by kid within that issuer's keys, verify the signature, and only then
+// judge the claims, so that "expired" is never said of a forged token.
+func (a *Authenticator) verifyJWT(ctx context.Context, tok string) (*Principal, error) {
+	d1 := strings.IndexByte(tok, '.')
+	d2 := d1 + 1 + strings.IndexByte(tok[d1+1:], '.')
+	hSeg, pSeg, sSeg := tok[:d1], tok[d1+1:d2], tok[d2+1:]
+
+	// One buffer for the three decoded segments.
+	buf := make([]byte, b64.DecodedLen(len(hSeg))+b64.DecodedLen(len(pSeg))+b64.DecodedLen(len(sSeg)))
+	hn, err := b64.Decode(buf, []byte(hSeg))
+	if err != nil {
+		return nil, invalid("header is not canonical base64url")
+	}
+	hdrJSON := buf[:hn:hn]
+	rest := buf[hn:]
+	pn, err := b64.Decode(rest, []byte(pSeg))
+	if err != nil {
+		return nil, invalid("payload is not canonical base64url")
+	}
+	payload := rest[:pn:pn]
+	rest = rest[pn:]
+	sn, err := b64.Decode(rest, []byte(sSeg))
+	if err != nil {
+		return nil, invalid("signature is not canonical base64url")
+	}
+	sig := rest[:sn:sn]
+
+	h, err := parseHeader(hdrJSON)
+	if err != nil {
+		return nil, newError(ErrInvalidToken, err)
+	}
+	if err := checkTyp(h.typ, a.cfg.RequireAccessTokenType); err != nil {
+		return nil, newError(ErrInvalidToken, err)
+	}
+	c, err := a.parseClaims(payload)
+	if err != nil {
+		return nil, newError(ErrInvalidToken, err)
+	}
+	if !c.hasIss {
+		return nil, invalid("no iss claim")
+	}
+	is := a.issuers[c.iss]
+	if is == nil {
+		return nil, invalid("iss names no configured issuer")
+	}
+	if !slices.Contains(is.cfg.Algorithms, h.alg) {
+		return nil, invalid("alg not allowed for this issuer")
+	}
+	key, err := is.key(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if err := methods[h.alg].Verify(tok[:d2], sig, key); err != nil {
+		is.signatureFailed(h)
+		return nil, invalid("signature does not verify")
+	}
+	if err := a.checkClaims(&c, is); err != nil {
+		return nil, err
+	}
+	return a.principal(&c, payload), nil
+}
+
+// checkClaims judges the claims of a token whose signature verified.
+func (a *Authenticator) checkClaims(c *claims, is *issuer) error {
+	now := a.cfg.Now()
+	nowS := float64(now.UnixNano()) / 1e9
+	leeway := a.cfg.Leeway.Seconds()
+	if !c.hasExp {
+		return invalid("no exp claim")
+	}
+	if !(nowS < c.exp+leeway) { // RFC 7519 4.1.4: now MUST be before exp
+		return newError(ErrTokenExpired, nil)
+	}
+	if c.hasNbf && nowS+leeway < c.nbf {
+		return invalid("token not valid yet (nbf)")
+	}
+	if c.hasIat && nowS+leeway < c.iat {
+		return invalid("token issued in the future (iat)")
+	}
+	start := nowS
+	if c.hasIat {
+		start = c.iat
+	}
+	if c.exp-start > a.cfg.MaxTokenLifetime.Seconds()+leeway {
+		return invalid("token lifetime exceeds MaxTokenLifetime")
+	}
+	if !c.hasAud || len(c.aud) == 0 {
+		return invalid("no aud claim")
+	}
+	if !slices.ContainsFunc(c.aud, func(s string) bool { return s != "" && slices.Contains(is.cfg.Audience, s) }) {
+		return invalid("aud names no accepted audience")
+	}
+	if !c.hasSub || c.sub == "" {
+		return invalid("no sub claim")
+	}
+	if c.hasCnf {
+		// A sender-constrained token (DPoP, mTLS) must not be accepted as a
+		// plain bearer token (RFC 9449 section 7.2).
+		return invalid("sender-constrained token presented as bearer")
+	}
+	if c.hasEvents {
+		return invalid("security event token presented as access token")
+	}
+	if a.cfg.RequireAccessTokenType && (c.jti == "" || c.clientID == "" || !c.hasIat) {
+		return invalid("RFC 9068 claims missing")
+	}
+	return nil
+}
+
+func (a *Authenticator) principal(c *claims, payload []byte) *Principal {
+	p := &Principal{
+		Subject:   c.sub,
+		SessionID: c.sid,
+		TokenID:   c.jti,
+		Issuer:    c.iss,
+		Audience:  c.aud,
+		Roles:     c.roles,
+		Tenant:    c.tenant,
+		ExpiresAt: numericTime(c.exp),
+		Kind:      KindJWT,
+		raw:       payload,
+	}
+	if c.hasIat {
+		p.IssuedAt = numericTime(c.iat)
+	}
+	switch {
+	case len(c.scope) > 0 && len(c.scp) > 0:
+		p.Scopes = append(slices.Clip(c.scope), c.scp...)
+	case len(c.scope) > 0:
+		p.Scopes = c.scope
+	default:
+		p.Scopes = c.scp
+	}
+	return p
+}
+
+func numericTime(f float64) time.Time {
+	sec, frac := math.Modf(f)
+	return time.Unix(int64(sec), int64(frac*1e9))
+}
+
+var errNoKeys = errors.New("no keys loaded for the issuer yet")

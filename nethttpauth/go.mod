@@ -1,0 +1,15 @@
+module github.com/authgate/authgate/nethttpauth
+
+go 1.26.0
+
+require github.com/authgate/authgate/core v0.0.0
+
+require (
+	github.com/MicahParks/jwkset v0.11.4 // indirect
+	github.com/go-json-experiment/json v1.27.2 // indirect
+	github.com/golang-jwt/jwt/v5 v5.3.1 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/time v0.15.0 // indirect
+)
+
+replace github.com/authgate/authgate/core => ../core
