@@ -137,8 +137,8 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 	if err != nil {
 		return nil, err
 	}
-	if a.sessions.denied(p) {
-		return nil, newError(ErrSessionRevoked, errors.New("session id is in the deny set"))
+	if err := a.sessions.denied(ctx, p); err != nil {
+		return nil, err
 	}
 	p.Source = src
 	p.auth = a

@@ -2,6 +2,7 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -66,6 +67,10 @@ type Session struct {
 	CreatedAt, LastSeen, ExpiresAt time.Time
 	// Metadata is free-form data of the application (device, IP, ...).
 	Metadata map[string]string
+
+	// claims, when set by an OpaqueAuthenticator, becomes the Principal's raw
+	// claims (e.g. an introspection response).
+	claims []byte
 }
 
 // Revocation is one revoked session, as a RevocationFeed delivers it.
@@ -103,4 +108,159 @@ type SessionCheckOptions struct {
 	// MaxInFlight bounds concurrent backend checks; default 64. Beyond it,
 	// checks are answered 503 at once.
 	MaxInFlight int
+	// DenySetSize bounds the revoked session ids remembered from the
+	// revocation feed; default 100000. When it is full and a revocation
+	// arrives that cannot be recorded, every request of every route is
+	// checked live (fail closed) until that revocation would have expired.
+	DenySetSize int
+}
+
+// ErrTooManySessions is returned by a store's Create when the subject already
+// holds StoreOptions.MaxSessions sessions and EvictOldest is false.
+var ErrTooManySessions = errors.New("authgate: too many sessions for this subject")
+
+// StoreOptions configures a session store (MemoryStore, the Redis store).
+// The zero value is usable: no idle timeout, a 7-day absolute timeout, no
+// cap, last-seen written at most once a minute, revocations audited to slog.
+type StoreOptions struct {
+	// IdleTimeout ends a session not seen for this long; 0: no idle timeout.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after its creation, however
+	// active; default 7 days.
+	AbsoluteTimeout time.Duration
+	// MaxSessions caps the live sessions of one subject; 0: no cap.
+	MaxSessions int
+	// EvictOldest decides what happens at the cap: true revokes the oldest
+	// session (reason "session limit"), false refuses the new one with
+	// ErrTooManySessions.
+	EvictOldest bool
+	// TouchInterval is the least time between two last-seen writes of one
+	// session; default 1 minute.
+	TouchInterval time.Duration
+	// Audit receives an event for every revocation; default: slog.Default()
+	// through NewSlogAudit.
+	Audit AuditSink
+	// Now is the clock; default time.Now. For tests.
+	Now func() time.Time
+	// SweepInterval is how often expired sessions are removed; default 1
+	// minute. Expired sessions are refused at once either way.
+	SweepInterval time.Duration
+}
+
+// Default store settings.
+const (
+	DefaultAbsoluteTimeout = 7 * 24 * time.Hour
+	DefaultTouchInterval   = time.Minute
+	defaultSweepInterval   = time.Minute
+)
+
+// WithDefaults returns o with every unset or invalid field at its default.
+// Stores call it once at construction.
+func (o StoreOptions) WithDefaults() StoreOptions {
+	if o.IdleTimeout < 0 {
+		o.IdleTimeout = 0
+	}
+	if o.AbsoluteTimeout <= 0 {
+		o.AbsoluteTimeout = DefaultAbsoluteTimeout
+	}
+	if o.MaxSessions < 0 {
+		o.MaxSessions = 0
+	}
+	if o.TouchInterval <= 0 {
+		o.TouchInterval = DefaultTouchInterval
+	}
+	if o.SweepInterval <= 0 {
+		o.SweepInterval = defaultSweepInterval
+	}
+	if o.Audit == nil {
+		o.Audit = NewSlogAudit(nil)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return o
+}
+
+// Deadline returns when a session created at created and last seen at
+// lastSeen ends: the earlier of the idle and absolute deadlines.
+func (o StoreOptions) Deadline(created, lastSeen time.Time) time.Time {
+	end := created.Add(o.AbsoluteTimeout)
+	if o.IdleTimeout > 0 {
+		if idle := lastSeen.Add(o.IdleTimeout); idle.Before(end) {
+			end = idle
+		}
+	}
+	return end
+}
+
+// NewSession is what a store's Create needs to open a session.
+type NewSession struct {
+	// Subject is the user; required.
+	Subject string
+	// Issuer is the issuer of the tokens that will name the session ("" when
+	// the session is used with opaque tokens only, or applies to every issuer).
+	Issuer string
+	Scopes []string
+	Roles  []string
+	Tenant string
+	// Metadata is free-form data of the application (device, IP, ...).
+	Metadata map[string]string
+}
+
+// SessionStore is the contract of a server-side session store (MemoryStore;
+// the Redis store). core/storetest checks an implementation against it.
+type SessionStore interface {
+	SessionChecker
+	OpaqueAuthenticator
+	RevocationFeed
+	// Create opens a session and returns it with its opaque token: 256 bits
+	// from crypto/rand, base64url. The store keeps only the token's SHA-256.
+	// At the cap it evicts the oldest session or fails with
+	// ErrTooManySessions, as StoreOptions says.
+	Create(ctx context.Context, ns NewSession) (s *Session, token string, err error)
+	// Get returns a live session; an unknown, revoked or expired one is an
+	// error wrapping ErrSessionRevoked.
+	Get(ctx context.Context, sid string) (*Session, error)
+	// Touch records activity (throttled by TouchInterval); it never extends
+	// a session past its absolute timeout. Unknown: ErrSessionRevoked.
+	Touch(ctx context.Context, sid string) error
+	// Revoke ends a session, audits it and publishes it to subscribers
+	// before returning. Unknown or already ended: an error wrapping
+	// ErrSessionRevoked.
+	Revoke(ctx context.Context, sid string, opts ...RevokeOption) error
+	// RevokeSubject ends every session of subject ("log out everywhere") and
+	// returns how many it ended. A session created concurrently is either
+	// ended too or fully alive afterwards, never half-indexed.
+	RevokeSubject(ctx context.Context, subject string, opts ...RevokeOption) (int, error)
+	// List returns the live sessions of subject, oldest first.
+	List(ctx context.Context, subject string) ([]*Session, error)
+	// Close stops background work (sweeper, subscriptions).
+	Close() error
+}
+
+// RevokeOption annotates a revocation for the audit trail.
+type RevokeOption func(*RevokeOptions)
+
+// RevokeOptions are the collected RevokeOption values; stores read them
+// with NewRevokeOptions.
+type RevokeOptions struct {
+	Reason string
+	Actor  string
+}
+
+// Reason records why a session was revoked ("password changed").
+func Reason(s string) RevokeOption { return func(o *RevokeOptions) { o.Reason = s } }
+
+// Actor records who revoked a session (an admin id, "user", "system").
+func Actor(s string) RevokeOption { return func(o *RevokeOptions) { o.Actor = s } }
+
+// NewRevokeOptions applies opts, for store implementations.
+func NewRevokeOptions(opts ...RevokeOption) RevokeOptions {
+	var o RevokeOptions
+	for _, f := range opts {
+		if f != nil {
+			f(&o)
+		}
+	}
+	return o
 }

@@ -3,35 +3,340 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+	"golang.org/x/time/rate"
+)
+
+// Defaults and bounds of SessionCheckOptions.
+const (
+	defaultCheckTimeout = 3 * time.Second
+	maxCheckTimeout     = 30 * time.Second
+	defaultCacheSize    = 10000
+	defaultMaxInFlight  = 64
+	defaultDenySetSize  = 100000
+	maxCacheTTL         = time.Hour
+	maxStaleBound       = 24 * time.Hour
 )
 
 // sessionPolicy applies Config.SessionPolicy: live checks, their cache, the
 // deny set fed by revocations, and opaque tokens.
 type sessionPolicy struct {
-	a *Authenticator
+	a      *Authenticator
+	policy Policy
+	opts   SessionCheckOptions
+	now    func() time.Time
+	log    *slog.Logger
+
+	cache  *sessionCache
+	deny   *denySet
+	flight singleflight.Group
+	sem    chan struct{} // bounds concurrent backend calls
+
+	issuerKeys []string // every configured issuer, for ("", sid) revocations
+	stops      []func()
+	loud       rate.Sometimes // rate-limits the misconfiguration and overflow logs
 }
 
 func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
-	return &sessionPolicy{a: a}, nil
+	cfg := &a.cfg
+	o := cfg.SessionCheck
+	if o.Timeout == 0 {
+		o.Timeout = defaultCheckTimeout
+	}
+	if o.Timeout < 0 || o.Timeout > maxCheckTimeout {
+		return nil, configErr("SessionCheck.Timeout %v is outside (0, %v]", o.Timeout, maxCheckTimeout)
+	}
+	if o.CacheTTL < 0 || o.CacheTTL > maxCacheTTL || o.SensitiveCacheTTL < 0 || o.SensitiveCacheTTL > maxCacheTTL {
+		return nil, configErr("SessionCheck.CacheTTL and SensitiveCacheTTL must be within [0, %v]", maxCacheTTL)
+	}
+	if o.SensitiveCacheTTL > 0 && o.CacheTTL < o.SensitiveCacheTTL {
+		// A non-sensitive route never needs a fresher answer than a sensitive one.
+		o.CacheTTL = o.SensitiveCacheTTL
+	}
+	if o.MaxStale < 0 || o.MaxStale > maxStaleBound {
+		return nil, configErr("SessionCheck.MaxStale %v is outside [0, %v]", o.MaxStale, maxStaleBound)
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = defaultCacheSize
+	}
+	if o.MaxInFlight == 0 {
+		o.MaxInFlight = defaultMaxInFlight
+	}
+	if o.DenySetSize == 0 {
+		o.DenySetSize = defaultDenySetSize
+	}
+	if o.CacheSize < 1 || o.MaxInFlight < 1 || o.DenySetSize < 1 {
+		return nil, configErr("SessionCheck.CacheSize, MaxInFlight and DenySetSize must be positive")
+	}
+	hasChecker := cfg.Sessions != nil
+	for _, is := range a.issuers {
+		hasChecker = hasChecker || is.cfg.Sessions != nil
+	}
+	if cfg.SessionPolicy == Always && !hasChecker && len(a.issuers) > 0 {
+		return nil, configErr("SessionPolicy Always needs a session checker: set Sessions (e.g. a MemoryStore) or use SensitiveOnly")
+	}
+
+	retention := cfg.MaxTokenLifetime + cfg.Leeway
+	s := &sessionPolicy{
+		a:      a,
+		policy: cfg.SessionPolicy,
+		opts:   o,
+		now:    cfg.Now,
+		log:    cfg.Logger,
+		cache:  newSessionCache(o.CacheSize, max(o.CacheTTL, o.SensitiveCacheTTL, o.MaxStale), retention, cfg.Now),
+		deny:   newDenySet(retention, o.DenySetSize, cfg.Now),
+		sem:    make(chan struct{}, o.MaxInFlight),
+		loud:   rate.Sometimes{First: 1, Interval: time.Minute},
+	}
+	s.issuerKeys = append(s.issuerKeys, "")
+	for iss := range a.issuers {
+		s.issuerKeys = append(s.issuerKeys, iss)
+	}
+	for _, f := range revocationFeeds(cfg) {
+		stop, err := f.SubscribeRevocations(a.ctx, s.revoke)
+		if err != nil {
+			s.close()
+			return nil, fmt.Errorf("authgate: subscribing to revocations: %w", err)
+		}
+		s.stops = append(s.stops, stop)
+	}
+	return s, nil
 }
 
-// denied reports whether p's session was revoked according to the deny set.
-func (s *sessionPolicy) denied(p *Principal) bool { return false }
+// revocationFeeds returns Config.Revocations, or when it is nil every
+// distinct one of Config.Sessions, Config.Opaque and the issuers' Sessions
+// that is itself a RevocationFeed (a MemoryStore or Redis store is).
+func revocationFeeds(cfg *Config) []RevocationFeed {
+	if cfg.Revocations != nil {
+		return []RevocationFeed{cfg.Revocations}
+	}
+	var feeds []RevocationFeed
+	add := func(v any) {
+		f, ok := v.(RevocationFeed)
+		if !ok || f == nil {
+			return
+		}
+		for _, g := range feeds {
+			if g == f {
+				return
+			}
+		}
+		feeds = append(feeds, f)
+	}
+	if cfg.Sessions != nil {
+		add(cfg.Sessions)
+	}
+	if cfg.Opaque != nil {
+		add(cfg.Opaque)
+	}
+	for _, ic := range cfg.Issuers {
+		if ic.Sessions != nil {
+			add(ic.Sessions)
+		}
+	}
+	return feeds
+}
 
-// gate runs the live session check for p when the policy asks for one.
+// revoke records one revocation from a feed: deny set, negative cache, new
+// generation. It runs on the feed's goroutine and only records.
+func (s *sessionPolicy) revoke(r Revocation) {
+	if r.SessionID == "" {
+		return
+	}
+	if !s.deny.add(r) {
+		s.loud.Do(func() {
+			s.log.Error("authgate: revocation deny set is full; every request is now checked live until the lost revocation expires (raise SessionCheck.DenySetSize)",
+				slog.Int("size", s.opts.DenySetSize))
+		})
+	}
+	var keys []sessKey
+	if r.Issuer != "" {
+		keys = []sessKey{{r.Issuer, r.SessionID}}
+	} else {
+		for _, iss := range s.issuerKeys {
+			keys = append(keys, sessKey{iss, r.SessionID})
+		}
+	}
+	s.cache.revoked(keys)
+}
+
+func revokedErr(cause string) error { return newError(ErrSessionRevoked, errors.New(cause)) }
+
+// denied refuses p when its session is in the deny set. If the deny set has
+// lost a revocation (overflow), p's session is checked live instead, on every
+// route (fail closed).
+func (s *sessionPolicy) denied(ctx context.Context, p *Principal) error {
+	if p.SessionID == "" {
+		return nil
+	}
+	if s.deny.has(p.Issuer, p.SessionID) {
+		return revokedErr("session id is in the deny set")
+	}
+	if s.deny.overflowed() && !p.SessionChecked {
+		return s.check(ctx, p, true)
+	}
+	return nil
+}
+
+// gate runs the live session check for p when the policy asks for one:
+// Never: no check; SensitiveOnly: on sensitive routes; Always: on every
+// request (Admit calls it with sensitive false).
 func (s *sessionPolicy) gate(ctx context.Context, p *Principal, sensitive bool) error {
-	if s.a.cfg.SessionPolicy == Never {
+	switch {
+	case s.policy == Never, s.policy == SensitiveOnly && !sensitive:
+		return nil
+	}
+	return s.check(ctx, p, sensitive)
+}
+
+// check confirms p's session: from a live lookup made earlier in this
+// request (opaque tokens), from the cache where the options allow, or from
+// the checker through a shared, bounded call.
+func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool) error {
+	if p.SessionChecked {
 		return nil
 	}
 	if p.SessionID == "" {
 		return invalid("no session id")
 	}
-	return newError(ErrUnavailable, errors.New("session checks are not implemented yet"))
+	if !ValidSessionID(p.SessionID) {
+		return invalid("session id has an unusable form")
+	}
+	checker := s.checkerFor(p.Issuer)
+	if checker == nil {
+		s.loud.Do(func() {
+			s.log.Error("authgate: a session check is needed but no SessionChecker is configured (set Config.Sessions); answering 500",
+				slog.String("issuer", p.Issuer))
+		})
+		return newError(ErrMisconfigured, errors.New("session check needed but no checker configured"))
+	}
+	k := sessKey{p.Issuer, p.SessionID}
+	ttl := s.opts.CacheTTL
+	if sensitive {
+		ttl = s.opts.SensitiveCacheTTL
+	}
+	start := s.now()
+	e, hit := s.cache.get(k)
+	if hit && e.revoked {
+		return revokedErr("session revoked (cached)")
+	}
+	if hit && ttl > 0 && start.Sub(e.at) < ttl {
+		p.SessionChecked = true
+		return nil
+	}
+	state, err := s.shared(ctx, checker, k)
+	// A revocation heard while the call was running wins over its answer
+	// (SS-04, SS-05).
+	if s.deny.has(k.iss, k.sid) {
+		return revokedErr("session id is in the deny set")
+	}
+	if err != nil {
+		return s.failOpen(ctx, p, k, err)
+	}
+	if state != SessionActive {
+		return revokedErr("session checker: revoked or unknown")
+	}
+	if e, ok := s.cache.get(k); ok && e.revoked {
+		return revokedErr("session revoked (cached)")
+	}
+	p.SessionChecked = true
+	return nil
 }
 
-func (s *sessionPolicy) close() {}
+// failOpen decides after a failed check: 503 unless MaxStale allows a
+// session positively confirmed within MaxStale (SS-14).
+func (s *sessionPolicy) failOpen(ctx context.Context, p *Principal, k sessKey, err error) error {
+	if errors.Is(err, ErrSessionRevoked) {
+		return newError(ErrSessionRevoked, err)
+	}
+	if s.opts.MaxStale > 0 {
+		if e, ok := s.cache.get(k); ok && !e.revoked && s.now().Sub(e.at) <= s.opts.MaxStale {
+			s.log.WarnContext(ctx, "authgate: session checker unavailable; accepting a recently confirmed session (fail-open)",
+				slog.Duration("confirmed_ago", s.now().Sub(e.at)))
+			return nil
+		}
+	}
+	return newError(ErrUnavailable, err)
+}
 
-// authenticateOpaque authenticates an opaque token through Config.Opaque.
-func (a *Authenticator) authenticateOpaque(ctx context.Context, tok string) (*Principal, error) {
-	return nil, invalid("opaque tokens are not implemented yet")
+var errBusy = errors.New("too many session checks in flight")
+
+// shared calls checker for k once for all concurrent callers that started
+// in the same revocation generation. The call runs on a context detached
+// from any one caller, with its own timeout, so one cancelled client fails
+// nobody else; a panicking checker becomes an error for every waiter. Each
+// caller waits at most the timeout.
+func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k sessKey) (SessionState, error) {
+	gen := s.cache.generation()
+	// Callers that start after a revocation never join a call that began
+	// before it: the generation is part of the flight key (SS-04).
+	fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
+	timeout := s.opts.Timeout
+	ch := s.flight.DoChan(fk, func() (any, error) {
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			return SessionRevoked, errBusy
+		}
+		defer func() { <-s.sem }()
+		start := s.now()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+		defer cancel()
+		st, err := safeCheck(cctx, checker, k.sid)
+		if err == nil {
+			if st == SessionActive {
+				s.cache.putPositive(k, start, gen)
+			} else {
+				s.cache.putNegative(k)
+			}
+		}
+		return st, err
+	})
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return SessionRevoked, r.Err
+		}
+		return r.Val.(SessionState), nil
+	case <-ctx.Done():
+		return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
+	case <-t.C:
+		return SessionRevoked, errors.New("session check timed out")
+	}
+}
+
+// safeCheck calls checker, turning a panic into an error.
+func safeCheck(ctx context.Context, c SessionChecker, sid string) (st SessionState, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			st, err = SessionRevoked, fmt.Errorf("session checker panicked: %v", r)
+		}
+	}()
+	st, err = c.Check(ctx, sid)
+	if err == nil && st != SessionActive && st != SessionRevoked {
+		return SessionRevoked, fmt.Errorf("session checker returned unknown state %d", st)
+	}
+	return st, err
+}
+
+// checkerFor returns the issuer's own checker, else Config.Sessions.
+func (s *sessionPolicy) checkerFor(iss string) SessionChecker {
+	if is := s.a.issuers[iss]; is != nil && is.cfg.Sessions != nil {
+		return is.cfg.Sessions
+	}
+	return s.a.cfg.Sessions
+}
+
+func (s *sessionPolicy) close() {
+	for _, stop := range s.stops {
+		stop()
+	}
+	s.stops = nil
 }
