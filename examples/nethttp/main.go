@@ -1,0 +1,109 @@
+// Command nethttp is the authgate example API on net/http.
+//
+//	go run ./examples/nethttp
+//
+// GET /healthz is public; GET /me needs a valid token; POST /transfer is
+// sensitive (its session is checked live); GET /admin needs the role admin;
+// POST /logout revokes the caller's session (?all=1: every session of the
+// caller). Configuration comes from the environment: see package setup.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/authgate/authgate/examples/setup"
+	"github.com/authgate/authgate/nethttpauth"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves the app until ctx ends. Once listening it sends its base URL on
+// ready, when ready is not nil.
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	app, err := setup.FromEnv(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+
+	// Routes behind the authgate middleware: every request needs a valid token.
+	api := http.NewServeMux()
+	api.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+		p, _ := nethttpauth.Principal(r)
+		writeJSON(w, http.StatusOK, setup.Me(p))
+	})
+	api.Handle("POST /transfer", nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := nethttpauth.Principal(r)
+		writeJSON(w, http.StatusOK, setup.Transfer(p))
+	})))
+	api.Handle("GET /admin", nethttpauth.RequireRoles(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := nethttpauth.Principal(r)
+		writeJSON(w, http.StatusOK, setup.Admin(p))
+	}), "admin"))
+	api.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		p, _ := nethttpauth.Principal(r)
+		n, err := app.Logout(r.Context(), p, r.URL.Query().Get("all") == "1")
+		if errors.Is(err, setup.ErrRemoteSessions) {
+			writeJSON(w, http.StatusNotImplemented, setup.Error(err.Error()))
+			return
+		} else if err != nil {
+			writeJSON(w, http.StatusInternalServerError, setup.Error("logout failed"))
+			return
+		}
+		http.SetCookie(w, app.ExpiredCookie())
+		writeJSON(w, http.StatusOK, map[string]any{"revoked": n})
+	})
+
+	// Public routes, and everything else through the middleware.
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	})
+	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
+		mux.Handle("GET /{$}", app.Dev.Page())
+		mux.Handle("POST /dev/login", app.Dev.Login())
+	}
+	mux.Handle("/", nethttpauth.New(app.Auth)(api))
+
+	ln, err := net.Listen("tcp", app.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	app.Banner(out, "net/http", setup.URL(ln.Addr()))
+	if ready != nil {
+		ready <- setup.URL(ln.Addr())
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}

@@ -1,0 +1,278 @@
+// Package setup turns the example apps' environment into an authgate
+// Authenticator and a session store, so that each example's main.go holds
+// only its framework's routes. The contract:
+//
+//	ADDR                         listen address (default 127.0.0.1:8080)
+//	AUTHGATE_ISSUER              a real issuer: its exact "iss"; with it, no dev issuer exists
+//	AUTHGATE_AUDIENCE            accepted "aud" values, comma-separated (required with AUTHGATE_ISSUER)
+//	AUTHGATE_JWKS_URL            the issuer's JWKS (optional: OIDC discovery from the issuer otherwise)
+//	AUTHGATE_SESSION_URL         live session checks over HTTP: a URL template containing {sid}
+//	AUTHGATE_INTROSPECTION_URL   live checks (and opaque tokens) by RFC 7662 introspection,
+//	AUTHGATE_CLIENT_ID/_SECRET     with these client credentials
+//	AUTHGATE_REDIS_URL           sessions in Redis
+//
+// With none of the session variables set, sessions live in memory
+// (core.MemoryStore). With no issuer (neither AUTHGATE_ISSUER nor
+// AUTHGATE_INTROSPECTION_URL), the app runs in development mode: a built-in
+// issuer (package devissuer) mints tokens at POST /dev/login and serves a
+// try-it page at GET /.
+package setup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/examples/devissuer"
+)
+
+// DefaultAddr is the listen address when ADDR is unset.
+const DefaultAddr = "127.0.0.1:8080"
+
+// ErrRemoteSessions is returned by Logout when sessions are kept by a remote
+// service (AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL): logging out
+// is that service's job.
+var ErrRemoteSessions = errors.New("sessions are kept by a remote service; log out there")
+
+// App is an example app's authentication, built from the environment.
+type App struct {
+	// Auth verifies tokens; hand it to the framework's middleware.
+	Auth *core.Authenticator
+	// Addr is the listen address.
+	Addr string
+	// Dev is the development issuer, nil when a real issuer is configured.
+	// Serve Dev.Page() at GET / and Dev.Login() at POST /dev/login only when
+	// it is not nil.
+	Dev *devissuer.Issuer
+	// Mode describes the configuration in a few words, for the start banner.
+	Mode string
+
+	store    core.SessionStore // the local store (memory, Redis); nil when sessions are remote
+	loopback bool              // listening on a loopback address: cookies without Secure
+}
+
+// Store values that can be closed.
+type closer interface{ Close() error }
+
+// FromEnv builds the App from getenv (os.Getenv in main). ctx bounds the
+// start-up fetch of the issuer's keys.
+func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
+	env := func(k string) string { return strings.TrimSpace(getenv(k)) }
+	a := &App{Addr: env("ADDR")}
+	if a.Addr == "" {
+		a.Addr = DefaultAddr
+	}
+	host, _, err := net.SplitHostPort(a.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("ADDR %q: %v", a.Addr, err)
+	}
+	a.loopback = isLoopback(host)
+
+	issuer, jwks, introspect := env("AUTHGATE_ISSUER"), env("AUTHGATE_JWKS_URL"), env("AUTHGATE_INTROSPECTION_URL")
+	audience := splitList(env("AUTHGATE_AUDIENCE"))
+	sessionURL, redisURL := env("AUTHGATE_SESSION_URL"), env("AUTHGATE_REDIS_URL")
+	set := 0
+	for _, v := range []string{sessionURL, introspect, redisURL} {
+		if v != "" {
+			set++
+		}
+	}
+	if set > 1 {
+		return nil, errors.New("set at most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL, AUTHGATE_REDIS_URL")
+	}
+	if issuer == "" && (jwks != "" || len(audience) > 0) {
+		return nil, errors.New("AUTHGATE_AUDIENCE or AUTHGATE_JWKS_URL is set but AUTHGATE_ISSUER is not: set AUTHGATE_ISSUER too (or unset both for the development issuer)")
+	}
+	if issuer != "" && len(audience) == 0 {
+		return nil, errors.New("AUTHGATE_ISSUER is set but AUTHGATE_AUDIENCE is not: name the audience (aud) this API accepts")
+	}
+	dev := issuer == "" && introspect == ""
+	if dev && sessionURL != "" {
+		return nil, errors.New("AUTHGATE_SESSION_URL needs AUTHGATE_ISSUER: the development issuer keeps its sessions in the app's own store")
+	}
+
+	var cfg core.Config
+	var sessions string
+	switch {
+	case sessionURL != "":
+		checker, err := newHTTPSessionChecker(sessionURL)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHGATE_SESSION_URL: %w", err)
+		}
+		cfg.Sessions = checker
+		sessions = "sessions checked at " + sessionURL
+	case introspect != "":
+		in, err := newIntrospector(introspect, env("AUTHGATE_CLIENT_ID"), getenv("AUTHGATE_CLIENT_SECRET"))
+		if err != nil {
+			return nil, fmt.Errorf("AUTHGATE_INTROSPECTION_URL: %w", err)
+		}
+		cfg.Sessions, cfg.Opaque = in, in
+		sessions = "tokens introspected at " + introspect
+	case redisURL != "":
+		store, err := newRedisStore(ctx, redisURL)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHGATE_REDIS_URL: %w", err)
+		}
+		a.store = store
+		sessions = "sessions in Redis"
+	default:
+		a.store = core.NewMemoryStore(core.StoreOptions{
+			IdleTimeout:     30 * time.Minute,
+			AbsoluteTimeout: 8 * time.Hour,
+			MaxSessions:     10,
+			EvictOldest:     true,
+		})
+		sessions = "sessions in memory"
+	}
+	if a.store != nil {
+		cfg.Sessions = a.store // also its revocation feed: a revoked sid is refused on every route at once
+	}
+	fail := func(err error) (*App, error) {
+		_ = a.Close()
+		return nil, err
+	}
+
+	if dev {
+		d, err := devissuer.New(devissuer.Options{Sessions: a.store, InsecureCookie: a.loopback})
+		if err != nil {
+			return fail(err)
+		}
+		a.Dev = d
+		dc := d.Config()
+		cfg.Issuer, cfg.Audience, cfg.PublicKeys, cfg.Algorithms = dc.Issuer, dc.Audience, dc.PublicKeys, dc.Algorithms
+		cfg.RequireAccessTokenType = dc.RequireAccessTokenType
+		a.Mode = "development issuer, " + sessions
+	} else {
+		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer, audience, jwks
+		a.Mode = "issuer " + issuer + ", " + sessions
+		if issuer == "" {
+			a.Mode = sessions
+		}
+	}
+	if a.Auth, err = core.New(ctx, cfg); err != nil {
+		return fail(err)
+	}
+	return a, nil
+}
+
+// Close stops the authenticator and the store.
+func (a *App) Close() error {
+	var errs []error
+	if a.Auth != nil {
+		errs = append(errs, a.Auth.Close())
+	}
+	if c, ok := a.store.(closer); ok {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// Logout revokes the caller's session, or with everywhere every session of
+// the caller's subject, and returns how many sessions ended. It fails with
+// ErrRemoteSessions when sessions are not kept locally.
+func (a *App) Logout(ctx context.Context, p *core.Principal, everywhere bool) (int, error) {
+	if a.store == nil {
+		return 0, ErrRemoteSessions
+	}
+	if everywhere {
+		return a.store.RevokeSubject(ctx, p.Subject, core.Reason("user logged out everywhere"), core.Actor(p.Subject))
+	}
+	if p.SessionID == "" {
+		return 0, nil
+	}
+	err := a.store.Revoke(ctx, p.SessionID, core.Reason("user logged out"), core.Actor(p.Subject))
+	if errors.Is(err, core.ErrSessionRevoked) {
+		return 0, nil // ended meanwhile: the caller is logged out either way
+	}
+	if err != nil {
+		return 0, err
+	}
+	return 1, nil
+}
+
+// ExpiredCookie returns the Set-Cookie that removes the token cookie, for
+// POST /logout. Its attributes match the cookie the login set.
+func (a *App) ExpiredCookie() *http.Cookie {
+	return &http.Cookie{Name: devissuer.CookieName, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: !a.loopback, SameSite: http.SameSiteStrictMode}
+}
+
+// Me is the body of GET /me.
+func Me(p *core.Principal) map[string]any {
+	return map[string]any{
+		"sub": p.Subject, "sid": p.SessionID, "scopes": nonNil(p.Scopes), "roles": nonNil(p.Roles),
+		"iss": p.Issuer, "exp": p.ExpiresAt.Unix(), "token_from": p.Source.String(),
+	}
+}
+
+// Transfer is the body of POST /transfer. A real handler would move money
+// here; the example only reports that the sensitive route ran.
+func Transfer(p *core.Principal) map[string]any {
+	return map[string]any{"transferred": true, "sub": p.Subject, "session_checked_live": p.SessionChecked}
+}
+
+// Admin is the body of GET /admin.
+func Admin(p *core.Principal) map[string]any {
+	return map[string]any{"admin": true, "sub": p.Subject}
+}
+
+// Error is a small JSON error body.
+func Error(msg string) map[string]any { return map[string]any{"error": msg} }
+
+// Banner writes the start-up message: where the app listens and the exact
+// commands to try it.
+func (a *App) Banner(w io.Writer, framework, baseURL string) {
+	fmt.Fprintf(w, "authgate example (%s) listening on %s\nmode: %s\n\n", framework, baseURL, a.Mode)
+	if a.Dev != nil {
+		fmt.Fprintf(w, "Open %s/ in a browser, or try:\n\n", baseURL)
+		fmt.Fprintf(w, "  TOKEN=$(curl -s -H 'Accept: text/plain' -d subject=alice -d roles=admin %s/dev/login)\n", baseURL)
+	} else {
+		fmt.Fprintf(w, "Try it with an access token from your issuer:\n\n  TOKEN=<access token>\n")
+	}
+	fmt.Fprintf(w, "  curl -i -H \"Authorization: Bearer $TOKEN\" %s/me\n", baseURL)
+	fmt.Fprintf(w, "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" %s/transfer\n", baseURL)
+	fmt.Fprintf(w, "  curl -i -H \"Authorization: Bearer $TOKEN\" %s/admin\n", baseURL)
+	if a.store != nil {
+		fmt.Fprintf(w, "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" %s/logout\n", baseURL)
+		fmt.Fprintf(w, "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" %s/transfer   # now 401: the session has ended\n", baseURL)
+		fmt.Fprintf(w, "  curl -i -H \"Authorization: Bearer $TOKEN\" %s/me   # 401 too: the revocation reached every route\n", baseURL)
+	}
+	if a.Dev != nil {
+		fmt.Fprintf(w, "\nDevelopment mode: anyone who can reach %s/dev/login can log in as anyone.\n", baseURL)
+	}
+	fmt.Fprintln(w)
+}
+
+// URL returns the base URL of a listener's address.
+func URL(addr net.Addr) string { return "http://" + addr.String() }
+
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
