@@ -52,6 +52,69 @@ func strictPSS(m *jwt.SigningMethodRSAPSS) jwt.SigningMethod {
 	}
 }
 
+// jws is a decoded compact JWS. payload and sig share one buffer.
+type jws struct {
+	h            header
+	payload, sig []byte
+	signingInput string // the first two segments and their dot, as received
+}
+
+// decodeJWS checks the compact serialization of tok (three non-empty
+// segments of the base64url alphabet, RFC 8725bis section 3.14), decodes the
+// segments with strict base64url (RFC 7515 section 2: no padding, no spare
+// bits) and parses the JOSE header. It never splits tok and allocates one
+// buffer for the three decoded segments.
+func decodeJWS(tok string) (jws, error) {
+	var j jws
+	if !isJWTShape(tok) {
+		return j, invalid("token is not a compact JWS")
+	}
+	d1 := strings.IndexByte(tok, '.')
+	d2 := d1 + 1 + strings.IndexByte(tok[d1+1:], '.')
+	// One copy of the token's bytes (base64 decodes from []byte), then the
+	// decoded segments after it in the same allocation.
+	hl, pl, sl := d1, d2-d1-1, len(tok)-d2-1
+	buf := make([]byte, len(tok)+b64.DecodedLen(hl)+b64.DecodedLen(pl)+b64.DecodedLen(sl))
+	src := buf[:len(tok)]
+	copy(src, tok)
+	out := buf[len(tok):]
+	hn, err := b64.Decode(out, src[:d1])
+	if err != nil {
+		return j, invalid("header is not canonical base64url")
+	}
+	hdrJSON := out[:hn:hn]
+	out = out[hn:]
+	pn, err := b64.Decode(out, src[d1+1:d2])
+	if err != nil {
+		return j, invalid("payload is not canonical base64url")
+	}
+	j.payload = out[:pn:pn]
+	out = out[pn:]
+	sn, err := b64.Decode(out, src[d2+1:])
+	if err != nil {
+		return j, invalid("signature is not canonical base64url")
+	}
+	j.sig = out[:sn:sn]
+	j.signingInput = tok[:d2]
+	if j.h, err = parseHeader(hdrJSON); err != nil {
+		return j, newError(ErrInvalidToken, err)
+	}
+	return j, nil
+}
+
+// verifySignature checks j's signature with key under j's alg. The caller
+// has checked the alg against the allow-list and bound the key to it.
+func verifySignature(j *jws, key any) error {
+	m, ok := methods[j.h.alg]
+	if !ok {
+		return invalid("unsupported alg")
+	}
+	if err := m.Verify(j.signingInput, j.sig, key); err != nil {
+		return invalid("signature does not verify")
+	}
+	return nil
+}
+
 // header is the part of the JOSE header authgate reads.
 type header struct {
 	alg, kid, typ string

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -15,38 +14,14 @@ import (
 // key by kid within that issuer's keys, verify the signature, and only then
 // judge the claims, so that "expired" is never said of a forged token.
 func (a *Authenticator) verifyJWT(ctx context.Context, tok string) (*Principal, error) {
-	d1 := strings.IndexByte(tok, '.')
-	d2 := d1 + 1 + strings.IndexByte(tok[d1+1:], '.')
-	hSeg, pSeg, sSeg := tok[:d1], tok[d1+1:d2], tok[d2+1:]
-
-	// One buffer for the three decoded segments.
-	buf := make([]byte, b64.DecodedLen(len(hSeg))+b64.DecodedLen(len(pSeg))+b64.DecodedLen(len(sSeg)))
-	hn, err := b64.Decode(buf, []byte(hSeg))
+	j, err := decodeJWS(tok)
 	if err != nil {
-		return nil, invalid("header is not canonical base64url")
+		return nil, err
 	}
-	hdrJSON := buf[:hn:hn]
-	rest := buf[hn:]
-	pn, err := b64.Decode(rest, []byte(pSeg))
-	if err != nil {
-		return nil, invalid("payload is not canonical base64url")
-	}
-	payload := rest[:pn:pn]
-	rest = rest[pn:]
-	sn, err := b64.Decode(rest, []byte(sSeg))
-	if err != nil {
-		return nil, invalid("signature is not canonical base64url")
-	}
-	sig := rest[:sn:sn]
-
-	h, err := parseHeader(hdrJSON)
-	if err != nil {
+	if err := checkTyp(j.h.typ, a.cfg.RequireAccessTokenType); err != nil {
 		return nil, newError(ErrInvalidToken, err)
 	}
-	if err := checkTyp(h.typ, a.cfg.RequireAccessTokenType); err != nil {
-		return nil, newError(ErrInvalidToken, err)
-	}
-	c, err := a.parseClaims(payload)
+	c, err := a.parseClaims(j.payload)
 	if err != nil {
 		return nil, newError(ErrInvalidToken, err)
 	}
@@ -57,21 +32,21 @@ func (a *Authenticator) verifyJWT(ctx context.Context, tok string) (*Principal, 
 	if is == nil {
 		return nil, invalid("iss names no configured issuer")
 	}
-	if !slices.Contains(is.cfg.Algorithms, h.alg) {
+	if !slices.Contains(is.cfg.Algorithms, j.h.alg) {
 		return nil, invalid("alg not allowed for this issuer")
 	}
-	key, err := is.key(ctx, h)
+	key, err := is.key(ctx, j.h)
 	if err != nil {
 		return nil, err
 	}
-	if err := methods[h.alg].Verify(tok[:d2], sig, key); err != nil {
-		is.signatureFailed(h)
-		return nil, invalid("signature does not verify")
+	if err := verifySignature(&j, key); err != nil {
+		is.signatureFailed(j.h)
+		return nil, err
 	}
 	if err := a.checkClaims(&c, is); err != nil {
 		return nil, err
 	}
-	return a.principal(&c, payload), nil
+	return a.principal(&c, j.payload), nil
 }
 
 // checkClaims judges the claims of a token whose signature verified.
