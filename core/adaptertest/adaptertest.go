@@ -1,0 +1,416 @@
+// Package adaptertest is the conformance suite every authgate adapter runs
+// against its own real server. One table of requests, one set of expected
+// answers: the same input gets the same status, the same headers, the same
+// body, and the same handler call (or none) on net/http, gin, echo and fiber
+// (SECURITY-CATALOG invariant I6).
+//
+// An adapter's test supplies a [Harness] whose Start builds the framework's
+// server with these routes, each in the framework's own idiom:
+//
+//	GET  /healthz        public: not covered by any authgate middleware      RoutePublic
+//	GET  /optional       Optional(auth)                                     RouteOptional
+//	GET  /misconfigured  RequireScopes("orders:read") with no middleware    RouteMisconfigured
+//	GET  /me             New(auth)                                          RouteMe
+//	POST /me             New(auth)                                          RouteMePost
+//	POST /transfer       New(auth) + Sensitive()                            RouteTransfer
+//	GET  /account        New(auth) + Sensitive(), HEAD too                  RouteAccount
+//	GET  /orders         New(auth) + RequireScopes("orders:read"), HEAD too RouteOrders
+//	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
+//
+// Every handler calls [Env.Serve] with its route name, the request's context
+// and what the adapter's Principal accessor returned, and answers 200 with
+// [ContentType] and the bytes Serve returns. Run sends every request as raw
+// bytes over its own TCP connection, so that header forms Go's client would
+// normalise (repeated lines, tabs, odd spacing) reach the server as written.
+package adaptertest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+)
+
+// Route names, passed to [Env.Serve] by the handler of each route.
+const (
+	RoutePublic        = "public"        // GET /healthz
+	RouteOptional      = "optional"      // GET /optional
+	RouteMisconfigured = "misconfigured" // GET /misconfigured
+	RouteMe            = "me"            // GET /me
+	RouteMePost        = "me-post"       // POST /me
+	RouteTransfer      = "transfer"      // POST /transfer
+	RouteAccount       = "account"       // GET and HEAD /account
+	RouteOrders        = "orders"        // GET and HEAD /orders
+	RouteAdmin         = "admin"         // GET /admin
+)
+
+// Route requirements the harness must configure.
+const (
+	// Scope is what RouteOrders and RouteMisconfigured require.
+	Scope = "orders:read"
+	// Role is what RouteAdmin requires.
+	Role = "admin"
+)
+
+// ContentType is the Content-Type every handler answers with.
+const ContentType = "text/plain; charset=utf-8"
+
+// Realm is the realm of the suite's authenticator.
+const Realm = "conformance"
+
+// Harness is one adapter under test.
+type Harness struct {
+	// Start serves the routes listed in the package documentation on a real
+	// server listening on a loopback address, and returns that address
+	// (host:port). It stops the server with t.Cleanup.
+	Start func(t *testing.T, env *Env) string
+}
+
+// Env is what a harness builds its server from.
+type Env struct {
+	// Auth is the authenticator for every route.
+	Auth *core.Authenticator
+
+	mu   sync.Mutex
+	hits []hit
+}
+
+type hit struct {
+	route   string
+	p       *core.Principal
+	ok      bool
+	agrees  bool // the adapter's accessor and core.PrincipalFrom(ctx) gave the same answer
+	checked bool // p.SessionChecked when the handler ran
+}
+
+// Serve records that the handler of route ran, with the principal p, ok the
+// adapter's accessor returned and the request context ctx the handler got, and
+// returns the body to answer with (status 200, [ContentType]). The body names
+// the principal, so that the suite can compare what each adapter handed over.
+func (e *Env) Serve(route string, ctx context.Context, p *core.Principal, ok bool) []byte {
+	cp, cok := core.PrincipalFrom(ctx)
+	h := hit{route: route, p: p, ok: ok, agrees: cp == p && cok == ok}
+	if ok && p != nil {
+		h.checked = p.SessionChecked
+	}
+	e.mu.Lock()
+	e.hits = append(e.hits, h)
+	e.mu.Unlock()
+	return []byte(describe(route, p, ok))
+}
+
+func describe(route string, p *core.Principal, ok bool) string {
+	if !ok || p == nil {
+		return "route=" + route + " anonymous\n"
+	}
+	return fmt.Sprintf("route=%s sub=%s sid=%s source=%s checked=%t scopes=%s roles=%s\n",
+		route, p.Subject, p.SessionID, p.Source, p.SessionChecked,
+		strings.Join(p.Scopes, ","), strings.Join(p.Roles, ","))
+}
+
+func (e *Env) takeHits() []hit {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	h := e.hits
+	e.hits = nil
+	return h
+}
+
+// Session ids the suite's session checker knows.
+const (
+	SessionActive  = "sess-active"  // answered active
+	SessionRevoked = "sess-revoked" // answered revoked
+	SessionDown    = "sess-down"    // answered with an error: backend down
+)
+
+// Sessions is the suite's session checker: it answers by session id (see
+// SessionActive, SessionRevoked, SessionDown; any other id is revoked) and
+// counts its calls. Adapters' own tests may use it too.
+type Sessions struct {
+	mu    sync.Mutex
+	calls int
+}
+
+// Check implements core.SessionChecker.
+func (s *Sessions) Check(ctx context.Context, sid string) (core.SessionState, error) {
+	s.mu.Lock()
+	s.calls++
+	s.mu.Unlock()
+	switch sid {
+	case SessionActive:
+		return core.SessionActive, nil
+	case SessionDown:
+		return core.SessionRevoked, errors.New("adaptertest: session backend down")
+	}
+	return core.SessionRevoked, nil
+}
+
+// Calls returns the number of checks so far.
+func (s *Sessions) Calls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls
+}
+
+// Config returns the suite's authenticator configuration for iss: realm
+// [Realm], a 2 KiB token limit (so that every request stays below fiber's
+// default 4 KiB header buffer), the custom header X-Access-Token as a third
+// source, and sessions as the session checker (policy SensitiveOnly).
+func Config(iss *authtest.Issuer, sessions core.SessionChecker) core.Config {
+	c := iss.Config()
+	c.Realm = Realm
+	c.MaxTokenSize = 2048
+	c.HeaderName = "X-Access-Token"
+	c.Sessions = sessions
+	return c
+}
+
+// Run starts the harness's server and runs every case of the table against
+// it, one request at a time.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	iss := authtest.New(t)
+	sessions := &Sessions{}
+	auth, err := core.New(context.Background(), Config(iss, sessions))
+	if err != nil {
+		t.Fatalf("core.New: %v", err)
+	}
+	t.Cleanup(func() { _ = auth.Close() })
+	env := &Env{Auth: auth}
+	addr := h.Start(t, env)
+	r := &runner{addr: addr, tokens: mintTokens(iss)}
+
+	cs := cases()
+	if len(cs) < 30 {
+		t.Fatalf("the conformance table has %d cases; it must hold at least 30", len(cs))
+	}
+	for _, c := range cs {
+		t.Run(c.name, func(t *testing.T) {
+			env.takeHits()
+			before := sessions.Calls()
+			resp, body, err := r.do(c)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			hits := env.takeHits()
+			c.want.check(t, c, resp, body, hits, sessions.Calls()-before)
+		})
+	}
+}
+
+// Token names used in case headers as {name}.
+func mintTokens(iss *authtest.Issuer) map[string]string {
+	now := time.Now()
+	base := authtest.Claims{"sid": SessionActive, "scope": "profile", "roles": []string{"user"}}
+	with := func(over authtest.Claims) string {
+		c := authtest.Claims{}
+		for k, v := range base {
+			c[k] = v
+		}
+		for k, v := range over {
+			c[k] = v
+		}
+		return iss.Token(c)
+	}
+	good := with(nil)
+	// A signature that does not verify: flip one character in the middle of
+	// the signature segment.
+	i := strings.LastIndexByte(good, '.') + 40
+	flip := byte('A')
+	if good[i] == 'A' {
+		flip = 'B'
+	}
+	tampered := good[:i] + string(flip) + good[i+1:]
+	// A token signed by a key the issuer never published, under the kid of
+	// the real signer.
+	signer := iss.Signer()
+	rogue := &authtest.Key{ID: signer.ID, Alg: signer.Alg, Private: authtest.GenerateKey(signer.Alg)}
+	forgedClaims := iss.Defaults()
+	forgedClaims["sid"] = SessionActive
+	forged := iss.Sign(rogue, nil, forgedClaims)
+
+	return map[string]string{
+		"good":      good,
+		"other":     with(authtest.Claims{"sub": "user-2"}),
+		"scoped":    with(authtest.Claims{"scope": "orders:read profile"}),
+		"admin":     with(authtest.Claims{"roles": []string{"admin"}}),
+		"revoked":   with(authtest.Claims{"sid": SessionRevoked}),
+		"down":      with(authtest.Claims{"sid": SessionDown}),
+		"nosid":     with(authtest.Claims{"sid": nil}),
+		"expired":   with(authtest.Claims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
+		"wrongaud":  with(authtest.Claims{"aud": "another-api"}),
+		"wrongiss":  with(authtest.Claims{"iss": "https://evil.example/"}),
+		"tampered":  tampered,
+		"forged":    forged,
+		"malformed": "abc.def",
+		"algnone":   "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTEifQ.",
+		// Larger than the 2 KiB MaxTokenSize, JWT-shaped, well below 4 KiB.
+		"oversize": strings.Repeat("a", 1000) + "." + strings.Repeat("b", 1000) + "." + strings.Repeat("c", 100),
+	}
+}
+
+type runner struct {
+	addr   string
+	tokens map[string]string
+}
+
+// expand replaces {token} names and {origin} in s.
+func (r *runner) expand(s string) string {
+	for name, tok := range r.tokens {
+		s = strings.ReplaceAll(s, "{"+name+"}", tok)
+	}
+	return strings.ReplaceAll(s, "{origin}", "http://"+r.addr)
+}
+
+// do sends c as raw bytes on a new connection and reads the answer.
+func (r *runner) do(c tcase) (*http.Response, []byte, error) {
+	conn, err := net.Dial("tcp", r.addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close()
+	// Not an assertion: only so that a server that never answers fails the
+	// case instead of hanging the suite.
+	_ = conn.SetDeadline(time.Now().Add(time.Minute))
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", c.method, r.expand(c.path), r.addr)
+	for _, line := range c.header {
+		b.WriteString(r.expand(line))
+		b.WriteString("\r\n")
+	}
+	if c.method == http.MethodPost {
+		b.WriteString("Content-Length: 0\r\n")
+	}
+	b.WriteString("Connection: close\r\n\r\n")
+	if _, err := conn.Write(b.Bytes()); err != nil {
+		return nil, nil, err
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), &http.Request{Method: c.method})
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+	return resp, body, err
+}
+
+// ignoredHeaders are set by the servers themselves and differ between them.
+var ignoredHeaders = []string{"Date", "Content-Length", "Connection", "Keep-Alive"}
+
+func (w want) check(t *testing.T, c tcase, resp *http.Response, body []byte, hits []hit, calls int) {
+	t.Helper()
+	if w.notServed {
+		// EX-16: the framework may answer 401, 404, 400 or redirect; a
+		// protected handler must never be reached without credentials.
+		if !slices.Contains([]int{301, 302, 307, 308, 400, 401, 404}, resp.StatusCode) {
+			t.Errorf("status %d, want 401, 404, 400 or a redirect", resp.StatusCode)
+		}
+		for _, h := range hits {
+			t.Errorf("handler of %q ran (principal ok=%t)", h.route, h.ok)
+		}
+		return
+	}
+	if resp.StatusCode != w.status {
+		t.Errorf("status %d, want %d", resp.StatusCode, w.status)
+	}
+	wantHeader := map[string]string{"Content-Type": w.contentType}
+	if w.challenge != "" {
+		wantHeader["Www-Authenticate"] = w.challenge
+	}
+	if w.cacheControl != "" {
+		wantHeader["Cache-Control"] = w.cacheControl
+	}
+	if w.retryAfter != "" {
+		wantHeader["Retry-After"] = w.retryAfter
+	}
+	got := map[string]string{}
+	for k, v := range resp.Header {
+		if slices.Contains(ignoredHeaders, k) {
+			continue
+		}
+		if len(v) != 1 {
+			t.Errorf("header %s has %d field lines %q, want 1", k, len(v), v)
+		}
+		got[k] = strings.Join(v, "\n")
+	}
+	for k, v := range wantHeader {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q", k, got[k], v)
+		}
+	}
+	for k, v := range got {
+		if _, ok := wantHeader[k]; !ok {
+			t.Errorf("unexpected header %s: %q", k, v)
+		}
+	}
+	wantBody := w.body
+	if c.method == http.MethodHead {
+		wantBody = ""
+	}
+	if string(body) != wantBody {
+		t.Errorf("body %q, want %q", body, wantBody)
+	}
+	switch {
+	case w.route == "" && len(hits) > 0:
+		t.Errorf("I1: the handler of %q ran on a refusal", hits[0].route)
+	case w.route != "" && len(hits) != 1:
+		t.Errorf("handler of %q ran %d times, want once", w.route, len(hits))
+	case w.route != "":
+		h := hits[0]
+		if h.route != w.route {
+			t.Errorf("handler of %q ran, want %q", h.route, w.route)
+		}
+		if !h.agrees {
+			t.Errorf("the adapter's Principal accessor and core.PrincipalFrom(ctx) disagree")
+		}
+		if h.ok != (w.who != nil) {
+			t.Errorf("handler saw a principal: %t, want %t", h.ok, w.who != nil)
+		} else if w.who != nil {
+			w.who.check(t, h.p)
+		}
+	}
+	switch w.checks {
+	case checksNone:
+		if calls != 0 {
+			t.Errorf("the session checker was called %d times, want none", calls)
+		}
+	case checksSome:
+		if calls == 0 {
+			t.Errorf("the session checker was not called")
+		}
+	}
+}
+
+// who is the principal a handler must see.
+type who struct {
+	sub, sid string
+	source   core.Source
+	checked  bool
+	scopes   []string
+	roles    []string
+}
+
+func (w *who) check(t *testing.T, p *core.Principal) {
+	t.Helper()
+	if p.Subject != w.sub || p.SessionID != w.sid || p.Source != w.source || p.SessionChecked != w.checked ||
+		!slices.Equal(p.Scopes, w.scopes) || !slices.Equal(p.Roles, w.roles) {
+		t.Errorf("principal sub=%q sid=%q source=%v checked=%t scopes=%q roles=%q, want sub=%q sid=%q source=%v checked=%t scopes=%q roles=%q",
+			p.Subject, p.SessionID, p.Source, p.SessionChecked, p.Scopes, p.Roles,
+			w.sub, w.sid, w.source, w.checked, w.scopes, w.roles)
+	}
+	if p.Kind != core.KindJWT {
+		t.Errorf("principal kind %v, want jwt", p.Kind)
+	}
+}

@@ -1,0 +1,234 @@
+package adaptertest
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/authgate/authgate/core"
+)
+
+// tcase is one request and the answer every adapter must give.
+type tcase struct {
+	name   string
+	method string
+	path   string
+	// header lines exactly as sent ("Name: value"); {token} names and
+	// {origin} are replaced (see mintTokens).
+	header []string
+	want   want
+}
+
+type checks uint8
+
+const (
+	checksAny  checks = iota // the case does not say
+	checksNone               // the session checker must not be called
+	checksSome               // the session checker must be called
+)
+
+type want struct {
+	status       int
+	challenge    string // exact WWW-Authenticate; "" means absent
+	cacheControl string // "" means absent
+	retryAfter   string // "" means absent
+	contentType  string
+	body         string
+	route        string // the handler that must run; "" means none
+	who          *who   // the principal it must see; nil means anonymous
+	checks       checks
+	notServed    bool // EX-16: any of 401, 404, 400 or a redirect, and no handler
+}
+
+// The refusals, written once. Every 401 carries a challenge (OP-03); every
+// 503 carries Retry-After; refusals are never cached.
+func refusal(status int, code, desc, scope, errName string) want {
+	w := want{status: status, cacheControl: "no-store", contentType: "application/json", checks: checksNone}
+	if status == 401 || code != "" {
+		w.challenge = `Bearer realm="` + Realm + `"`
+		if code != "" {
+			w.challenge += `, error="` + code + `", error_description="` + desc + `"`
+			if scope != "" {
+				w.challenge += `, scope="` + scope + `"`
+			}
+		}
+	}
+	if status == 503 {
+		w.retryAfter = "5"
+	}
+	if code == "" {
+		code = errName
+	}
+	w.body = `{"error":"` + code + `"`
+	if desc != "" {
+		w.body += `,"error_description":"` + desc + `"`
+	}
+	w.body += "}\n"
+	return w
+}
+
+var (
+	noToken        = refusal(401, "", "", "", "unauthorized")
+	invalidToken   = refusal(401, "invalid_token", "the access token is invalid", "", "")
+	expiredToken   = refusal(401, "invalid_token", "the access token has expired", "", "")
+	sessionEnded   = withChecks(refusal(401, "invalid_token", "the session has ended", "", ""), checksAny)
+	invalidRequest = refusal(400, "invalid_request", "the request carries malformed or ambiguous credentials", "", "")
+	scopeDenied    = refusal(403, "insufficient_scope", "the access token lacks a required scope", Scope, "")
+	roleDenied     = refusal(403, "insufficient_scope", "the principal lacks a required role", "", "")
+	crossOrigin    = refusal(403, "", "cross-origin request refused", "", "forbidden")
+	unavailable    = withChecks(refusal(503, "", "authentication is temporarily unavailable", "", "temporarily_unavailable"), checksSome)
+	misconfigured  = withChecks(func() want {
+		w := refusal(500, "", "the server is misconfigured", "", "server_error")
+		w.challenge = ""
+		return w
+	}(), checksNone)
+	notServed = want{notServed: true}
+)
+
+func withChecks(w want, c checks) want { w.checks = c; return w }
+
+// served: the handler of route ran and saw p (nil: anonymous).
+func served(route string, p *who) want {
+	w := want{status: 200, contentType: ContentType, route: route, who: p, checks: checksNone}
+	if p == nil {
+		w.body = "route=" + route + " anonymous\n"
+	} else {
+		w.body = fmt.Sprintf("route=%s sub=%s sid=%s source=%s checked=%t scopes=%s roles=%s\n",
+			route, p.sub, p.sid, p.source, p.checked, strings.Join(p.scopes, ","), strings.Join(p.roles, ","))
+	}
+	if p != nil && p.checked {
+		w.checks = checksSome
+	}
+	return w
+}
+
+// The principals of the suite's tokens.
+func user(src core.Source) *who {
+	return &who{sub: "user-1", sid: SessionActive, source: src, scopes: []string{"profile"}, roles: []string{"user"}}
+}
+
+func (w *who) with(f func(*who)) *who { c := *w; f(&c); return &c }
+
+var (
+	fromHeader = user(core.SourceHeader)
+	fromCookie = user(core.SourceCookie)
+	fromCustom = user(core.SourceCustomHeader)
+	checked    = fromHeader.with(func(w *who) { w.checked = true })
+	scoped     = fromHeader.with(func(w *who) { w.scopes = []string{"orders:read", "profile"} })
+	admin      = fromHeader.with(func(w *who) { w.roles = []string{"admin"} })
+)
+
+func cases() []tcase {
+	c := func(name, method, path string, want want, header ...string) tcase {
+		return tcase{name: name, method: method, path: path, header: header, want: want}
+	}
+	const (
+		GET  = "GET"
+		POST = "POST"
+		HEAD = "HEAD"
+	)
+	bearer := "Authorization: Bearer {good}"
+	cookie := "Cookie: access_token={good}"
+	return []tcase{
+		// Extraction (EX).
+		c("EX-01 no credentials on a protected route get 401 without error code", GET, "/me", noToken),
+		c("valid bearer token in the Authorization header is admitted", GET, "/me", served(RouteMe, fromHeader), bearer),
+		c("valid token in the access_token cookie is admitted", GET, "/me", served(RouteMe, fromCookie), cookie),
+		c("valid token in the custom header X-Access-Token is admitted", GET, "/me", served(RouteMe, fromCustom), "X-Access-Token: {good}"),
+		c("EX-03 scheme bearer in lower case is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: bearer {good}"),
+		c("EX-03 scheme BEARER in upper case is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: BEARER {good}"),
+		c("EX-03 scheme bEaReR in mixed case is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: bEaReR {good}"),
+		c("EX-02 Basic credentials are no credentials", GET, "/me", noToken, "Authorization: Basic dXNlcjpwYXNz"),
+		c("EX-02 DPoP scheme is no credential", GET, "/me", noToken, "Authorization: DPoP {good}"),
+		c("EX-02 Basic header with a valid cookie: the cookie decides", GET, "/me", served(RouteMe, fromCookie), "Authorization: Basic dXNlcjpwYXNz", cookie),
+		c("EX-04 two spaces after Bearer are refused", GET, "/me", invalidRequest, "Authorization: Bearer  {good}"),
+		c("EX-04 a tab after Bearer is refused", GET, "/me", invalidRequest, "Authorization: Bearer\t{good}"),
+		c("EX-04 no separator after Bearer is refused", GET, "/me", invalidRequest, "Authorization: Bearer{good}"),
+		c("EX-04 leading whitespace of the field value is not part of it", GET, "/me", served(RouteMe, fromHeader), "Authorization:   Bearer {good}"),
+		c("EX-04 trailing whitespace of the field value is not part of it", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {good} \t"),
+		c("EX-04 a second word after the token is refused", GET, "/me", invalidRequest, "Authorization: Bearer {good} extra"),
+		c("EX-05 Bearer with no credential is refused", GET, "/me", invalidRequest, "Authorization: Bearer"),
+		c("EX-05 Bearer and a space with no credential is refused", GET, "/me", invalidRequest, "Authorization: Bearer "),
+		c("EX-05 Bearer and two spaces with no credential is refused", GET, "/me", invalidRequest, "Authorization: Bearer  "),
+		c("EX-06 the same token in two Authorization lines is refused", GET, "/me", invalidRequest, bearer, bearer),
+		c("EX-06 two different tokens in two Authorization lines are refused", GET, "/me", invalidRequest, "Authorization: Bearer {other}", bearer),
+		c("EX-07 two bearer credentials in one line are refused", GET, "/me", invalidRequest, "Authorization: Bearer {good}, Bearer {other}"),
+		c("EX-07 two tokens joined by a comma are an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {good},{other}"),
+		c("EX-07 two tokens joined by a semicolon are an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {good};{other}"),
+		c("EX-09 different tokens in header and cookie are refused", GET, "/me", invalidRequest, "Authorization: Bearer {good}", "Cookie: access_token={other}"),
+		c("EX-09 the same token in header and cookie is admitted from the header", GET, "/me", served(RouteMe, fromHeader), bearer, cookie),
+		c("EX-10 a token in the query string is ignored", GET, "/me?access_token={good}", noToken),
+		c("EX-13 a header token over MaxTokenSize is refused before parsing", GET, "/me", invalidToken, "Authorization: Bearer {oversize}"),
+		c("EX-13 a cookie token over MaxTokenSize is refused before parsing", GET, "/me", invalidToken, "Cookie: access_token={oversize}"),
+		c("EX-17 the custom header repeated is refused", GET, "/me", invalidRequest, "X-Access-Token: {good}", "X-Access-Token: {good}"),
+		c("EX-17 the custom header and Authorization with different tokens are refused", GET, "/me", invalidRequest, bearer, "X-Access-Token: {other}"),
+
+		// Verification.
+		c("a malformed token is invalid", GET, "/me", invalidToken, "Authorization: Bearer {malformed}"),
+		c("a token with alg none and no signature is invalid", GET, "/me", invalidToken, "Authorization: Bearer {algnone}"),
+		c("a token with a changed signature is invalid", GET, "/me", invalidToken, "Authorization: Bearer {tampered}"),
+		c("a token signed by an unpublished key under a known kid is invalid", GET, "/me", invalidToken, "Authorization: Bearer {forged}"),
+		c("an expired token is refused as expired", GET, "/me", expiredToken, "Authorization: Bearer {expired}"),
+		c("a token for another audience is invalid", GET, "/me", invalidToken, "Authorization: Bearer {wrongaud}"),
+		c("a token from an untrusted issuer is invalid", GET, "/me", invalidToken, "Authorization: Bearer {wrongiss}"),
+		c("an expired token in the cookie is refused as expired", GET, "/me", expiredToken, "Cookie: access_token={expired}"),
+
+		// Scopes and roles.
+		c("a token with the required scope is admitted", GET, "/orders", served(RouteOrders, scoped), "Authorization: Bearer {scoped}"),
+		c("a token without the required scope gets 403 naming the scope", GET, "/orders", scopeDenied, bearer),
+		c("no token on a scoped route gets 401, not 403", GET, "/orders", noToken),
+		c("EX-15 HEAD on a scoped GET route without the scope gets 403", HEAD, "/orders", scopeDenied, bearer),
+		c("a principal with the required role is admitted", GET, "/admin", served(RouteAdmin, admin), "Authorization: Bearer {admin}"),
+		c("a principal without the required role gets 403", GET, "/admin", roleDenied, bearer),
+		c("a route marker without the middleware answers 500", GET, "/misconfigured", misconfigured, "Authorization: Bearer {scoped}"),
+
+		// Optional and public routes.
+		c("EX-14 optional route without credentials runs anonymously", GET, "/optional", served(RouteOptional, nil)),
+		c("EX-14 optional route with a valid token sees the principal", GET, "/optional", served(RouteOptional, fromHeader), bearer),
+		c("EX-14 optional route with an expired token is refused", GET, "/optional", expiredToken, "Authorization: Bearer {expired}"),
+		c("EX-14 optional route with a malformed token is refused", GET, "/optional", invalidToken, "Authorization: Bearer {malformed}"),
+		c("EX-14 optional route with an empty bearer credential is refused", GET, "/optional", invalidRequest, "Authorization: Bearer "),
+		c("a public route needs no token", GET, "/healthz", served(RoutePublic, nil)),
+		c("a public route ignores a bad token", GET, "/healthz", served(RoutePublic, nil), "Authorization: Bearer {malformed}"),
+
+		// Sensitive routes: the live session check.
+		c("sensitive route with an active session runs after a live check", POST, "/transfer", served(RouteTransfer, checked), bearer),
+		c("sensitive route with a revoked session gets 401", POST, "/transfer", sessionEnded, "Authorization: Bearer {revoked}"),
+		c("sensitive route when the session backend is down gets 503 with Retry-After", POST, "/transfer", unavailable, "Authorization: Bearer {down}"),
+		c("sensitive route with a token without sid gets 401", POST, "/transfer", withChecks(invalidToken, checksNone), "Authorization: Bearer {nosid}"),
+		c("sensitive route with an expired token makes no session check", POST, "/transfer", expiredToken, "Authorization: Bearer {expired}"),
+		c("sensitive GET route with an active session", GET, "/account", served(RouteAccount, checked), bearer),
+		c("EX-15 HEAD on a sensitive GET route with a revoked session gets 401", HEAD, "/account", sessionEnded, "Authorization: Bearer {revoked}"),
+		c("EX-15 HEAD on a sensitive GET route with an active session is checked live", HEAD, "/account", served(RouteAccount, checked), bearer),
+		c("a non-sensitive route with a revoked session's token makes no session check", GET, "/me",
+			served(RouteMe, fromHeader.with(func(w *who) { w.sid = SessionRevoked })), "Authorization: Bearer {revoked}"),
+
+		// Cookie tokens and cross-origin requests (CK).
+		c("CK-01 cookie token on a cross-site POST is refused", POST, "/me", crossOrigin, cookie, "Sec-Fetch-Site: cross-site"),
+		c("CK-01 cookie token on a cross-site POST to a sensitive route makes no session check", POST, "/transfer", crossOrigin, cookie, "Sec-Fetch-Site: cross-site"),
+		c("CK-02 cookie token on a same-site POST is refused", POST, "/me", crossOrigin, cookie, "Sec-Fetch-Site: same-site"),
+		c("CK-03 cookie token with a foreign Origin is refused", POST, "/me", crossOrigin, cookie, "Origin: https://evil.example"),
+		c("CK-03 cookie token with Origin null is refused", POST, "/me", crossOrigin, cookie, "Origin: null"),
+		c("CK-03 cookie token with Origin equal to Host is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie, "Origin: {origin}"),
+		c("CK-03 cookie token with neither Sec-Fetch-Site nor Origin is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie),
+		c("CK-04 cookie token with Sec-Fetch-Site same-origin is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie, "Sec-Fetch-Site: same-origin"),
+		c("CK-04 cookie token with Sec-Fetch-Site none is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie, "Sec-Fetch-Site: none"),
+		c("CK-05 cookie token on a cross-site GET is admitted", GET, "/me", served(RouteMe, fromCookie), cookie, "Sec-Fetch-Site: cross-site"),
+		c("CK-06 bearer header on a cross-site POST gets no origin check", POST, "/me", served(RouteMePost, fromHeader), bearer, "Sec-Fetch-Site: cross-site", "Origin: https://evil.example"),
+		c("CK-09 the token cookie twice in one Cookie line is refused", GET, "/me", invalidRequest, "Cookie: access_token={good}; access_token={other}"),
+		c("CK-09 the token cookie in two Cookie lines is refused", GET, "/me", invalidRequest, cookie, "Cookie: access_token={other}"),
+		c("CK-09 the same token cookie twice is refused too", GET, "/me", invalidRequest, "Cookie: access_token={good}; access_token={good}"),
+		c("CK-12 a quoted cookie value is unquoted", GET, "/me", served(RouteMe, fromCookie), `Cookie: access_token="{good}"`),
+		c("CK-12 other cookies around the token cookie are ignored", GET, "/me", served(RouteMe, fromCookie), "Cookie: theme=dark; access_token={good}; lang=en"),
+
+		// EX-16: path variants never reach a protected handler unauthenticated.
+		c("EX-16 /healthz/../me", GET, "/healthz/../me", notServed),
+		c("EX-16 //me", GET, "//me", notServed),
+		c("EX-16 /me/", GET, "/me/", notServed),
+		c("EX-16 /ME", GET, "/ME", notServed),
+		c("EX-16 /%2e%2e/me", GET, "/%2e%2e/me", notServed),
+		c("EX-16 /healthz%2F..%2Fme", GET, "/healthz%2F..%2Fme", notServed),
+		c("EX-16 /me;x", GET, "/me;x", notServed),
+		c("EX-16 /healthz/..%2Fadmin", GET, "/healthz/..%2Fadmin", notServed),
+		c("EX-16 /./transfer by POST", POST, "/./transfer", notServed),
+	}
+}

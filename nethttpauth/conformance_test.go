@@ -1,0 +1,44 @@
+package nethttpauth_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/authgate/authgate/core/adaptertest"
+	"github.com/authgate/authgate/nethttpauth"
+)
+
+// TestConformance runs the shared adapter table against a net/http server.
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Start: startServer})
+}
+
+func startServer(t *testing.T, env *adaptertest.Env) string {
+	h := func(route string) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			p, ok := nethttpauth.Principal(r)
+			body := env.Serve(route, r.Context(), p, ok)
+			w.Header().Set("Content-Type", adaptertest.ContentType)
+			_, _ = w.Write(body)
+		})
+	}
+	// Routes behind the middleware.
+	api := http.NewServeMux()
+	api.Handle("GET /me", h(adaptertest.RouteMe))
+	api.Handle("POST /me", h(adaptertest.RouteMePost))
+	api.Handle("POST /transfer", nethttpauth.Sensitive(h(adaptertest.RouteTransfer)))
+	api.Handle("GET /account", nethttpauth.Sensitive(h(adaptertest.RouteAccount)))
+	api.Handle("GET /orders", nethttpauth.RequireScopes(h(adaptertest.RouteOrders), adaptertest.Scope))
+	api.Handle("GET /admin", nethttpauth.RequireRoles(h(adaptertest.RouteAdmin), adaptertest.Role))
+
+	root := http.NewServeMux()
+	root.Handle("GET /healthz", h(adaptertest.RoutePublic))
+	root.Handle("GET /optional", nethttpauth.Optional(env.Auth)(h(adaptertest.RouteOptional)))
+	root.Handle("GET /misconfigured", nethttpauth.RequireScopes(h(adaptertest.RouteMisconfigured), adaptertest.Scope))
+	root.Handle("/", nethttpauth.New(env.Auth)(api))
+
+	srv := httptest.NewServer(root)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
