@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"slices"
 	"strings"
@@ -232,6 +233,10 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 	}
 	if strings.EqualFold(c.HeaderName, "Authorization") || strings.EqualFold(c.HeaderName, "Cookie") {
 		return nil, configErr("HeaderName must not be %q; that source is built in", c.HeaderName)
+	}
+	if c.HeaderName != "" {
+		// Adapters look headers up by canonical name; canonicalise once here.
+		c.HeaderName = textproto.CanonicalMIMEHeaderKey(c.HeaderName)
 	}
 	if len(c.Sources) == 0 {
 		c.Sources = []Source{SourceHeader, SourceCookie}

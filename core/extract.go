@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"net/textproto"
 	"strings"
 )
 
@@ -64,7 +63,7 @@ func (a *Authenticator) extractFrom(r Request, s Source) (string, error) {
 	case SourceCookie:
 		return a.cookie(r.Header("Cookie"))
 	case SourceCustomHeader:
-		return a.customHeader(r.Header(textproto.CanonicalMIMEHeaderKey(a.cfg.HeaderName)))
+		return a.customHeader(r.Header(a.cfg.HeaderName))
 	case SourceQuery:
 		return a.query(r.RawQuery())
 	}
@@ -141,11 +140,10 @@ func (a *Authenticator) cookie(lines []string) (string, error) {
 	name := a.cfg.CookieName
 	var found string
 	n := 0
+	// Every line is scanned whatever its size (the server's header limit
+	// bounds it; the scan does not allocate): other cookies of the site may
+	// be large, and only the token cookie's own value is size-gated.
 	for _, line := range lines {
-		if len(line) > a.cfg.MaxTokenSize*4+4096 {
-			// A Cookie header this large is refused outright rather than scanned.
-			return "", newError(ErrInvalidRequest, errTooLarge)
-		}
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
