@@ -276,6 +276,9 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 	if c.Claims.Tenant == "" {
 		c.Claims.Tenant = "tenant"
 	}
+	if err := checkClaimNames(&c.Claims); err != nil {
+		return nil, err
+	}
 	if c.SessionPolicy > Always {
 		return nil, configErr("SessionPolicy %d is unknown", c.SessionPolicy)
 	}
@@ -344,6 +347,27 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 		}
 	}
 	return issuers, nil
+}
+
+// registeredClaims are read by the verifier itself; a configured claim name
+// may not reuse one (it would never be read, silently).
+var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "client_id", "cnf", "events"}
+
+func checkClaimNames(n *ClaimNames) error {
+	names := []struct{ field, name string }{
+		{"SessionID", n.SessionID}, {"Scope", n.Scope}, {"Roles", n.Roles}, {"Tenant", n.Tenant},
+	}
+	for i, f := range names {
+		if slices.Contains(registeredClaims, f.name) || f.name == "scp" && f.field != "Scope" {
+			return configErr("Claims.%s %q is a claim authgate reads itself; pick another name", f.field, f.name)
+		}
+		for _, g := range names[:i] {
+			if g.name == f.name {
+				return configErr("Claims.%s and Claims.%s both name %q", g.field, f.field, f.name)
+			}
+		}
+	}
+	return nil
 }
 
 func checkAlgorithms(ic *IssuerConfig) error {

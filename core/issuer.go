@@ -131,6 +131,14 @@ func (is *issuer) refreshOnce(ctx context.Context) error {
 	if len(keys) == 0 {
 		return errors.New("JWKS holds no usable key")
 	}
+	for _, k := range keys {
+		if k.private {
+			// KS-17: the issuer publishes private key material. Only the
+			// public half is used; the operator must hear about it.
+			is.a.log.Error("authgate: JWKS publishes private key members; only the public part is used, rotate that key",
+				slog.String("issuer", is.cfg.Issuer), slog.String("kid", k.kid))
+		}
+	}
 	kr := newKeyring(keys, is.a.cfg.Now())
 	for kid := range kr.ambiguous {
 		is.a.log.Warn("authgate: JWKS lists one kid for different keys; tokens naming it are refused",

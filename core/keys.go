@@ -28,6 +28,9 @@ type vkey struct {
 	kty  string   // "RSA", "EC", "OKP"
 	algs []string // the algorithms this key may verify, within the allow-list
 	pub  any      // *rsa.PublicKey, *ecdsa.PublicKey, ed25519.PublicKey
+	// private is set when the JWK carried private members (they are
+	// dropped; a static config refuses them, a remote set is logged).
+	private bool
 }
 
 // keyring is an immutable snapshot of an issuer's keys; a refresh swaps in a
@@ -249,6 +252,7 @@ func parseJWK(raw []byte, allowed []string) (*vkey, error) {
 			return nil, errors.New("RSA exponent malformed or out of range")
 		}
 	}
+	private := m.D != "" || m.P != "" || m.Q != "" || m.DP != "" || m.DQ != "" || m.QI != "" || m.K != "" || len(m.OTH) > 0
 	// Private members are dropped: only the public half is ever used.
 	m.D, m.P, m.Q, m.DP, m.DQ, m.QI, m.K, m.OTH = "", "", "", "", "", "", "", nil
 	jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
@@ -263,7 +267,7 @@ func parseJWK(raw []byte, allowed []string) (*vkey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &vkey{kid: m.KID, kty: string(m.KTY), algs: algs, pub: pub}, nil
+	return &vkey{kid: m.KID, kty: string(m.KTY), algs: algs, pub: pub, private: private}, nil
 }
 
 // parseStaticKeys reads Config.PublicKeys: PEM blocks or JWK / JWK Set JSON.
@@ -303,11 +307,19 @@ func parseStaticKeys(srcs []string, allowed []string) ([]*vkey, error) {
 				if len(skipped) > 0 {
 					return nil, fmt.Errorf("PublicKeys[%d]: %s", i, strings.Join(skipped, "; "))
 				}
+				for _, vk := range keys {
+					if vk.private {
+						return nil, fmt.Errorf("PublicKeys[%d]: a JWK holds private key members; give the public key only", i)
+					}
+				}
 				out = append(out, keys...)
 			} else {
 				vk, err := parseJWK([]byte(t), allowed)
 				if err != nil {
 					return nil, fmt.Errorf("PublicKeys[%d]: %v", i, err)
+				}
+				if vk.private {
+					return nil, fmt.Errorf("PublicKeys[%d]: the JWK holds private key members; give the public key only", i)
 				}
 				out = append(out, vk)
 			}
