@@ -470,7 +470,7 @@ func testCapRefuse(e *env) {
 	if err := e.s.Revoke(e.ctx, a.ID); err != nil {
 		t.Fatal(err)
 	}
-	e.create("alice") // room again
+	e.create("alice")                 // room again
 	e.clock.Advance(31 * time.Minute) // both expired: expired sessions do not count
 	e.create("alice")
 	e.create("alice")
@@ -711,4 +711,3 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
-
