@@ -41,22 +41,29 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	defer app.Close()
+	auth := nethttpauth.New(app.Auth) // refuses requests without a valid token
 
-	// Routes behind the authgate middleware: every request needs a valid token.
-	api := http.NewServeMux()
-	api.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
+	})
+	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
+		mux.Handle("GET /{$}", app.Dev.Page())
+		mux.Handle("POST /dev/login", app.Dev.Login())
+	}
+	mux.Handle("GET /me", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Me(p))
-	})
-	api.Handle("POST /transfer", nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	})))
+	mux.Handle("POST /transfer", auth(nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Transfer(p))
-	})))
-	api.Handle("GET /admin", nethttpauth.RequireRoles(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	}))))
+	mux.Handle("GET /admin", auth(nethttpauth.RequireRoles(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Admin(p))
-	}), "admin"))
-	api.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+	}), "admin")))
+	mux.Handle("POST /logout", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		n, err := app.Logout(r.Context(), p, r.URL.Query().Get("all") == "1")
 		if errors.Is(err, setup.ErrRemoteSessions) {
@@ -68,18 +75,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		}
 		http.SetCookie(w, app.ExpiredCookie())
 		writeJSON(w, http.StatusOK, map[string]any{"revoked": n})
-	})
-
-	// Public routes, and everything else through the middleware.
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ok": true})
-	})
-	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
-		mux.Handle("GET /{$}", app.Dev.Page())
-		mux.Handle("POST /dev/login", app.Dev.Login())
-	}
-	mux.Handle("/", nethttpauth.New(app.Auth)(api))
+	})))
 
 	ln, err := net.Listen("tcp", app.Addr)
 	if err != nil {
