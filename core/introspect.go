@@ -1,0 +1,322 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/sync/singleflight"
+)
+
+// IntrospectionOptions configures an Introspector.
+type IntrospectionOptions struct {
+	// Endpoint is the RFC 7662 introspection endpoint. https, or http to a
+	// loopback address.
+	Endpoint string
+	// ClientID and ClientSecret authenticate this resource server to the
+	// endpoint (HTTP Basic, RFC 6749 section 2.3.1). Required: RFC 7662
+	// section 2.1 makes the caller authenticate, so that tokens cannot be
+	// scanned through an open endpoint.
+	ClientID, ClientSecret string
+	// Issuer, when set, must equal an "iss" member of an answer, and becomes
+	// the principal's Issuer.
+	Issuer string
+	// Audience, when set, must be named by an "aud" member of an answer.
+	Audience []string
+	// Client's Transport is used (default http.DefaultTransport); redirects
+	// are never followed.
+	Client *http.Client
+	// Timeout bounds one call; default 3s.
+	Timeout time.Duration
+	// MaxBody caps how much of a response is read; default 64 KiB.
+	MaxBody int64
+	// MaxInFlight bounds concurrent calls; default 64. Beyond it a token is
+	// answered 503 at once.
+	MaxInFlight int
+	// NegativeTTL is how long an inactive answer is remembered (by the
+	// token's SHA-256), so a replayed dead token costs no call; default 30s.
+	// Active answers are never cached: each request is introspected (calls
+	// for the same token at the same moment are shared).
+	NegativeTTL time.Duration
+	// NegativeCacheSize bounds the remembered inactive tokens; default 10000.
+	NegativeCacheSize int
+	// Now is the clock for "exp"; default time.Now.
+	Now func() time.Time
+}
+
+// Introspector authenticates opaque tokens with an OAuth 2.0 authorization
+// server's introspection endpoint (RFC 7662): it POSTs the token with the
+// client credentials, and the boolean "active" decides. An active answer is
+// mapped onto a Session ("sub", "sid", "scope", "roles", "tenant", "iss",
+// "exp"); its JSON becomes the principal's claims. Set it as Config.Opaque.
+//
+// An inactive answer, or an active one whose exp has passed, whose iss or
+// aud does not match, whose token_type is not an access token, or without a
+// sub, is refused 401. An answer without a boolean "active", a non-200
+// status, a redirect or a timeout is 503.
+//
+// It is not a SessionChecker: introspection takes the token, not a session
+// id, and RFC 7662 offers no lookup by session. Principals it authenticates
+// were checked live in the request, so Sensitive routes accept them without
+// another call.
+type Introspector struct {
+	endpoint   string
+	id, secret string
+	issuer     string
+	audience   []string
+	client     *http.Client
+	timeout    time.Duration
+	maxBody    int64
+	now        func() time.Time
+	sem        chan struct{}
+	flight     singleflight.Group
+
+	negTTL  time.Duration
+	negSize int
+	mu      sync.Mutex
+	neg     map[[32]byte]time.Time // token hash -> remembered until
+}
+
+var _ OpaqueAuthenticator = (*Introspector)(nil)
+
+// NewIntrospector checks opts and returns the introspector.
+func NewIntrospector(opts IntrospectionOptions) (*Introspector, error) {
+	if err := checkFetchURL(opts.Endpoint); err != nil {
+		return nil, configErr("IntrospectionOptions.Endpoint: %v", err)
+	}
+	if opts.ClientID == "" || opts.ClientSecret == "" {
+		return nil, configErr("IntrospectionOptions: ClientID and ClientSecret are required (RFC 7662 section 2.1: the resource server authenticates)")
+	}
+	timeout, maxBody, err := httpBounds(opts.Timeout, opts.MaxBody)
+	if err != nil {
+		return nil, err
+	}
+	if opts.MaxInFlight == 0 {
+		opts.MaxInFlight = defaultMaxInFlight
+	}
+	if opts.NegativeTTL == 0 {
+		opts.NegativeTTL = 30 * time.Second
+	}
+	if opts.NegativeCacheSize == 0 {
+		opts.NegativeCacheSize = defaultCacheSize
+	}
+	if opts.MaxInFlight < 0 || opts.NegativeTTL < 0 || opts.NegativeTTL > time.Hour || opts.NegativeCacheSize < 0 {
+		return nil, configErr("IntrospectionOptions: MaxInFlight, NegativeTTL (at most 1h) and NegativeCacheSize must not be negative")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Introspector{
+		endpoint: opts.Endpoint, id: opts.ClientID, secret: opts.ClientSecret,
+		issuer: opts.Issuer, audience: slices.Clone(opts.Audience),
+		client: noRedirectClient(opts.Client), timeout: timeout, maxBody: maxBody,
+		now: opts.Now, sem: make(chan struct{}, opts.MaxInFlight),
+		negTTL: opts.NegativeTTL, negSize: opts.NegativeCacheSize,
+		neg: map[[32]byte]time.Time{},
+	}, nil
+}
+
+func errInactive() error {
+	return newError(ErrSessionRevoked, errors.New("introspection: token not active"))
+}
+
+// AuthenticateOpaque introspects token.
+func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*Session, error) {
+	h := HashOpaqueToken(token)
+	if in.negative(h) {
+		return nil, errInactive()
+	}
+	ch := in.flight.DoChan(string(h[:]), func() (v any, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("introspection panicked: %v", r)
+			}
+		}()
+		select {
+		case in.sem <- struct{}{}:
+		default:
+			return nil, errBusy
+		}
+		defer func() { <-in.sem }()
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
+		defer cancel()
+		s, err := in.introspect(cctx, token)
+		if errors.Is(err, ErrSessionRevoked) {
+			in.remember(h)
+		}
+		return s, err
+	})
+	t := time.NewTimer(in.timeout)
+	defer t.Stop()
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return copySession(r.Val.(*Session)), nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("introspection abandoned: %w", ctx.Err())
+	case <-t.C:
+		return nil, errors.New("introspection timed out")
+	}
+}
+
+func (in *Introspector) introspect(ctx context.Context, token string) (*Session, error) {
+	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.endpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.SetBasicAuth(url.QueryEscape(in.id), url.QueryEscape(in.secret))
+	resp, err := in.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("introspection: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, in.maxBody+1))
+	if err != nil {
+		return nil, fmt.Errorf("introspection: reading answer: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("introspection endpoint answered %d", resp.StatusCode)
+	}
+	if int64(len(body)) > in.maxBody {
+		return nil, fmt.Errorf("introspection answer exceeds %d bytes", in.maxBody)
+	}
+	return in.parse(body)
+}
+
+// parse maps an introspection answer onto a Session, or refuses it.
+func (in *Introspector) parse(body []byte) (*Session, error) {
+	var m map[string]jsontext.Value
+	if err := json.Unmarshal(body, &m); err != nil || m == nil {
+		return nil, fmt.Errorf("introspection: %w", errNotJSON)
+	}
+	var active bool
+	if err := unmarshalMember(m, "active", &active, true); err != nil {
+		return nil, fmt.Errorf("introspection: %q must be a boolean: %w", "active", err)
+	}
+	if !active {
+		return nil, errInactive() // other members are ignored (RFC 7662 section 2.2)
+	}
+	refuse := func(why string) (*Session, error) {
+		return nil, newError(ErrSessionRevoked, errors.New("introspection: "+why))
+	}
+	var s Session
+	var scope, tokenType, iss string
+	var exp float64
+	var aud any
+	for _, f := range []struct {
+		name string
+		v    any
+	}{{"sub", &s.Subject}, {"sid", &s.ID}, {"scope", &scope}, {"roles", &s.Roles}, {"tenant", &s.Tenant},
+		{"token_type", &tokenType}, {"iss", &iss}, {"exp", &exp}, {"aud", &aud}} {
+		if err := unmarshalMember(m, f.name, f.v, false); err != nil {
+			return refuse(fmt.Sprintf("member %q has the wrong type", f.name))
+		}
+	}
+	if s.Subject == "" {
+		return refuse("active answer without sub")
+	}
+	if s.ID != "" && !ValidSessionID(s.ID) {
+		return refuse("sid has an unusable form")
+	}
+	if tokenType != "" && !strings.EqualFold(tokenType, "access_token") && !strings.EqualFold(tokenType, "bearer") {
+		return refuse("token_type is not an access token")
+	}
+	if _, ok := m["exp"]; ok {
+		s.ExpiresAt = numericTime(exp)
+		if !in.now().Before(s.ExpiresAt) {
+			return refuse("exp has passed")
+		}
+	}
+	if iss != "" && in.issuer != "" && iss != in.issuer {
+		return refuse("iss names another issuer")
+	}
+	s.Issuer = in.issuer
+	if s.Issuer == "" {
+		s.Issuer = iss
+	}
+	if aud != nil && len(in.audience) > 0 {
+		var auds []string
+		switch a := aud.(type) {
+		case string:
+			auds = []string{a}
+		case []any:
+			for _, x := range a {
+				if str, ok := x.(string); ok {
+					auds = append(auds, str)
+				}
+			}
+		}
+		if !slices.ContainsFunc(auds, func(a string) bool { return slices.Contains(in.audience, a) }) {
+			return refuse("aud names no accepted audience")
+		}
+	}
+	if scope != "" {
+		s.Scopes = strings.Fields(scope)
+	}
+	s.claims = body
+	return &s, nil
+}
+
+// unmarshalMember decodes member name of m into v; absent is an error only
+// when required; JSON null counts as absent.
+func unmarshalMember(m map[string]jsontext.Value, name string, v any, required bool) error {
+	raw, ok := m[name]
+	if !ok || raw.Kind() == 'n' {
+		if required {
+			return errors.New("missing")
+		}
+		return nil
+	}
+	return json.Unmarshal(raw, v)
+}
+
+func (in *Introspector) negative(h [32]byte) bool {
+	if in.negTTL == 0 || in.negSize == 0 {
+		return false
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	until, ok := in.neg[h]
+	if !ok {
+		return false
+	}
+	if !in.now().Before(until) {
+		delete(in.neg, h)
+		return false
+	}
+	return true
+}
+
+func (in *Introspector) remember(h [32]byte) {
+	if in.negTTL == 0 || in.negSize == 0 {
+		return
+	}
+	now := in.now()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if len(in.neg) >= in.negSize {
+		for k, u := range in.neg {
+			if !now.Before(u) {
+				delete(in.neg, k)
+			}
+		}
+		if len(in.neg) >= in.negSize {
+			return // full of live entries: the next replay costs a call
+		}
+	}
+	in.neg[h] = now.Add(in.negTTL)
+}
