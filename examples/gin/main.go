@@ -1,0 +1,102 @@
+// Command gin is the authgate example API on gin.
+//
+//	go run ./examples/gin
+//
+// GET /healthz is public; GET /me needs a valid token; POST /transfer is
+// sensitive (its session is checked live); GET /admin needs the role admin;
+// POST /logout revokes the caller's session (?all=1: every session of the
+// caller). Configuration comes from the environment: see package setup.
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/authgate/authgate/examples/setup"
+	"github.com/authgate/authgate/ginauth"
+	"github.com/gin-gonic/gin"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves the app until ctx ends. Once listening it sends its base URL on
+// ready, when ready is not nil.
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	app, err := setup.FromEnv(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	auth := ginauth.New(app.Auth) // refuses requests without a valid token
+
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	r.HandleMethodNotAllowed = true
+	r.GET("/healthz", func(c *gin.Context) {
+		c.JSON(http.StatusOK, gin.H{"ok": true})
+	})
+	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
+		r.GET("/", gin.WrapH(app.Dev.Page()))
+		r.POST("/dev/login", gin.WrapH(app.Dev.Login()))
+	}
+	r.GET("/me", auth, func(c *gin.Context) {
+		p, _ := ginauth.Principal(c)
+		c.JSON(http.StatusOK, setup.Me(p))
+	})
+	r.POST("/transfer", auth, ginauth.Sensitive(), func(c *gin.Context) {
+		p, _ := ginauth.Principal(c)
+		c.JSON(http.StatusOK, setup.Transfer(p))
+	})
+	r.GET("/admin", auth, ginauth.RequireRoles("admin"), func(c *gin.Context) {
+		p, _ := ginauth.Principal(c)
+		c.JSON(http.StatusOK, setup.Admin(p))
+	})
+	r.POST("/logout", auth, func(c *gin.Context) {
+		p, _ := ginauth.Principal(c)
+		n, err := app.Logout(c.Request.Context(), p, c.Query("all") == "1")
+		if errors.Is(err, setup.ErrRemoteSessions) {
+			c.JSON(http.StatusNotImplemented, setup.Error(err.Error()))
+			return
+		} else if err != nil {
+			c.JSON(http.StatusInternalServerError, setup.Error("logout failed"))
+			return
+		}
+		http.SetCookie(c.Writer, app.ExpiredCookie())
+		c.JSON(http.StatusOK, gin.H{"revoked": n})
+	})
+
+	ln, err := net.Listen("tcp", app.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	app.Banner(out, "gin", setup.URL(ln.Addr()))
+	if ready != nil {
+		ready <- setup.URL(ln.Addr())
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}
