@@ -102,7 +102,10 @@ func TestConfigRefused(t *testing.T) {
 		{"KS-18 a JWK with private members", with(func(c *core.Config) { c.PublicKeys = []string{string(privJWKJSON)} }), "private"},
 		{"KS-18 an oct JWK as a public key", with(func(c *core.Config) { c.PublicKeys = []string{octJWK} }), "oct"},
 		{"KS-18 a 1024-bit RSA key (RFC 7518 3.3)", with(func(c *core.Config) { c.PublicKeys = []string{weakPEM}; c.Algorithms = []string{"RS256"} }), "2048"},
-		{"KS-18 a key that fits no allowed algorithm", with(func(c *core.Config) { c.PublicKeys = []string{authtest.PublicPEM(edKey)}; c.Algorithms = []string{"ES256"} }), "algorithm"},
+		{"KS-18 a key that fits no allowed algorithm", with(func(c *core.Config) {
+			c.PublicKeys = []string{authtest.PublicPEM(edKey)}
+			c.Algorithms = []string{"ES256"}
+		}), "algorithm"},
 		{"KS-18 PEM followed by garbage", with(func(c *core.Config) { c.PublicKeys = []string{authtest.PublicPEM(ecKey) + "garbage"} }), "trailing"},
 		{"KS-18 neither PEM nor JWK", with(func(c *core.Config) { c.PublicKeys = []string{"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"} }), "neither"},
 		{"KS-18 truncated PEM", with(func(c *core.Config) { c.PublicKeys = []string{authtest.PublicPEM(ecKey)[:60]} }), "PublicKeys"},

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -28,6 +29,13 @@ type issuer struct {
 	unknownKID *rate.Limiter // refetches caused by unknown kids
 	flight     singleflight.Group
 	lastErr    atomic.Pointer[fetchError]
+
+	// Refetches asked for by requests run in refreshLoop, the issuer's one
+	// background goroutine (so Close owns them): kick wakes it, and pending
+	// is closed when the refetch that a waiter asked for has ended.
+	kick    chan struct{}
+	mu      sync.Mutex
+	pending chan struct{}
 }
 
 type fetchError struct {
@@ -50,6 +58,7 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 		return is, nil
 	}
 	is.unknownKID = rate.NewLimiter(rate.Every(a.cfg.UnknownKeyRefresh), 1)
+	is.kick = make(chan struct{}, 1)
 	is.jwksURL = ic.JWKSURL
 	fctx, cancel := context.WithTimeout(ctx, 2*a.cfg.FetchTimeout)
 	defer cancel()
@@ -58,7 +67,12 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 		err = is.refresh(fctx)
 	}
 	if err != nil {
-		if !a.cfg.AllowStartWithoutKeys || is.jwksURL == "" && ic.JWKSURL == "" && errors.Is(err, errDiscovery) {
+		// A discovery document that answers but is wrong (another issuer,
+		// no https jwks_uri) is a configuration error: it never heals.
+		if errors.Is(err, errDiscoveryDoc) {
+			return nil, configErr("issuer %q: %v", ic.Issuer, err)
+		}
+		if !a.cfg.AllowStartWithoutKeys {
 			return nil, fmt.Errorf("authgate: issuer %q: %w (set AllowStartWithoutKeys to start anyway and answer 503 until keys arrive)", ic.Issuer, err)
 		}
 		a.log.Warn("authgate: starting without keys", slog.String("issuer", ic.Issuer), slog.String("error", err.Error()))
@@ -67,7 +81,10 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 	return is, nil
 }
 
-var errDiscovery = errors.New("OIDC discovery failed")
+var (
+	errDiscovery    = errors.New("OIDC discovery failed")
+	errDiscoveryDoc = errors.New("the discovery document does not fit the configured issuer")
+)
 
 // discover finds the JWKS URL from the issuer's OpenID configuration, unless
 // one was configured. The document must name exactly this issuer (OpenID
@@ -89,10 +106,10 @@ func (is *issuer) discover(ctx context.Context) error {
 		return fmt.Errorf("%w: discovery document is not valid JSON", errDiscovery)
 	}
 	if doc.Issuer != is.cfg.Issuer {
-		return fmt.Errorf("%w: discovery document names issuer %q, not %q", errDiscovery, doc.Issuer, is.cfg.Issuer)
+		return fmt.Errorf("%w: %w: it names issuer %q, not %q (OpenID Connect Discovery 1.0 section 4.3)", errDiscovery, errDiscoveryDoc, doc.Issuer, is.cfg.Issuer)
 	}
 	if err := checkFetchURL(doc.JWKSURI); err != nil {
-		return fmt.Errorf("%w: jwks_uri: %v", errDiscovery, err)
+		return fmt.Errorf("%w: %w: jwks_uri: %v", errDiscovery, errDiscoveryDoc, err)
 	}
 	is.jwksURL = doc.JWKSURI
 	return nil
@@ -148,8 +165,9 @@ func (is *issuer) refreshOnce(ctx context.Context) error {
 	return nil
 }
 
-// refreshLoop refetches the JWKS every RefreshInterval, and sooner (with
-// backoff from 10s) after a failure.
+// refreshLoop refetches the JWKS every RefreshInterval, sooner (with backoff
+// from 10s) after a failure, and at once when a request asks for it (see
+// requestRefresh).
 func (is *issuer) refreshLoop(ctx context.Context) {
 	interval := is.a.cfg.RefreshInterval
 	wait := interval
@@ -159,15 +177,24 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 	backoff := minRefresh
 	for {
 		t := time.NewTimer(wait)
+		var asked chan struct{}
 		select {
 		case <-ctx.Done():
 			t.Stop()
 			return
 		case <-t.C:
+		case <-is.kick:
+			t.Stop()
+			is.mu.Lock()
+			asked, is.pending = is.pending, nil
+			is.mu.Unlock()
 		}
 		fctx, cancel := context.WithTimeout(ctx, is.a.cfg.FetchTimeout)
 		err := is.refresh(fctx)
 		cancel()
+		if asked != nil {
+			close(asked)
+		}
 		if err != nil && ctx.Err() == nil {
 			is.a.log.Warn("authgate: JWKS refresh failed; keeping the previous keys",
 				slog.String("issuer", is.cfg.Issuer), slog.String("error", err.Error()))
@@ -177,6 +204,21 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 		}
 		wait, backoff = interval, minRefresh
 	}
+}
+
+// requestRefresh asks refreshLoop for a refetch and returns a channel closed
+// when a refetch that started after the request has ended.
+func (is *issuer) requestRefresh() <-chan struct{} {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.pending == nil {
+		is.pending = make(chan struct{})
+	}
+	select {
+	case is.kick <- struct{}{}:
+	default: // a kick is already queued; it will serve this request too
+	}
+	return is.pending
 }
 
 // unknownKIDWait bounds how long a request naming an unknown kid waits for
@@ -202,18 +244,13 @@ func (is *issuer) key(ctx context.Context, h header) (any, error) {
 	// across all requests, and wait for it only briefly; requests beyond the
 	// rate limit are answered at once.
 	if is.unknownKID.Allow() {
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			fctx, cancel := context.WithTimeout(is.a.ctx, is.a.cfg.FetchTimeout)
-			defer cancel()
-			_ = is.refresh(fctx)
-		}()
+		done := is.requestRefresh()
 		t := time.NewTimer(unknownKIDWait)
 		select {
 		case <-done:
 		case <-t.C:
 		case <-ctx.Done():
+		case <-is.a.ctx.Done():
 		}
 		t.Stop()
 	}
@@ -228,9 +265,15 @@ func (is *issuer) key(ctx context.Context, h header) (any, error) {
 }
 
 // signatureFailed is told of a signature that did not verify with a known
-// key. Nothing is refetched for it: a key reused under the same kid is
-// picked up by the periodic refresh, and forged tokens must not cause fetches.
-func (is *issuer) signatureFailed(header) {}
+// key. The issuer may have replaced the key under the same kid (KS-11), so a
+// refetch is asked for, under the same rate limit as unknown kids (forged
+// tokens cost the issuer at most one fetch per UnknownKeyRefresh in all), and
+// nobody waits for it.
+func (is *issuer) signatureFailed(header) {
+	if is.unknownKID != nil && is.unknownKID.Allow() {
+		is.requestRefresh()
+	}
+}
 
 // fetch GETs u within the fetch client's limits.
 func (is *issuer) fetch(ctx context.Context, u string) ([]byte, error) {
