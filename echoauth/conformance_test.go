@@ -1,0 +1,60 @@
+package echoauth_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/authgate/authgate/core/adaptertest"
+	"github.com/authgate/authgate/echoauth"
+	"github.com/labstack/echo/v4"
+)
+
+// TestConformance runs the shared adapter table against an echo server that
+// writes refusals in the middleware (the default).
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Start: func(t *testing.T, env *adaptertest.Env) string {
+		return start(t, newServer(env))
+	}})
+}
+
+// TestConformanceReturnErrors runs the same table with refusals returned
+// through echo's HTTPErrorHandler: the client sees no difference.
+func TestConformanceReturnErrors(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Start: func(t *testing.T, env *adaptertest.Env) string {
+		e := newServer(env, echoauth.ReturnErrors())
+		e.HTTPErrorHandler = echoauth.ErrorHandler(e.DefaultHTTPErrorHandler)
+		return start(t, e)
+	}})
+}
+
+func start(t *testing.T, e *echo.Echo) string {
+	srv := httptest.NewServer(e)
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
+	h := func(route string) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			p, ok := echoauth.Principal(c)
+			return c.Blob(http.StatusOK, adaptertest.ContentType, env.Serve(route, c.Request().Context(), p, ok))
+		}
+	}
+	getHead := []string{http.MethodGet, http.MethodHead}
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.GET("/healthz", h(adaptertest.RoutePublic))
+	e.GET("/optional", h(adaptertest.RouteOptional), echoauth.Optional(env.Auth, opts...))
+	e.GET("/misconfigured", h(adaptertest.RouteMisconfigured), echoauth.RequireScopes(adaptertest.Scope))
+
+	api := e.Group("", echoauth.New(env.Auth, opts...))
+	api.GET("/me", h(adaptertest.RouteMe))
+	api.POST("/me", h(adaptertest.RouteMePost))
+	api.POST("/transfer", h(adaptertest.RouteTransfer), echoauth.Sensitive())
+	api.Match(getHead, "/account", h(adaptertest.RouteAccount), echoauth.Sensitive())
+	api.Match(getHead, "/orders", h(adaptertest.RouteOrders), echoauth.RequireScopes(adaptertest.Scope))
+	api.GET("/admin", h(adaptertest.RouteAdmin), echoauth.RequireRoles(adaptertest.Role))
+	return e
+}

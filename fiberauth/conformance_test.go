@@ -1,0 +1,71 @@
+package fiberauth_test
+
+import (
+	"net"
+	"testing"
+
+	"github.com/authgate/authgate/core/adaptertest"
+	"github.com/authgate/authgate/fiberauth"
+	"github.com/gofiber/fiber/v2"
+)
+
+// TestConformance runs the shared adapter table against a fiber server that
+// writes refusals in the middleware (the default).
+func TestConformance(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Start: func(t *testing.T, env *adaptertest.Env) string {
+		return start(t, newApp(env, fiber.Config{}))
+	}})
+}
+
+// TestConformanceReturnErrors runs the same table with refusals returned to
+// the app's ErrorHandler: the client sees no difference.
+func TestConformanceReturnErrors(t *testing.T) {
+	adaptertest.Run(t, adaptertest.Harness{Start: func(t *testing.T, env *adaptertest.Env) string {
+		cfg := fiber.Config{ErrorHandler: fiberauth.ErrorHandler(fiber.DefaultErrorHandler)}
+		return start(t, newApp(env, cfg, fiberauth.ReturnErrors()))
+	}})
+}
+
+// start serves app on a loopback listener until the test ends.
+func start(t *testing.T, app *fiber.App) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- app.Listener(ln) }()
+	t.Cleanup(func() {
+		if err := app.Shutdown(); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		if err := <-done; err != nil {
+			t.Errorf("listener: %v", err)
+		}
+	})
+	return ln.Addr().String()
+}
+
+func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *fiber.App {
+	h := func(route string) fiber.Handler {
+		return func(c *fiber.Ctx) error {
+			p, ok := fiberauth.Principal(c)
+			c.Set(fiber.HeaderContentType, adaptertest.ContentType)
+			return c.Send(env.Serve(route, c.UserContext(), p, ok))
+		}
+	}
+	cfg.DisableStartupMessage = true
+	app := fiber.New(cfg)
+	// Registered before the middleware, so not covered by it.
+	app.Get("/healthz", h(adaptertest.RoutePublic))
+	app.Get("/optional", fiberauth.Optional(env.Auth, opts...), h(adaptertest.RouteOptional))
+	app.Get("/misconfigured", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteMisconfigured))
+
+	app.Use(fiberauth.New(env.Auth, opts...))
+	app.Get("/me", h(adaptertest.RouteMe))
+	app.Post("/me", h(adaptertest.RouteMePost))
+	app.Post("/transfer", fiberauth.Sensitive(), h(adaptertest.RouteTransfer))
+	app.Get("/account", fiberauth.Sensitive(), h(adaptertest.RouteAccount)) // fiber's Get serves HEAD too
+	app.Get("/orders", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
+	app.Get("/admin", fiberauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
+	return app
+}

@@ -1,0 +1,211 @@
+// Package fiberauth plugs authgate into fiber (v2).
+//
+//	auth, err := core.New(ctx, core.Config{Issuer: "https://id.example.com/", Audience: []string{"orders-api"}})
+//	app := fiber.New()
+//	app.Get("/healthz", health)            // public: registered before the middleware
+//	app.Use(fiberauth.New(auth))
+//	app.Get("/me", me)
+//	app.Post("/transfer", fiberauth.Sensitive(), transfer)
+//
+// New refuses every request it covers that has no valid token. By default it
+// writes the refusal itself and returns nil, so the response is the same as
+// with every other authgate adapter. With [ReturnErrors] it returns an *Error
+// instead, for the app's ErrorHandler; [ErrorHandler] writes those exactly as
+// the default would. Either way the next handler is not called.
+//
+// Fiber routes in registration order: a route registered before app.Use is
+// not covered by it. Routes that admit anonymous callers use Optional instead
+// of New. Per-route requirements (Sensitive, RequireScopes, RequireRoles) are
+// handlers placed before the route's own handler; they run after routing.
+//
+// Fiber runs on fasthttp, which has no *http.Request and reuses its buffers
+// between requests: the adapter reads headers from fasthttp directly and
+// copies every value it hands to authgate. The principal lives in
+// c.UserContext(), so core.PrincipalFrom(c.UserContext()) finds it.
+package fiberauth
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+
+	"github.com/authgate/authgate/core"
+	"github.com/gofiber/fiber/v2"
+)
+
+// Option configures New and Optional.
+type Option func(*options)
+
+type options struct{ returnErrors bool }
+
+// ReturnErrors makes the middleware, and the route markers behind it, return
+// refusals as *Error for the app's ErrorHandler instead of writing them.
+// Install [ErrorHandler] (or handle *Error in your own) so that clients still
+// get the challenge, status and body:
+//
+//	app := fiber.New(fiber.Config{ErrorHandler: fiberauth.ErrorHandler(fiber.DefaultErrorHandler)})
+//	app.Use(fiberauth.New(auth, fiberauth.ReturnErrors()))
+func ReturnErrors() Option { return func(o *options) { o.returnErrors = true } }
+
+// modeKey is the c.Locals key under which New records ReturnErrors for the
+// route markers.
+type modeKey struct{}
+
+// New returns middleware that admits only requests with a valid token and
+// puts the principal in the user context (c.UserContext()).
+func New(auth *core.Authenticator, opts ...Option) fiber.Handler {
+	return middleware(auth, false, opts)
+}
+
+// Optional returns middleware that admits requests without credentials as
+// anonymous (Principal reports ok == false) and refuses bad tokens as New does.
+func Optional(auth *core.Authenticator, opts ...Option) fiber.Handler {
+	return middleware(auth, true, opts)
+}
+
+func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Handler {
+	var o options
+	for _, f := range opts {
+		f(&o)
+	}
+	return func(c *fiber.Ctx) error {
+		if o.returnErrors {
+			c.Locals(modeKey{}, true)
+		}
+		ctx, err := auth.Admit(c.UserContext(), request{c}, optional)
+		if err != nil {
+			return refuse(c, auth.Render(err), err)
+		}
+		c.SetUserContext(ctx)
+		return c.Next()
+	}
+}
+
+// Sensitive returns a handler that lets the chain go on only after a live
+// check that the token's session is still active (unless the session policy
+// is Never).
+func Sensitive() fiber.Handler {
+	return require(core.Requirements{Sensitive: true})
+}
+
+// RequireScopes returns a handler that lets the chain go on only for
+// principals granted every one of scopes; others get 403 insufficient_scope.
+func RequireScopes(scopes ...string) fiber.Handler {
+	return require(core.Requirements{Scopes: scopes})
+}
+
+// RequireRoles returns a handler that lets the chain go on only for
+// principals holding at least one of roles; others get 403.
+func RequireRoles(roles ...string) fiber.Handler {
+	return require(core.Requirements{Roles: roles})
+}
+
+func require(req core.Requirements) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ctx := c.UserContext()
+		if err := core.Require(ctx, req); err != nil {
+			return refuse(c, core.Render(ctx, err), err)
+		}
+		return c.Next()
+	}
+}
+
+// Principal returns the principal of c, as core.PrincipalFrom does with
+// c.UserContext().
+func Principal(c *fiber.Ctx) (*core.Principal, bool) {
+	return core.PrincipalFrom(c.UserContext())
+}
+
+// Error is a refusal returned to the app's ErrorHandler in [ReturnErrors]
+// mode. errors.Is reaches the core sentinels (core.ErrNoToken, ...).
+type Error struct {
+	// Response is what the middleware would have written.
+	Response core.Response
+	err      error
+}
+
+// Error says only the status: the reason stays with Unwrap, out of logs that
+// print error strings.
+func (e *Error) Error() string {
+	return "authgate: request refused with status " + strconv.Itoa(e.Response.Status)
+}
+
+// Unwrap returns the core error.
+func (e *Error) Unwrap() error { return e.err }
+
+// ErrorHandler returns a fiber.ErrorHandler that writes authgate's refusals
+// (*Error) as the middleware does by default, and hands every other error to
+// next.
+func ErrorHandler(next fiber.ErrorHandler) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		var e *Error
+		if errors.As(err, &e) {
+			return write(c, e.Response)
+		}
+		return next(c, err)
+	}
+}
+
+// refuse writes resp, or returns it as an *Error in ReturnErrors mode.
+func refuse(c *fiber.Ctx, resp core.Response, err error) error {
+	if on, _ := c.Locals(modeKey{}).(bool); on {
+		return &Error{Response: resp, err: err}
+	}
+	return write(c, resp)
+}
+
+func write(c *fiber.Ctx, resp core.Response) error {
+	h := &c.Response().Header
+	for k, vs := range resp.Header {
+		for _, v := range vs {
+			h.Add(k, v)
+		}
+	}
+	c.Status(resp.Status)
+	return c.Send(resp.Body)
+}
+
+// request is the core's view of a fasthttp request. Every string it returns
+// is a copy: fasthttp reuses its buffers once the request ends.
+type request struct{ c *fiber.Ctx }
+
+func (q request) Method() string { return method(q.c.Method()) }
+
+func (q request) Host() string { return string(q.c.Request().Header.Host()) }
+
+// Header returns every field line of name, as net/http's Header[name] does.
+func (q request) Header(name string) []string {
+	vals := q.c.Request().Header.PeekAll(name)
+	if len(vals) == 0 {
+		return nil
+	}
+	out := make([]string, len(vals))
+	for i, v := range vals {
+		out[i] = string(v)
+	}
+	return out
+}
+
+func (q request) RawQuery() string { return string(q.c.Request().URI().QueryString()) }
+
+// method returns m as a constant for the common methods and a copy otherwise
+// (fiber's method string points into fasthttp's buffer).
+func method(m string) string {
+	switch m {
+	case http.MethodGet:
+		return http.MethodGet
+	case http.MethodHead:
+		return http.MethodHead
+	case http.MethodPost:
+		return http.MethodPost
+	case http.MethodPut:
+		return http.MethodPut
+	case http.MethodPatch:
+		return http.MethodPatch
+	case http.MethodDelete:
+		return http.MethodDelete
+	case http.MethodOptions:
+		return http.MethodOptions
+	}
+	return string([]byte(m))
+}
