@@ -1,0 +1,100 @@
+// Command echo is the authgate example API on echo (v4).
+//
+//	go run ./examples/echo
+//
+// GET /healthz is public; GET /me needs a valid token; POST /transfer is
+// sensitive (its session is checked live); GET /admin needs the role admin;
+// POST /logout revokes the caller's session (?all=1: every session of the
+// caller). Configuration comes from the environment: see package setup.
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/authgate/authgate/echoauth"
+	"github.com/authgate/authgate/examples/setup"
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves the app until ctx ends. Once listening it sends its base URL on
+// ready, when ready is not nil.
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	app, err := setup.FromEnv(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	auth := echoauth.New(app.Auth) // refuses requests without a valid token
+
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Use(middleware.Recover())
+	e.GET("/healthz", func(c echo.Context) error {
+		return c.JSON(http.StatusOK, map[string]any{"ok": true})
+	})
+	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
+		e.GET("/", echo.WrapHandler(app.Dev.Page()))
+		e.POST("/dev/login", echo.WrapHandler(app.Dev.Login()))
+	}
+	e.GET("/me", func(c echo.Context) error {
+		p, _ := echoauth.Principal(c)
+		return c.JSON(http.StatusOK, setup.Me(p))
+	}, auth)
+	e.POST("/transfer", func(c echo.Context) error {
+		p, _ := echoauth.Principal(c)
+		return c.JSON(http.StatusOK, setup.Transfer(p))
+	}, auth, echoauth.Sensitive())
+	e.GET("/admin", func(c echo.Context) error {
+		p, _ := echoauth.Principal(c)
+		return c.JSON(http.StatusOK, setup.Admin(p))
+	}, auth, echoauth.RequireRoles("admin"))
+	e.POST("/logout", func(c echo.Context) error {
+		p, _ := echoauth.Principal(c)
+		n, err := app.Logout(c.Request().Context(), p, c.QueryParam("all") == "1")
+		if errors.Is(err, setup.ErrRemoteSessions) {
+			return c.JSON(http.StatusNotImplemented, setup.Error(err.Error()))
+		} else if err != nil {
+			return c.JSON(http.StatusInternalServerError, setup.Error("logout failed"))
+		}
+		c.SetCookie(app.ExpiredCookie())
+		return c.JSON(http.StatusOK, map[string]any{"revoked": n})
+	}, auth)
+
+	ln, err := net.Listen("tcp", app.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	app.Banner(out, "echo", setup.URL(ln.Addr()))
+	if ready != nil {
+		ready <- setup.URL(ln.Addr())
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdown)
+}

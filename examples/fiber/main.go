@@ -1,0 +1,97 @@
+// Command fiber is the authgate example API on fiber (v2).
+//
+//	go run ./examples/fiber
+//
+// GET /healthz is public; GET /me needs a valid token; POST /transfer is
+// sensitive (its session is checked live); GET /admin needs the role admin;
+// POST /logout revokes the caller's session (?all=1: every session of the
+// caller). Configuration comes from the environment: see package setup.
+package main
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/authgate/authgate/examples/setup"
+	"github.com/authgate/authgate/fiberauth"
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/gofiber/fiber/v2/middleware/recover"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// run serves the app until ctx ends. Once listening it sends its base URL on
+// ready, when ready is not nil.
+func run(ctx context.Context, getenv func(string) string, out io.Writer, ready chan<- string) error {
+	app, err := setup.FromEnv(ctx, getenv)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	auth := fiberauth.New(app.Auth) // refuses requests without a valid token
+
+	f := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second})
+	f.Use(recover.New())
+	f.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.Status(http.StatusOK).JSON(fiber.Map{"ok": true})
+	})
+	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
+		f.Get("/", adaptor.HTTPHandler(app.Dev.Page()))
+		f.Post("/dev/login", adaptor.HTTPHandler(app.Dev.Login()))
+	}
+	f.Get("/me", auth, func(c *fiber.Ctx) error {
+		p, _ := fiberauth.Principal(c)
+		return c.Status(http.StatusOK).JSON(setup.Me(p))
+	})
+	f.Post("/transfer", auth, fiberauth.Sensitive(), func(c *fiber.Ctx) error {
+		p, _ := fiberauth.Principal(c)
+		return c.Status(http.StatusOK).JSON(setup.Transfer(p))
+	})
+	f.Get("/admin", auth, fiberauth.RequireRoles("admin"), func(c *fiber.Ctx) error {
+		p, _ := fiberauth.Principal(c)
+		return c.Status(http.StatusOK).JSON(setup.Admin(p))
+	})
+	f.Post("/logout", auth, func(c *fiber.Ctx) error {
+		p, _ := fiberauth.Principal(c)
+		n, err := app.Logout(c.UserContext(), p, c.Query("all") == "1")
+		if errors.Is(err, setup.ErrRemoteSessions) {
+			return c.Status(http.StatusNotImplemented).JSON(setup.Error(err.Error()))
+		} else if err != nil {
+			return c.Status(http.StatusInternalServerError).JSON(setup.Error("logout failed"))
+		}
+		c.Append(fiber.HeaderSetCookie, app.ExpiredCookie().String())
+		return c.Status(http.StatusOK).JSON(fiber.Map{"revoked": n})
+	})
+
+	ln, err := net.Listen("tcp", app.Addr)
+	if err != nil {
+		return err
+	}
+	served := make(chan error, 1)
+	go func() { served <- f.Listener(ln) }()
+	app.Banner(out, "fiber", setup.URL(ln.Addr()))
+	if ready != nil {
+		ready <- setup.URL(ln.Addr())
+	}
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	return f.ShutdownWithTimeout(10 * time.Second)
+}
