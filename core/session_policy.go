@@ -195,8 +195,10 @@ func (s *sessionPolicy) gate(ctx context.Context, p *Principal, sensitive bool) 
 }
 
 // check confirms p's session: from a live lookup made earlier in this
-// request (opaque tokens), from the cache where the options allow, or from
-// the checker through a shared, bounded call.
+// request (p.SessionChecked: an opaque token's lookup, or Admit's check under
+// policy Always), from the cache where the options allow, or from the
+// checker through a shared, bounded call. Only a live answer sets
+// p.SessionChecked.
 func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool) error {
 	if p.SessionChecked {
 		return nil
@@ -226,7 +228,9 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 		return revokedErr("session revoked (cached)")
 	}
 	if hit && ttl > 0 && start.Sub(e.at) < ttl {
-		p.SessionChecked = true
+		// Reused answer: SessionChecked stays false (it means "confirmed
+		// live during this request"), so a later sensitive check in the same
+		// request still asks for its own, fresher answer.
 		return nil
 	}
 	state, err := s.shared(ctx, checker, k)

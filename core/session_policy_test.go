@@ -1,0 +1,720 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+)
+
+// sessReq is the core's view of a *http.Request in these tests.
+type sessReq struct{ r *http.Request }
+
+func (q sessReq) Method() string              { return q.r.Method }
+func (q sessReq) Host() string                { return q.r.Host }
+func (q sessReq) Header(name string) []string { return q.r.Header[name] }
+func (q sessReq) RawQuery() string            { return q.r.URL.RawQuery }
+
+// sessClock is a settable clock shared by the issuer and the authenticator.
+type sessClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newSessClock() *sessClock { return &sessClock{t: time.Now().Truncate(time.Second)} }
+func (c *sessClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+func (c *sessClock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+// stubChecker is a SessionChecker that counts its calls and can be made to
+// revoke, fail, block or panic.
+type stubChecker struct {
+	calls atomic.Int64
+
+	mu        sync.Mutex
+	revoked   map[string]bool
+	err       error
+	block     chan struct{} // when set, Check waits for it to close
+	ignoreCtx bool          // while blocked, ignore ctx (a checker that hangs for good)
+	panics    bool
+	started   chan struct{} // when set, receives one value per call
+}
+
+func (f *stubChecker) Check(ctx context.Context, sid string) (core.SessionState, error) {
+	f.calls.Add(1)
+	f.mu.Lock()
+	block, ignore, err, pan, rev, started := f.block, f.ignoreCtx, f.err, f.panics, f.revoked[sid], f.started
+	f.mu.Unlock()
+	if started != nil {
+		started <- struct{}{}
+	}
+	if block != nil {
+		if ignore {
+			<-block
+		} else {
+			select {
+			case <-block:
+			case <-ctx.Done():
+				return core.SessionRevoked, ctx.Err()
+			}
+		}
+	}
+	if pan {
+		panic("checker exploded")
+	}
+	if err != nil {
+		return core.SessionRevoked, err
+	}
+	if rev {
+		return core.SessionRevoked, nil
+	}
+	return core.SessionActive, nil
+}
+
+func (f *stubChecker) set(fn func(f *stubChecker)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
+
+func (f *stubChecker) revoke(sid string) {
+	f.set(func(f *stubChecker) {
+		if f.revoked == nil {
+			f.revoked = map[string]bool{}
+		}
+		f.revoked[sid] = true
+	})
+}
+
+// feed is a RevocationFeed the test pushes to.
+type stubFeed struct {
+	mu  sync.Mutex
+	fns map[int]func(core.Revocation)
+	n   int
+}
+
+func (f *stubFeed) SubscribeRevocations(_ context.Context, fn func(core.Revocation)) (func(), error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fns == nil {
+		f.fns = map[int]func(core.Revocation){}
+	}
+	id := f.n
+	f.n++
+	f.fns[id] = fn
+	return func() { f.mu.Lock(); delete(f.fns, id); f.mu.Unlock() }, nil
+}
+
+func (f *stubFeed) push(r core.Revocation) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, fn := range f.fns {
+		fn(r)
+	}
+}
+
+func (f *stubFeed) subscribers() int { f.mu.Lock(); defer f.mu.Unlock(); return len(f.fns) }
+
+type sessEnv struct {
+	t       *testing.T
+	iss     *authtest.Issuer
+	auth    *core.Authenticator
+	clock   *sessClock
+	checker *stubChecker
+}
+
+func newSessEnv(t *testing.T, mut func(c *core.Config)) *sessEnv {
+	t.Helper()
+	e := &sessEnv{t: t, clock: newSessClock(), checker: &stubChecker{}}
+	e.iss = authtest.New(t, authtest.WithClock(e.clock.Now))
+	cfg := e.iss.Config()
+	cfg.Now = e.clock.Now
+	cfg.Sessions = e.checker
+	if mut != nil {
+		mut(&cfg)
+	}
+	a, err := core.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	e.auth = a
+	return e
+}
+
+func (e *sessEnv) token(sid string) string {
+	now := e.clock.Now()
+	c := authtest.Claims{"iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}
+	if sid == "" {
+		c["sid"] = nil
+	} else {
+		c["sid"] = sid
+	}
+	return e.iss.Token(c)
+}
+
+// do runs one request through Admit and, for a sensitive route, Require.
+func (e *sessEnv) do(ctx context.Context, tok string, sensitive bool) (*core.Principal, error) {
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	ctx, err := e.auth.Admit(ctx, sessReq{r}, false)
+	if err != nil {
+		return nil, err
+	}
+	if sensitive {
+		if err := core.Require(ctx, core.Requirements{Sensitive: true}); err != nil {
+			return nil, err
+		}
+	}
+	p, _ := core.PrincipalFrom(ctx)
+	return p, nil
+}
+
+func statusOf(err error) int {
+	if err == nil {
+		return 200
+	}
+	var e *core.Error
+	if !errors.As(err, &e) {
+		return -1
+	}
+	return e.Status
+}
+
+// waitShared waits until n goroutines wait on a shared session check, by
+// reading goroutine stacks (no sleeps as synchronisation).
+func waitShared(t *testing.T, n int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	buf := make([]byte, 8<<20)
+	for {
+		k := runtime.Stack(buf, true)
+		count := 0
+		for _, g := range strings.Split(string(buf[:k]), "\n\n") {
+			if strings.Contains(g, " [select") && strings.Contains(g, "core.(*sessionPolicy).shared(") {
+				count++
+			}
+		}
+		if count >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d requests joined the shared check", count, n)
+		}
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestPolicyDecidesWhichRoutesAreChecked(t *testing.T) {
+	cases := []struct {
+		name      string
+		policy    core.Policy
+		sensitive bool
+		calls     int64
+	}{
+		{"SensitiveOnly: non-sensitive route makes no backend call (SS-19)", core.SensitiveOnly, false, 0},
+		{"SensitiveOnly: sensitive route is checked live", core.SensitiveOnly, true, 1},
+		{"Always: non-sensitive route is checked live", core.Always, false, 1},
+		{"Always: sensitive route is checked once", core.Always, true, 1},
+		{"Never: not even sensitive routes are checked", core.Never, true, 0},
+		{"Never: non-sensitive", core.Never, false, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSessEnv(t, func(c *core.Config) { c.SessionPolicy = tc.policy })
+			p, err := e.do(context.Background(), e.token("s-1"), tc.sensitive)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.checker.calls.Load(); got != tc.calls {
+				t.Fatalf("%d backend calls, want %d", got, tc.calls)
+			}
+			if p.SessionChecked != (tc.calls > 0) {
+				t.Fatalf("SessionChecked = %v", p.SessionChecked)
+			}
+			e.checker.revoke("s-1")
+			_, err = e.do(context.Background(), e.token("s-1"), tc.sensitive)
+			if tc.calls > 0 && !errors.Is(err, core.ErrSessionRevoked) {
+				t.Fatalf("SS-01: revoked session on a checked route: %v", err)
+			}
+			if tc.calls == 0 && err != nil {
+				t.Fatalf("unchecked route refused: %v", err)
+			}
+		})
+	}
+}
+
+func TestSessionIDIsRequiredAndValidatedOnCheckedRoutes(t *testing.T) {
+	e := newSessEnv(t, nil)
+	for _, sid := range []string{"", "a/b", "..", "../admin", "a?b", "a#b", "a%2Fb", "a\r\nb", "{sid}", "*", "a b", strings.Repeat("x", 300)} {
+		_, err := e.do(context.Background(), e.token(sid), true)
+		if statusOf(err) != 401 || !errors.Is(err, core.ErrInvalidToken) {
+			t.Errorf("CL-16: sid %q on a sensitive route: %v, want 401 invalid_token", sid, err)
+		}
+		if sid == "" {
+			if _, err := e.do(context.Background(), e.token(sid), false); err != nil {
+				t.Errorf("a token without sid is fine on a non-sensitive route: %v", err)
+			}
+		}
+	}
+	nonString := e.iss.Token(authtest.Claims{"sid": 42})
+	if _, err := e.do(context.Background(), nonString, true); statusOf(err) != 401 {
+		t.Errorf("CL-16: non-string sid: %v", err)
+	}
+	if n := e.checker.calls.Load(); n != 0 {
+		t.Fatalf("CL-16: %d backend calls for unusable sids, want 0", n)
+	}
+}
+
+func TestNoCheckerButCheckNeededIs500(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) { c.Sessions = nil })
+	if _, err := e.do(context.Background(), e.token("s-1"), false); err != nil {
+		t.Fatalf("non-sensitive route without checker: %v", err)
+	}
+	_, err := e.do(context.Background(), e.token("s-1"), true)
+	if statusOf(err) != 500 || !errors.Is(err, core.ErrMisconfigured) {
+		t.Fatalf("sensitive route without checker: %v, want 500 ErrMisconfigured", err)
+	}
+	iss := authtest.New(t)
+	cfg := iss.Config()
+	cfg.SessionPolicy = core.Always
+	if _, err := core.New(context.Background(), cfg); !errors.Is(err, core.ErrConfig) {
+		t.Fatalf("policy Always without a checker must fail New: %v", err)
+	}
+}
+
+func TestIssuerSessionsOverrideConfigSessions(t *testing.T) {
+	other := &stubChecker{}
+	var e *sessEnv
+	e = newSessEnv(t, func(c *core.Config) {
+		ic := core.IssuerConfig{Issuer: c.Issuer, Audience: c.Audience, Sessions: other}
+		c.Issuer, c.Audience = "", nil
+		c.Issuers = []core.IssuerConfig{ic}
+	})
+	if _, err := e.do(context.Background(), e.token("s-1"), true); err != nil {
+		t.Fatal(err)
+	}
+	if other.calls.Load() != 1 || e.checker.calls.Load() != 0 {
+		t.Fatalf("issuer checker %d calls, config checker %d; want 1 and 0", other.calls.Load(), e.checker.calls.Load())
+	}
+}
+
+func TestCheckerFailuresAre503(t *testing.T) {
+	cases := []struct {
+		name string
+		set  func(f *stubChecker)
+	}{
+		{"error (backend down, SS-08)", func(f *stubChecker) { f.err = errors.New("connection refused") }},
+		{"hangs but honours ctx (SS-09)", func(f *stubChecker) { f.block = make(chan struct{}) }},
+		{"hangs and ignores ctx (SS-09)", func(f *stubChecker) { f.block = make(chan struct{}); f.ignoreCtx = true }},
+		{"panics (SS-07)", func(f *stubChecker) { f.panics = true }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 50 * time.Millisecond })
+			e.checker.set(tc.set)
+			defer e.checker.set(func(f *stubChecker) {
+				if f.block != nil {
+					close(f.block)
+				}
+			})
+			_, err := e.do(context.Background(), e.token("s-1"), true)
+			if statusOf(err) != 503 || !errors.Is(err, core.ErrUnavailable) {
+				t.Fatalf("%v, want 503", err)
+			}
+			resp := e.auth.Render(err)
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("503 without Retry-After")
+			}
+			if _, err := e.do(context.Background(), e.token("s-1"), false); err != nil {
+				t.Fatalf("SS-08: non-sensitive route affected by the outage: %v", err)
+			}
+		})
+	}
+}
+
+func TestConcurrentChecksShareOneBackendCall(t *testing.T) {
+	e := newSessEnv(t, nil)
+	release := make(chan struct{})
+	e.checker.set(func(f *stubChecker) { f.block = release })
+	tok := e.token("s-1")
+	const n = 100
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = e.do(context.Background(), tok, true) })
+	}
+	waitShared(t, n)
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if got := e.checker.calls.Load(); got != 1 {
+		t.Fatalf("SS-07: %d backend calls for %d concurrent requests, want 1", got, n)
+	}
+}
+
+func TestCancelledLeaderFailsNobodyElse(t *testing.T) {
+	e := newSessEnv(t, nil)
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	e.checker.set(func(f *stubChecker) { f.block = release; f.started = started })
+	tok := e.token("s-1")
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	leaderErr := make(chan error, 1)
+	go func() { _, err := e.do(leaderCtx, tok, true); leaderErr <- err }()
+	<-started // the leader's call is running
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = e.do(context.Background(), tok, true) })
+	}
+	waitShared(t, n+1)
+	cancel()
+	if err := <-leaderErr; statusOf(err) != 503 {
+		t.Fatalf("cancelled leader: %v", err)
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("SS-07: request %d failed because the leader was cancelled: %v", i, err)
+		}
+	}
+	if got := e.checker.calls.Load(); got != 1 {
+		t.Fatalf("%d backend calls, want 1", got)
+	}
+}
+
+func TestPanickingCheckerFailsEveryWaiterAndProcessSurvives(t *testing.T) {
+	e := newSessEnv(t, nil)
+	release := make(chan struct{})
+	e.checker.set(func(f *stubChecker) { f.block = release; f.panics = true })
+	tok := e.token("s-1")
+	const n = 30
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = e.do(context.Background(), tok, true) })
+	}
+	waitShared(t, n)
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if statusOf(err) != 503 {
+			t.Fatalf("SS-07: waiter %d of a panicking check: %v, want 503", i, err)
+		}
+	}
+	e.checker.set(func(f *stubChecker) { f.panics = false; f.block = nil })
+	if _, err := e.do(context.Background(), tok, true); err != nil {
+		t.Fatalf("after the panic: %v", err)
+	}
+}
+
+func TestRevokeDuringSharedCheck(t *testing.T) {
+	fd := &stubFeed{}
+	e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd })
+	release := make(chan struct{})
+	e.checker.set(func(f *stubChecker) { f.block = release })
+	tok := e.token("s-1")
+	const n = 50
+	before := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, before[i] = e.do(context.Background(), tok, true) })
+	}
+	waitShared(t, n)
+	fd.push(core.Revocation{SessionID: "s-1", Issuer: e.iss.URL, At: e.clock.Now()})
+	// Requests that start after the revocation: refused whatever the
+	// in-flight call answers (SS-04).
+	after := make([]error, n)
+	var wg2 sync.WaitGroup
+	for i := range n {
+		wg2.Go(func() { _, after[i] = e.do(context.Background(), tok, i%2 == 0) })
+	}
+	wg2.Wait()
+	close(release) // the pre-revocation call answers "active"
+	wg.Wait()
+	for i := range n {
+		if !errors.Is(after[i], core.ErrSessionRevoked) {
+			t.Fatalf("SS-04: request started after the revoke: %v", after[i])
+		}
+		if !errors.Is(before[i], core.ErrSessionRevoked) {
+			t.Fatalf("SS-04: shared answer from before the revoke let a request through: %v", before[i])
+		}
+	}
+}
+
+func TestCacheTTL(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) {
+		c.SessionPolicy = core.Always
+		c.SessionCheck.CacheTTL = time.Minute
+	})
+	tok := e.token("s-1")
+	for range 3 {
+		if _, err := e.do(context.Background(), tok, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.checker.calls.Load(); n != 1 {
+		t.Fatalf("non-sensitive requests within CacheTTL: %d calls, want 1", n)
+	}
+	if _, err := e.do(context.Background(), tok, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.checker.calls.Load(); n != 2 {
+		t.Fatalf("SS-06: a sensitive route must not use CacheTTL: %d calls, want 2", n)
+	}
+	// Revoked at the backend (no feed): accepted on non-sensitive routes for
+	// at most CacheTTL (SS-06), never on sensitive ones.
+	e.checker.revoke("s-1")
+	e.clock.Advance(59 * time.Second)
+	if _, err := e.do(context.Background(), tok, false); err != nil {
+		t.Fatalf("within TTL: %v", err)
+	}
+	if _, err := e.do(context.Background(), tok, true); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatalf("sensitive route used the cache: %v", err)
+	}
+	// The negative answer now wins over the cached positive (SS-05).
+	if _, err := e.do(context.Background(), tok, false); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatalf("SS-05: positive cache outlived a negative answer: %v", err)
+	}
+}
+
+func TestCacheTTLExpires(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) {
+		c.SessionPolicy = core.Always
+		c.SessionCheck.CacheTTL = time.Minute
+	})
+	tok := e.token("s-1")
+	if _, err := e.do(context.Background(), tok, false); err != nil {
+		t.Fatal(err)
+	}
+	e.checker.revoke("s-1")
+	e.clock.Advance(time.Minute)
+	if _, err := e.do(context.Background(), tok, false); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatalf("SS-06: revoked session accepted after CacheTTL: %v", err)
+	}
+}
+
+func TestSensitiveCacheTTL(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.SensitiveCacheTTL = 10 * time.Second })
+	tok := e.token("s-1")
+	for range 3 {
+		if _, err := e.do(context.Background(), tok, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.checker.calls.Load(); n != 1 {
+		t.Fatalf("%d calls within SensitiveCacheTTL, want 1", n)
+	}
+	e.clock.Advance(10 * time.Second)
+	if _, err := e.do(context.Background(), tok, true); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.checker.calls.Load(); n != 2 {
+		t.Fatalf("%d calls after SensitiveCacheTTL, want 2", n)
+	}
+}
+
+func TestFailOpen(t *testing.T) {
+	down := errors.New("backend down")
+	t.Run("fail closed by default", func(t *testing.T) {
+		e := newSessEnv(t, nil)
+		tok := e.token("s-1")
+		if _, err := e.do(context.Background(), tok, true); err != nil {
+			t.Fatal(err)
+		}
+		e.checker.set(func(f *stubChecker) { f.err = down })
+		if _, err := e.do(context.Background(), tok, true); statusOf(err) != 503 {
+			t.Fatalf("%v, want 503", err)
+		}
+	})
+	t.Run("MaxStale accepts only recently confirmed sessions (SS-14)", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.MaxStale = 5 * time.Minute; c.Revocations = fd })
+		tok := e.token("s-1")
+		if _, err := e.do(context.Background(), tok, true); err != nil {
+			t.Fatal(err)
+		}
+		e.checker.set(func(f *stubChecker) { f.err = down })
+		e.clock.Advance(4 * time.Minute)
+		p, err := e.do(context.Background(), tok, true)
+		if err != nil {
+			t.Fatalf("confirmed 4m ago, MaxStale 5m: %v", err)
+		}
+		if p.SessionChecked {
+			t.Fatal("a fail-open acceptance must not claim a live check")
+		}
+		if n := e.checker.calls.Load(); n != 2 {
+			t.Fatalf("fail-open must still try the backend: %d calls", n)
+		}
+		if _, err := e.do(context.Background(), e.token("never-seen"), true); statusOf(err) != 503 {
+			t.Fatalf("SS-14: never-confirmed session during an outage: %v, want 503", err)
+		}
+		e.clock.Advance(time.Minute + time.Second)
+		if _, err := e.do(context.Background(), tok, true); statusOf(err) != 503 {
+			t.Fatalf("SS-14: past MaxStale: %v, want 503", err)
+		}
+	})
+	t.Run("MaxStale never accepts a revoked session (SS-14)", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.MaxStale = 5 * time.Minute; c.Revocations = fd })
+		tok, tok2 := e.token("s-1"), e.token("s-2")
+		for _, tk := range []string{tok, tok2} {
+			if _, err := e.do(context.Background(), tk, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		fd.push(core.Revocation{SessionID: "s-1", At: e.clock.Now()})
+		e.checker.revoke("s-2")
+		if _, err := e.do(context.Background(), tok2, true); !errors.Is(err, core.ErrSessionRevoked) {
+			t.Fatal(err)
+		}
+		e.checker.set(func(f *stubChecker) { f.err = down })
+		for _, tk := range []string{tok, tok2} {
+			if _, err := e.do(context.Background(), tk, true); !errors.Is(err, core.ErrSessionRevoked) {
+				t.Fatalf("SS-14: revoked session during an outage: %v, want 401", err)
+			}
+		}
+	})
+}
+
+func TestMaxInFlightBoundsBackendCalls(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.MaxInFlight = 2 })
+	release := make(chan struct{})
+	e.checker.set(func(f *stubChecker) { f.block = release })
+	var wg sync.WaitGroup
+	for i := range 2 {
+		tok := e.token("busy-" + string(rune('a'+i)))
+		wg.Go(func() { e.do(context.Background(), tok, true) })
+	}
+	waitShared(t, 2)
+	for e.checker.calls.Load() < 2 {
+		runtime.Gosched()
+	}
+	if _, err := e.do(context.Background(), e.token("third"), true); statusOf(err) != 503 {
+		t.Fatalf("SS-09: check beyond MaxInFlight: %v, want 503 at once", err)
+	}
+	close(release)
+	wg.Wait()
+	if n := e.checker.calls.Load(); n != 2 {
+		t.Fatalf("%d backend calls, want 2", n)
+	}
+}
+
+func TestDenySet(t *testing.T) {
+	t.Run("a fed revocation is refused on every route with no lookup (SS-02)", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd })
+		tok := e.token("s-1")
+		fd.push(core.Revocation{SessionID: "s-1", Issuer: e.iss.URL, At: e.clock.Now()})
+		for _, sensitive := range []bool{false, true} {
+			if _, err := e.do(context.Background(), tok, sensitive); !errors.Is(err, core.ErrSessionRevoked) || statusOf(err) != 401 {
+				t.Fatalf("sensitive=%v: %v", sensitive, err)
+			}
+		}
+		if n := e.checker.calls.Load(); n != 0 {
+			t.Fatalf("deny set hit cost %d backend calls", n)
+		}
+		if _, err := e.do(context.Background(), e.token("s-2"), false); err != nil {
+			t.Fatalf("another session refused: %v", err)
+		}
+	})
+	t.Run("keyed by (issuer, sid) (CL-15)", func(t *testing.T) {
+		fd := &stubFeed{}
+		clk := newSessClock()
+		iss1 := authtest.New(t, authtest.WithClock(clk.Now))
+		iss2 := authtest.New(t, authtest.WithClock(clk.Now))
+		a, err := core.New(context.Background(), core.Config{
+			Issuers:     []core.IssuerConfig{iss1.IssuerConfig(), iss2.IssuerConfig()},
+			Revocations: fd, Sessions: &stubChecker{}, Now: clk.Now,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		e := &sessEnv{t: t, auth: a, clock: clk}
+		t1, t2 := iss1.Token(authtest.Claims{"sid": "same"}), iss2.Token(authtest.Claims{"sid": "same"})
+		fd.push(core.Revocation{SessionID: "same", Issuer: iss1.URL, At: clk.Now()})
+		if _, err := e.do(context.Background(), t1, false); !errors.Is(err, core.ErrSessionRevoked) {
+			t.Fatalf("revoked issuer's token: %v", err)
+		}
+		if _, err := e.do(context.Background(), t2, true); err != nil {
+			t.Fatalf("CL-15: the other issuer's session with the same sid was refused: %v", err)
+		}
+		fd.push(core.Revocation{SessionID: "same", At: clk.Now()}) // empty issuer: every issuer
+		if _, err := e.do(context.Background(), t2, false); !errors.Is(err, core.ErrSessionRevoked) {
+			t.Fatalf("issuer-less revocation must apply to every issuer: %v", err)
+		}
+	})
+	t.Run("retention is MaxTokenLifetime + Leeway, not the token's exp (SS-15)", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd; c.MaxTokenLifetime = time.Hour; c.Leeway = 30 * time.Second })
+		logoutTok := e.iss.Token(authtest.Claims{"sid": "s-1", "exp": e.clock.Now().Add(5 * time.Minute).Unix()})
+		fd.push(core.Revocation{SessionID: "s-1", Issuer: e.iss.URL, At: e.clock.Now()})
+		if _, err := e.do(context.Background(), logoutTok, false); !errors.Is(err, core.ErrSessionRevoked) {
+			t.Fatal(err)
+		}
+		e.clock.Advance(59 * time.Minute) // long after the logout token's exp
+		if _, err := e.do(context.Background(), e.token("s-1"), false); !errors.Is(err, core.ErrSessionRevoked) {
+			t.Fatalf("SS-15: a newer token with the revoked sid was accepted: %v", err)
+		}
+		e.clock.Advance(time.Minute + 31*time.Second) // past lifetime + leeway: no token minted before the revocation can be valid
+		if _, err := e.do(context.Background(), e.token("s-1"), false); err != nil {
+			t.Fatalf("entry kept past its retention: %v", err)
+		}
+	})
+	t.Run("full deny set falls back to live checks on every route (SS-15)", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd; c.SessionCheck.DenySetSize = 2 })
+		for _, sid := range []string{"r-1", "r-2", "r-3"} {
+			e.checker.revoke(sid)
+			fd.push(core.Revocation{SessionID: sid, Issuer: e.iss.URL, At: e.clock.Now()})
+		}
+		for _, sid := range []string{"r-1", "r-2", "r-3"} {
+			if _, err := e.do(context.Background(), e.token(sid), false); !errors.Is(err, core.ErrSessionRevoked) {
+				t.Fatalf("SS-15: %s accepted after the deny set filled: %v", sid, err)
+			}
+		}
+		before := e.checker.calls.Load()
+		if _, err := e.do(context.Background(), e.token("alive"), false); err != nil {
+			t.Fatal(err)
+		}
+		if e.checker.calls.Load() != before+1 {
+			t.Fatal("after an overflow, non-sensitive routes must be checked live")
+		}
+		e.clock.Advance(24*time.Hour + time.Minute) // the lost revocation can no longer matter
+		before = e.checker.calls.Load()
+		if _, err := e.do(context.Background(), e.token("alive"), false); err != nil {
+			t.Fatal(err)
+		}
+		if e.checker.calls.Load() != before {
+			t.Fatal("live checks on non-sensitive routes continued past the overflow's retention")
+		}
+	})
+	t.Run("subscriptions end with Close", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd })
+		if fd.subscribers() != 1 {
+			t.Fatalf("%d subscribers, want 1", fd.subscribers())
+		}
+		e.auth.Close()
+		if fd.subscribers() != 0 {
+			t.Fatal("Close did not stop the revocation subscription")
+		}
+	})
+}
