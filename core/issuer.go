@@ -35,7 +35,8 @@ type issuer struct {
 	// is closed when the refetch that a waiter asked for has ended.
 	kick    chan struct{}
 	mu      sync.Mutex
-	pending chan struct{}
+	pending chan struct{} // asked for, not started
+	running chan struct{} // started, not ended
 }
 
 type fetchError struct {
@@ -187,12 +188,16 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 			t.Stop()
 			is.mu.Lock()
 			asked, is.pending = is.pending, nil
+			is.running = asked
 			is.mu.Unlock()
 		}
 		fctx, cancel := context.WithTimeout(ctx, is.a.cfg.FetchTimeout)
 		err := is.refresh(fctx)
 		cancel()
 		if asked != nil {
+			is.mu.Lock()
+			is.running = nil
+			is.mu.Unlock()
 			close(asked)
 		}
 		if err != nil && ctx.Err() == nil {
@@ -204,6 +209,20 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 		}
 		wait, backoff = interval, minRefresh
 	}
+}
+
+// inflight returns the channel of a request-driven refetch that is queued or
+// running, or nil when there is none.
+func (is *issuer) inflight() <-chan struct{} {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.pending != nil {
+		return is.pending
+	}
+	if is.running != nil {
+		return is.running
+	}
+	return nil
 }
 
 // requestRefresh asks refreshLoop for a refetch and returns a channel closed
@@ -241,10 +260,17 @@ func (is *issuer) key(ctx context.Context, h header) (any, error) {
 	}
 	// An unknown kid may be a key rotated in since the last fetch (or no key
 	// set could be fetched yet). Refetch, at most once per UnknownKeyRefresh
-	// across all requests, and wait for it only briefly; requests beyond the
-	// rate limit are answered at once.
+	// across all requests, and wait for it only briefly (unknownKIDWait).
+	// Requests beyond the rate limit join a refetch already under way (the
+	// burst of new-kid tokens right after a rotation), else are answered at
+	// once: no request ever waits for the limiter.
+	var done <-chan struct{}
 	if is.unknownKID.Allow() {
-		done := is.requestRefresh()
+		done = is.requestRefresh()
+	} else {
+		done = is.inflight()
+	}
+	if done != nil {
 		t := time.NewTimer(unknownKIDWait)
 		select {
 		case <-done:

@@ -1056,3 +1056,12 @@ func TestStaticKeys(t *testing.T) {
 	_, err := a.Authenticate(context.Background(), bearerReq(tok))
 	checkRefused(t, a, err, core.ErrInvalidToken, tok)
 }
+
+// stdReq is a core.Request over *http.Request (kept from the former smoke
+// test; other test files of the package use it).
+type stdReq struct{ r *http.Request }
+
+func (q stdReq) Method() string              { return q.r.Method }
+func (q stdReq) Host() string                { return q.r.Host }
+func (q stdReq) Header(name string) []string { return q.r.Header[name] }
+func (q stdReq) RawQuery() string            { return q.r.URL.RawQuery }
