@@ -53,6 +53,7 @@ func serve(b *testing.B, h http.Handler, req *http.Request) {
 	b.ReportAllocs()
 	for b.Loop() {
 		clear(w.h)
+		w.status = 0
 		h.ServeHTTP(w, req)
 	}
 }
@@ -63,9 +64,14 @@ type discard struct {
 	status int
 }
 
-func (d *discard) Header() http.Header         { return d.h }
-func (d *discard) Write(p []byte) (int, error) { return len(p), nil }
-func (d *discard) WriteHeader(s int)           { d.status = s }
+func (d *discard) Header() http.Header { return d.h }
+func (d *discard) WriteHeader(s int)   { d.status = s }
+func (d *discard) Write(p []byte) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	return len(p), nil
+}
 
 // stdRequest is the plainest core.Request: the baseline for the core's cost.
 type stdRequest struct{ r *http.Request }

@@ -1,0 +1,75 @@
+package fiberauth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/fiberauth"
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// BenchmarkFiber serves GET /me with an RS256 token (authtest, 2048-bit key)
+// through fiber's handler on a fasthttp.RequestCtx without authgate
+// ("plain"), with fiberauth.New ("authgate"), and measures
+// core.Authenticator.Admit alone on the same request ("core", over a
+// *http.Request). The adapter's own cost is authgate - plain - core.
+func BenchmarkFiber(b *testing.B) {
+	iss := authtest.New(b)
+	auth, err := core.New(context.Background(), iss.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = auth.Close() })
+	tok := iss.Token(nil)
+
+	handler := func(c *fiber.Ctx) error { return c.SendString("ok") }
+	plain := fiber.New()
+	plain.Get("/me", handler)
+	authed := fiber.New()
+	authed.Use(fiberauth.New(auth))
+	authed.Get("/me", handler)
+
+	b.Run("plain", func(b *testing.B) { serve(b, plain, tok) })
+	b.Run("authgate", func(b *testing.B) { serve(b, authed, tok) })
+	b.Run("core", func(b *testing.B) {
+		req := httptest.NewRequest("GET", "/me", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := auth.Admit(req.Context(), stdRequest{req}, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func serve(b *testing.B, app *fiber.App, tok string) {
+	h := app.Handler()
+	var fctx fasthttp.RequestCtx
+	fctx.Request.Header.SetMethod("GET")
+	fctx.Request.SetRequestURI("/me")
+	fctx.Request.Header.Set("Authorization", "Bearer "+tok)
+	h(&fctx)
+	if s := fctx.Response.StatusCode(); s != http.StatusOK {
+		b.Fatalf("status %d", s)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		fctx.Response.Reset()
+		h(&fctx)
+	}
+}
+
+// stdRequest is the plainest core.Request: the baseline for the core's cost.
+type stdRequest struct{ r *http.Request }
+
+func (q stdRequest) Method() string              { return q.r.Method }
+func (q stdRequest) Host() string                { return q.r.Host }
+func (q stdRequest) Header(name string) []string { return q.r.Header[name] }
+func (q stdRequest) RawQuery() string            { return q.r.URL.RawQuery }
+func (q stdRequest) StdRequest() *http.Request   { return q.r }

@@ -1,0 +1,81 @@
+package nethttpauth_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/nethttpauth"
+)
+
+// BenchmarkNetHTTP serves GET /me with an RS256 token (authtest, 2048-bit key) on
+// a net/http ServeMux without authgate ("plain"), with nethttpauth.New ("authgate"), and measures
+// core.Authenticator.Admit alone on the same request ("core"). The adapter's
+// own cost is authgate - plain - core.
+func BenchmarkNetHTTP(b *testing.B) {
+	iss := authtest.New(b)
+	auth, err := core.New(context.Background(), iss.Config())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = auth.Close() })
+	req := httptest.NewRequest("GET", "/me", nil)
+	req.Header.Set("Authorization", "Bearer "+iss.Token(nil))
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
+	var plain http.Handler = mux
+	authed := nethttpauth.New(auth)(mux)
+
+	b.Run("plain", func(b *testing.B) { serve(b, plain, req) })
+	b.Run("authgate", func(b *testing.B) { serve(b, authed, req) })
+	b.Run("core", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := auth.Admit(req.Context(), stdRequest{req}, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func serve(b *testing.B, h http.Handler, req *http.Request) {
+	w := &discard{h: http.Header{}}
+	h.ServeHTTP(w, req)
+	if w.status != http.StatusOK {
+		b.Fatalf("status %d", w.status)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		w.status = 0
+		h.ServeHTTP(w, req)
+	}
+}
+
+// discard is a ResponseWriter that keeps only the status.
+type discard struct {
+	h      http.Header
+	status int
+}
+
+func (d *discard) Header() http.Header { return d.h }
+func (d *discard) WriteHeader(s int)   { d.status = s }
+func (d *discard) Write(p []byte) (int, error) {
+	if d.status == 0 {
+		d.status = http.StatusOK
+	}
+	return len(p), nil
+}
+
+// stdRequest is the plainest core.Request: the baseline for the core's cost.
+type stdRequest struct{ r *http.Request }
+
+func (q stdRequest) Method() string              { return q.r.Method }
+func (q stdRequest) Host() string                { return q.r.Host }
+func (q stdRequest) Header(name string) []string { return q.r.Header[name] }
+func (q stdRequest) RawQuery() string            { return q.r.URL.RawQuery }
+func (q stdRequest) StdRequest() *http.Request   { return q.r }
