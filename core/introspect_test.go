@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -29,6 +30,9 @@ func newIntrospectionStub(t *testing.T, body func(token string) (int, string)) *
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.calls.Add(1)
 		id, secret, ok := r.BasicAuth()
+		// RFC 6749 section 2.3.1: both are form-urlencoded inside Basic.
+		id, _ = url.QueryUnescape(id)
+		secret, _ = url.QueryUnescape(secret)
 		if r.Method != "POST" || !ok || id != "rs-1" || secret != "s3cret+/=" {
 			w.WriteHeader(401)
 			return
@@ -169,7 +173,9 @@ func TestIntrospectorThroughTheAuthenticator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var c struct{ Plan string }
+	var c struct {
+		Plan string `json:"plan"`
+	}
 	if p.Subject != "u1" || p.SessionID != "s-9" || !p.HasScope("orders:read") || p.Kind != core.KindOpaque || !p.SessionChecked || p.Decode(&c) != nil || c.Plan != "gold" {
 		t.Fatalf("principal %+v (claims %+v)", p, c)
 	}
