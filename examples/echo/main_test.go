@@ -6,7 +6,8 @@ import (
 	"github.com/authgate/authgate/examples/internal/flowtest"
 )
 
-func TestFlow(t *testing.T)        { flowtest.Flow(t, run) }
-func TestRealIssuer(t *testing.T)  { flowtest.RealIssuer(t, run) }
-func TestStartErrors(t *testing.T) { flowtest.StartErrors(t, run) }
-func TestBrowser(t *testing.T)     { flowtest.Browser(t, run) }
+func TestFlow(t *testing.T)          { flowtest.Flow(t, run) }
+func TestRealIssuer(t *testing.T)    { flowtest.RealIssuer(t, run) }
+func TestStartErrors(t *testing.T)   { flowtest.StartErrors(t, run) }
+func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
+func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }

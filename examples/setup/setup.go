@@ -7,10 +7,13 @@
 //	AUTHGATE_AUDIENCE            accepted "aud" values, comma-separated (required with AUTHGATE_ISSUER)
 //	AUTHGATE_JWKS_URL            the issuer's JWKS (optional: OIDC discovery from the issuer otherwise)
 //	AUTHGATE_SESSION_URL         live session checks over HTTP: a URL template containing {sid}
-//	AUTHGATE_INTROSPECTION_URL   live checks (and opaque tokens) by RFC 7662 introspection,
-//	AUTHGATE_CLIENT_ID/_SECRET     with these client credentials
+//	AUTHGATE_INTROSPECTION_URL   opaque tokens, checked live on every request by RFC 7662
+//	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials; AUTHGATE_ISSUER
+//	                               and AUTHGATE_AUDIENCE, when set, must match each answer
 //	AUTHGATE_REDIS_URL           sessions in Redis
 //
+// At most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL and
+// AUTHGATE_REDIS_URL may be set.
 // With none of the session variables set, sessions live in memory
 // (core.MemoryStore). With no issuer (neither AUTHGATE_ISSUER nor
 // AUTHGATE_INTROSPECTION_URL), the app runs in development mode: a built-in
@@ -86,10 +89,13 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	if set > 1 {
 		return nil, errors.New("set at most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL, AUTHGATE_REDIS_URL")
 	}
-	if issuer == "" && (jwks != "" || len(audience) > 0) {
+	if issuer == "" && (jwks != "" || (len(audience) > 0 && introspect == "")) {
 		return nil, errors.New("AUTHGATE_AUDIENCE or AUTHGATE_JWKS_URL is set but AUTHGATE_ISSUER is not: set AUTHGATE_ISSUER too (or unset both for the development issuer)")
 	}
-	if issuer != "" && len(audience) == 0 {
+	if introspect != "" && jwks != "" {
+		return nil, errors.New("AUTHGATE_JWKS_URL and AUTHGATE_INTROSPECTION_URL are both set: introspection mode accepts opaque tokens only")
+	}
+	if issuer != "" && introspect == "" && len(audience) == 0 {
 		return nil, errors.New("AUTHGATE_ISSUER is set but AUTHGATE_AUDIENCE is not: name the audience (aud) this API accepts")
 	}
 	dev := issuer == "" && introspect == ""
@@ -108,12 +114,12 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		cfg.Sessions = checker
 		sessions = "sessions checked at " + sessionURL
 	case introspect != "":
-		in, err := newIntrospector(introspect, env("AUTHGATE_CLIENT_ID"), getenv("AUTHGATE_CLIENT_SECRET"))
+		in, err := newIntrospector(introspect, env("AUTHGATE_CLIENT_ID"), getenv("AUTHGATE_CLIENT_SECRET"), issuer, audience)
 		if err != nil {
-			return nil, fmt.Errorf("AUTHGATE_INTROSPECTION_URL: %w", err)
+			return nil, fmt.Errorf("AUTHGATE_INTROSPECTION_URL (with AUTHGATE_CLIENT_ID, AUTHGATE_CLIENT_SECRET): %w", err)
 		}
-		cfg.Sessions, cfg.Opaque = in, in
-		sessions = "tokens introspected at " + introspect
+		cfg.Opaque = in // every opaque token is introspected live, on every request
+		sessions = "opaque tokens introspected at " + introspect
 	case redisURL != "":
 		store, err := newRedisStore(ctx, redisURL)
 		if err != nil {
@@ -148,12 +154,11 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		cfg.Issuer, cfg.Audience, cfg.PublicKeys, cfg.Algorithms = dc.Issuer, dc.Audience, dc.PublicKeys, dc.Algorithms
 		cfg.RequireAccessTokenType = dc.RequireAccessTokenType
 		a.Mode = "development issuer, " + sessions
+	} else if introspect != "" {
+		a.Mode = sessions // the issuer and audience, if set, are checked on each introspection answer
 	} else {
 		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer, audience, jwks
 		a.Mode = "issuer " + issuer + ", " + sessions
-		if issuer == "" {
-			a.Mode = sessions
-		}
 	}
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
 		return fail(err)

@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -313,4 +314,46 @@ func newMemory(t *testing.T) *core.MemoryStore {
 	s := core.NewMemoryStore(core.StoreOptions{})
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// Introspection runs the app in RFC 7662 mode against a real introspection
+// endpoint: opaque tokens are accepted while the endpoint says active and
+// refused at once when it stops, on every route; the endpoint sees the
+// client credentials; JWTs and the dev login do not exist in this mode.
+func Introspection(t *testing.T, run Run) {
+	const good = "opaque-token-0123456789abcdefghijklmnopqrstuvwxyz"
+	var active atomic.Bool
+	active.Store(true)
+	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, secret, ok := r.BasicAuth()
+		if !ok || id != "example-api" || secret != "s3cret" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		_ = r.ParseForm()
+		w.Header().Set("Content-Type", "application/json")
+		if r.PostForm.Get("token") != good || !active.Load() {
+			_, _ = w.Write([]byte(`{"active":false}`))
+			return
+		}
+		_, _ = w.Write([]byte(`{"active":true,"sub":"user-9","sid":"s-9","scope":"profile transfer","roles":["admin"],"iss":"https://id.example.com","aud":"example-api","token_type":"access_token","exp":` +
+			strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + `}`))
+	}))
+	t.Cleanup(endpoint.Close)
+	app := Start(t, run, map[string]string{
+		"AUTHGATE_INTROSPECTION_URL": endpoint.URL, "AUTHGATE_CLIENT_ID": "example-api", "AUTHGATE_CLIENT_SECRET": "s3cret",
+		"AUTHGATE_ISSUER": "https://id.example.com", "AUTHGATE_AUDIENCE": "example-api",
+	})
+	me := app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: good}, 200).JSON(t)
+	if me["sub"] != "user-9" || me["sid"] != "s-9" {
+		t.Fatalf("/me = %v", me)
+	}
+	app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: good}, 200)
+	app.Expect(t, Req{Method: "GET", Path: "/admin", Bearer: good}, 200)
+	app.Expect(t, Req{Method: "POST", Path: "/logout", Bearer: good}, 501) // logging out is the issuer's job
+	app.Expect(t, Req{Method: "POST", Path: "/dev/login", Form: url.Values{"subject": {"alice"}}}, 404)
+	app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: "opaque-token-unknown-0123456789abcdefghijklmnopq"}, 401)
+	active.Store(false) // revoked at the authorization server
+	app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: good}, 401)
+	app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: good}, 401)
 }
