@@ -256,3 +256,38 @@ func TestPrincipalOutlivesRequest(t *testing.T) {
 		}
 	}
 }
+
+// The principal lives in per-request storage: the next request on the same
+// keep-alive connection, to a public route, sees none.
+func TestPrincipalDoesNotLeakToTheNextRequest(t *testing.T) {
+	iss, auth := newAuth(t, &adaptertest.Sessions{})
+	var seen []string
+	look := func(c *fiber.Ctx) error {
+		if p, ok := fiberauth.Principal(c); ok {
+			seen = append(seen, p.Subject)
+		} else {
+			seen = append(seen, "anonymous")
+		}
+		return c.SendStatus(204)
+	}
+	app := fiber.New(fiber.Config{DisableStartupMessage: true})
+	app.Get("/public", look)
+	app.Get("/me", fiberauth.New(auth), look)
+	base := "http://" + start(t, app)
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+	defer client.CloseIdleConnections()
+	for _, path := range []string{"/me", "/public", "/me", "/public"} {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if path == "/me" {
+			req.Header.Set("Authorization", "Bearer "+iss.Token(nil))
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	if want := []string{"user-1", "anonymous", "user-1", "anonymous"}; !slices.Equal(seen, want) {
+		t.Errorf("seen %q, want %q", seen, want)
+	}
+}
