@@ -11,3 +11,4 @@ func TestRealIssuer(t *testing.T)    { flowtest.RealIssuer(t, run) }
 func TestStartErrors(t *testing.T)   { flowtest.StartErrors(t, run) }
 func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
 func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
+func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/echo") }
