@@ -206,6 +206,7 @@ func Run(t *testing.T, h Harness) {
 			}
 			hits := env.takeHits()
 			c.want.check(t, c, resp, body, hits, sessions.Calls()-before)
+			r.checkNothingEchoed(t, resp, body)
 		})
 	}
 }
@@ -306,6 +307,25 @@ func (r *runner) do(c tcase) (*http.Response, []byte, error) {
 	return resp, body, err
 }
 
+// checkNothingEchoed asserts I5: no token, nor a piece of one, in the
+// response.
+func (r *runner) checkNothingEchoed(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	var all bytes.Buffer
+	all.Write(body)
+	for k, v := range resp.Header {
+		fmt.Fprintf(&all, "\n%s: %s", k, strings.Join(v, ", "))
+	}
+	for name, tok := range r.tokens {
+		for _, seg := range strings.Split(tok, ".") {
+			if len(seg) >= 8 && bytes.Contains(all.Bytes(), []byte(seg)) {
+				t.Errorf("I5: the response echoes a piece of the %s token", name)
+				break
+			}
+		}
+	}
+}
+
 // ignoredHeaders are set by the servers themselves and differ between them.
 var ignoredHeaders = []string{"Date", "Content-Length", "Connection", "Keep-Alive"}
 
@@ -314,6 +334,7 @@ func (w want) check(t *testing.T, c tcase, resp *http.Response, body []byte, hit
 	if w.notServed {
 		// EX-16: the framework may answer 401, 404, 400 or redirect; a
 		// protected handler must never be reached without credentials.
+		t.Logf("answered %d", resp.StatusCode)
 		if !slices.Contains([]int{301, 302, 307, 308, 400, 401, 404}, resp.StatusCode) {
 			t.Errorf("status %d, want 401, 404, 400 or a redirect", resp.StatusCode)
 		}
