@@ -74,17 +74,33 @@ type Session struct {
 }
 
 // Revocation is one revoked session, as a RevocationFeed delivers it.
+//
+// An empty Issuer means the revocation applies to the session id under
+// every issuer. A message with an empty SessionID reports the feed's state
+// instead (see Behind).
 type Revocation struct {
 	SessionID string
 	Subject   string
 	Issuer    string
 	At        time.Time
+	// Behind, on a message with an empty SessionID, says the feed lost its
+	// source and may be missing revocations (true), or has caught up again,
+	// having replayed what it missed (false). While any feed is behind, the
+	// authenticator checks the session of every request live, on every
+	// route (fail closed), as when its deny set overflows.
+	Behind bool
 }
 
 // RevocationFeed pushes revocations to an authenticator. Subscribe calls fn
 // for every revocation from now on (and may replay recent ones); the returned
-// function stops the subscription. Implementations must not block in fn's
-// caller for long: fn only records the revocation.
+// function stops the subscription. fn only records the revocation and never
+// blocks for long. A feed that can lose messages (a network connection)
+// reports it with a Revocation{Behind: true} and, once it has caught up,
+// Revocation{Behind: false}.
+//
+// New subscribes to Config.Revocations, or, when that is nil, to each of
+// Config.Sessions, Config.Opaque and the issuers' Sessions that is itself a
+// RevocationFeed (MemoryStore and the Redis store are).
 type RevocationFeed interface {
 	SubscribeRevocations(ctx context.Context, fn func(Revocation)) (stop func(), err error)
 }

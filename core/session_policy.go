@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -37,7 +38,8 @@ type sessionPolicy struct {
 	flight singleflight.Group
 	sem    chan struct{} // bounds concurrent backend calls
 
-	issuerKeys []string // every configured issuer, for ("", sid) revocations
+	issuerKeys []string     // every configured issuer, for ("", sid) revocations
+	behind     atomic.Int32 // feeds that reported they may be missing revocations
 	stops      []func()
 	loud       rate.Sometimes // rate-limits the misconfiguration and overflow logs
 }
@@ -98,7 +100,22 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 		s.issuerKeys = append(s.issuerKeys, iss)
 	}
 	for _, f := range revocationFeeds(cfg) {
-		stop, err := f.SubscribeRevocations(a.ctx, s.revoke)
+		var behind atomic.Bool
+		stop, err := f.SubscribeRevocations(a.ctx, func(r Revocation) {
+			if r.SessionID != "" {
+				s.revoke(r)
+				return
+			}
+			if behind.Swap(r.Behind) != r.Behind {
+				if r.Behind {
+					s.behind.Add(1)
+					s.log.Warn("authgate: a revocation feed is behind; checking every request live until it catches up")
+				} else {
+					s.behind.Add(-1)
+					s.log.Info("authgate: revocation feed caught up")
+				}
+			}
+		})
 		if err != nil {
 			s.close()
 			return nil, fmt.Errorf("authgate: subscribing to revocations: %w", err)
@@ -167,9 +184,10 @@ func (s *sessionPolicy) revoke(r Revocation) {
 
 func revokedErr(cause string) error { return newError(ErrSessionRevoked, errors.New(cause)) }
 
-// denied refuses p when its session is in the deny set. If the deny set has
-// lost a revocation (overflow), p's session is checked live instead, on every
-// route (fail closed).
+// denied refuses p when its session is in the deny set. If the deny set may
+// be missing a revocation (it overflowed, or a feed is behind), p's session
+// is checked live instead, on every route; without a checker the request is
+// answered 503 (fail closed).
 func (s *sessionPolicy) denied(ctx context.Context, p *Principal) error {
 	if p.SessionID == "" {
 		return nil
@@ -177,7 +195,11 @@ func (s *sessionPolicy) denied(ctx context.Context, p *Principal) error {
 	if s.deny.has(p.Issuer, p.SessionID) {
 		return revokedErr("session id is in the deny set")
 	}
-	if s.deny.overflowed() && !p.SessionChecked {
+	if !p.SessionChecked && (s.behind.Load() > 0 || s.deny.overflowed()) {
+		// The deny set may be missing a revocation: check live, or refuse.
+		if s.checkerFor(p.Issuer) == nil {
+			return newError(ErrUnavailable, errors.New("revocations may be missing and no session checker is configured"))
+		}
 		return s.check(ctx, p, true)
 	}
 	return nil

@@ -706,6 +706,36 @@ func TestDenySet(t *testing.T) {
 			t.Fatal("live checks on non-sensitive routes continued past the overflow's retention")
 		}
 	})
+	t.Run("a feed that is behind forces live checks until it catches up", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd })
+		tok := e.token("s-1")
+		fd.push(core.Revocation{Behind: true})
+		fd.push(core.Revocation{Behind: true}) // repeated: still one feed behind
+		e.checker.revoke("s-1")                // revoked while the feed was down
+		if _, err := e.do(context.Background(), tok, false); !errors.Is(err, core.ErrSessionRevoked) {
+			t.Fatalf("non-sensitive route while the feed is behind: %v", err)
+		}
+		fd.push(core.Revocation{Behind: false})
+		before := e.checker.calls.Load()
+		if _, err := e.do(context.Background(), e.token("s-2"), false); err != nil {
+			t.Fatal(err)
+		}
+		if e.checker.calls.Load() != before {
+			t.Fatal("live checks continued after the feed caught up")
+		}
+	})
+	t.Run("behind without a checker is 503, not an open door", func(t *testing.T) {
+		fd := &stubFeed{}
+		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd; c.Sessions = nil })
+		fd.push(core.Revocation{Behind: true})
+		if _, err := e.do(context.Background(), e.token("s-1"), false); statusOf(err) != 503 {
+			t.Fatalf("%v, want 503", err)
+		}
+		if _, err := e.do(context.Background(), e.token(""), false); err != nil {
+			t.Fatalf("a token without a session id has nothing to revoke: %v", err)
+		}
+	})
 	t.Run("subscriptions end with Close", func(t *testing.T) {
 		fd := &stubFeed{}
 		e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd })

@@ -1,0 +1,128 @@
+package core_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storetest"
+)
+
+// benchSetup returns an authenticator trusting a test issuer, a store, and a
+// token whose sid names a live session of the store.
+func benchSetup(b *testing.B, mut func(c *core.Config, store *core.MemoryStore)) (*core.Authenticator, *core.MemoryStore, string) {
+	b.Helper()
+	iss := authtest.New(b)
+	store := core.NewMemoryStore(core.StoreOptions{Audit: &storetest.AuditRecorder{}})
+	b.Cleanup(func() { store.Close() })
+	cfg := iss.Config()
+	if mut != nil {
+		mut(&cfg, store)
+	}
+	a, err := core.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	s, _, err := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return a, store, iss.Token(authtest.Claims{"sid": s.ID, "exp": time.Now().Add(time.Hour).Unix()})
+}
+
+func benchRequest(b *testing.B, a *core.Authenticator, tok string, sensitive bool) {
+	r := httptest.NewRequest("POST", "/transfer", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	q := sessReq{r}
+	ctx := context.Background()
+	req := core.Requirements{Sensitive: sensitive}
+	b.ReportAllocs()
+	for b.Loop() {
+		c, err := a.Admit(ctx, q, false)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if sensitive {
+			if err := core.Require(c, req); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkSessionJWTOnly is the plain JWT path: Authenticate only.
+func BenchmarkSessionJWTOnly(b *testing.B) {
+	a, _, tok := benchSetup(b, nil)
+	r := httptest.NewRequest("GET", "/me", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	q := sessReq{r}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Authenticate(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSessionNonSensitive is a non-sensitive route under SensitiveOnly
+// with the memory store as checker and feed: JWT + deny-set lookup.
+func BenchmarkSessionNonSensitive(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = s })
+	benchRequest(b, a, tok, false)
+}
+
+// BenchmarkSessionSensitiveCached is a sensitive route whose session was
+// confirmed within SensitiveCacheTTL: no backend call.
+func BenchmarkSessionSensitiveCached(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) {
+		c.Sessions = s
+		c.SessionCheck.SensitiveCacheTTL = time.Hour
+	})
+	benchRequest(b, a, tok, true)
+}
+
+// BenchmarkSessionSensitiveMemoryStore is a sensitive route with a live
+// lookup in the memory store on every request (the default: no cache).
+func BenchmarkSessionSensitiveMemoryStore(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = s })
+	benchRequest(b, a, tok, true)
+}
+
+// BenchmarkSessionSensitiveMemoryStoreParallel is the same under
+// concurrent load (singleflight shares concurrent lookups of one sid).
+func BenchmarkSessionSensitiveMemoryStoreParallel(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = s })
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		r := httptest.NewRequest("POST", "/transfer", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		q := sessReq{r}
+		for pb.Next() {
+			c, err := a.Admit(context.Background(), q, false)
+			if err == nil {
+				err = core.Require(c, core.Requirements{Sensitive: true})
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkSessionOpaqueMemoryStore authenticates an opaque session token
+// (SHA-256 + one map lookup) on a sensitive route.
+func BenchmarkSessionOpaqueMemoryStore(b *testing.B) {
+	store := core.NewMemoryStore(core.StoreOptions{Audit: &storetest.AuditRecorder{}})
+	b.Cleanup(func() { store.Close() })
+	a, err := core.New(context.Background(), core.Config{Opaque: store, Sessions: store})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	_, tok, _ := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
+	benchRequest(b, a, tok, true)
+}
