@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/examples/internal/flowtest"
+	"go.uber.org/goleak"
 )
 
 func TestFlow(t *testing.T)          { flowtest.Flow(t, run) }
@@ -12,3 +13,12 @@ func TestStartErrors(t *testing.T)   { flowtest.StartErrors(t, run) }
 func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
 func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
 func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/fiber") }
+
+// fasthttp keeps one goroutine per process that refreshes the Date header,
+// and its worker-pool cleaner notices a shutdown only when its idle sleep
+// (10s) ends; neither is the app's.
+func TestNoLeaks(t *testing.T) {
+	flowtest.NoLeaks(t, run,
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
+		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
+}

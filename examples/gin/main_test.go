@@ -12,3 +12,4 @@ func TestStartErrors(t *testing.T)   { flowtest.StartErrors(t, run) }
 func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
 func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
 func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/gin") }
+func TestNoLeaks(t *testing.T)       { flowtest.NoLeaks(t, run) }

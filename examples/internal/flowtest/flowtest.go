@@ -30,6 +30,9 @@ type App struct {
 	// URL is the base URL, e.g. http://127.0.0.1:41234.
 	URL string
 	out *syncBuffer
+
+	client *http.Client
+	stop   func() error // cancels run and waits for it, once
 }
 
 // Output returns what the app printed so far.
@@ -46,7 +49,11 @@ func Start(t testing.TB, run Run, env map[string]string) *App {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
-	app := &App{out: &syncBuffer{}}
+	transport := &http.Transport{}
+	app := &App{out: &syncBuffer{}, client: &http.Client{
+		Transport:     transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
 	go func() { done <- run(ctx, func(k string) string { return vars[k] }, app.out, ready) }()
 	select {
 	case app.URL = <-ready:
@@ -54,14 +61,23 @@ func Start(t testing.TB, run Run, env map[string]string) *App {
 		cancel()
 		t.Fatalf("app did not start: %v\noutput:\n%s", err, app.Output())
 	}
-	t.Cleanup(func() {
+	app.stop = sync.OnceValue(func() error {
 		cancel()
-		if err := <-done; err != nil {
+		err := <-done
+		transport.CloseIdleConnections()
+		return err
+	})
+	t.Cleanup(func() {
+		if err := app.Stop(); err != nil {
 			t.Errorf("app stopped with an error: %v", err)
 		}
 	})
 	return app
 }
+
+// Stop stops the app and returns what run returned. Start's cleanup calls
+// it too; calling it again returns the same.
+func (a *App) Stop() error { return a.stop() }
 
 // StartErr runs the app with env and returns the error it fails to start
 // with; the test fails if it starts.
@@ -157,8 +173,7 @@ func (a *App) Do(t testing.TB, q Req) Resp {
 	for k, v := range q.Header {
 		req.Header.Set(k, v)
 	}
-	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := client.Do(req)
+	res, err := a.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", q.Method, q.Path, err)
 	}
