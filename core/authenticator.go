@@ -46,6 +46,7 @@ type Authenticator struct {
 	once   sync.Once
 
 	sessions *sessionPolicy
+	tokens   *tokenCache // nil when Config.TokenCache.Disabled
 }
 
 // New builds an Authenticator. It checks cfg, fetches the key sets (OIDC
@@ -68,6 +69,9 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		if err := a.coop.AddTrustedOrigin(o); err != nil {
 			return nil, configErr("TrustedOrigins: %v", err)
 		}
+	}
+	if a.tokens, err = newTokenCache(cfg.TokenCache); err != nil {
+		return nil, err
 	}
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	fail := func(err error) (*Authenticator, error) {
@@ -126,9 +130,18 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 			return nil, err
 		}
 	}
-	var p *Principal
+	var (
+		p   *Principal
+		v   verified
+		hit bool
+	)
 	if isJWTShape(tok) {
-		p, err = a.verifyJWT(ctx, tok)
+		if a.tokens != nil {
+			p, err, hit = a.lookupToken(tok)
+		}
+		if !hit {
+			p, err = a.verifyJWT(ctx, tok, &v)
+		}
 	} else if a.cfg.Opaque != nil && isOpaqueShape(tok) {
 		p, err = a.authenticateOpaque(ctx, tok)
 	} else {
@@ -139,6 +152,9 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 	}
 	if err := a.sessions.denied(ctx, p); err != nil {
 		return nil, err
+	}
+	if v.vk != nil && a.tokens != nil {
+		a.addToken(tok, &v, p) // accepted: remember it (a hit leaves v empty)
 	}
 	p.Source = src
 	p.auth = a

@@ -114,6 +114,13 @@ type Config struct {
 	// Sessions checker is usually its own feed.
 	Revocations RevocationFeed
 
+	// TokenCache sizes the verified-token cache: a JWT whose signature
+	// verified is recognised by its exact bytes and not verified again
+	// (expiry, the key's presence in the key set, the deny set and the
+	// session policy are still checked on every request). On by default,
+	// 10000 entries and 32 MiB at most; set Disabled to turn it off.
+	TokenCache TokenCacheOptions
+
 	// Realm is the realm of the WWW-Authenticate challenge; default "api".
 	Realm string
 	// Renderer writes refusals; default DefaultRenderer.

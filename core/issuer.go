@@ -18,9 +18,10 @@ import (
 
 // issuer holds one trusted issuer's configuration and keys.
 type issuer struct {
-	a    *Authenticator
-	cfg  IssuerConfig
-	hmac []byte
+	a       *Authenticator
+	cfg     IssuerConfig
+	hmac    []byte
+	hmacKey *vkey // hmac as a key, remembered by the verified-token cache
 
 	keys    atomic.Pointer[keyring]
 	jwksURL string // "" for static keys and HMAC
@@ -49,6 +50,7 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 	switch {
 	case len(ic.HMACSecret) > 0:
 		is.hmac = ic.HMACSecret
+		is.hmacKey = &vkey{kty: "oct", algs: ic.Algorithms, pub: ic.HMACSecret}
 		return is, nil
 	case len(ic.PublicKeys) > 0:
 		keys, err := parseStaticKeys(ic.PublicKeys, ic.Algorithms)
@@ -157,6 +159,7 @@ func (is *issuer) refreshOnce(ctx context.Context) error {
 				slog.String("issuer", is.cfg.Issuer), slog.String("kid", k.kid))
 		}
 	}
+	reuseKeys(is.keys.Load(), keys) // unchanged keys keep their *vkey (verified-token cache)
 	kr := newKeyring(keys, is.a.cfg.Now())
 	for kid := range kr.ambiguous {
 		is.a.log.Warn("authgate: JWKS lists one kid for different keys; tokens naming it are refused",
@@ -245,14 +248,14 @@ func (is *issuer) requestRefresh() <-chan struct{} {
 const unknownKIDWait = time.Second
 
 // key returns the verification key for a token header of this issuer.
-func (is *issuer) key(ctx context.Context, h header) (any, error) {
+func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 	if is.hmac != nil {
-		return is.hmac, nil
+		return is.hmacKey, nil
 	}
 	if kr := is.keys.Load(); kr != nil {
 		vk, known := kr.find(h.kid, h.alg)
 		if vk != nil {
-			return vk.pub, nil
+			return vk, nil
 		}
 		if known || is.unknownKID == nil {
 			return nil, invalid("no key fits the token's kid and alg")
@@ -285,7 +288,7 @@ func (is *issuer) key(ctx context.Context, h header) (any, error) {
 		return nil, newError(ErrUnavailable, errNoKeys)
 	}
 	if vk, _ := kr.find(h.kid, h.alg); vk != nil {
-		return vk.pub, nil
+		return vk, nil
 	}
 	return nil, invalid("unknown kid")
 }

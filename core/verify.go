@@ -13,7 +13,8 @@ import (
 // issuer named by iss, check alg against that issuer's allow-list, find the
 // key by kid within that issuer's keys, verify the signature, and only then
 // judge the claims, so that "expired" is never said of a forged token.
-func (a *Authenticator) verifyJWT(ctx context.Context, tok string) (*Principal, error) {
+// When v is not nil, it is filled for the verified-token cache.
+func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified) (*Principal, error) {
 	j, err := decodeJWS(tok)
 	if err != nil {
 		return nil, err
@@ -39,12 +40,15 @@ func (a *Authenticator) verifyJWT(ctx context.Context, tok string) (*Principal, 
 	if err != nil {
 		return nil, err
 	}
-	if err := verifySignature(&j, key); err != nil {
+	if err := verifySignature(&j, key.pub); err != nil {
 		is.signatureFailed(j.h)
 		return nil, err
 	}
 	if err := a.checkClaims(&c, is); err != nil {
 		return nil, err
+	}
+	if v != nil { // for the verified-token cache
+		*v = verified{c: c, is: is, vk: key, hdr: j.h}
 	}
 	return a.principal(&c, j.payload), nil
 }

@@ -1,0 +1,19 @@
+package core
+
+// TokenCacheStats reports the verified-token cache's entry count, estimated
+// bytes and lookups that found nothing usable, for tests in package
+// core_test (this file is compiled into tests only).
+func (a *Authenticator) TokenCacheStats() (entries int, bytes int64, misses uint64) {
+	c := a.tokens
+	if c == nil {
+		return 0, 0, 0
+	}
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		entries += len(s.m)
+		bytes += s.bytes
+		s.mu.RUnlock()
+	}
+	return entries, bytes, c.misses.Load()
+}
