@@ -106,6 +106,9 @@ func TestConfigRefused(t *testing.T) {
 			c.PublicKeys = []string{authtest.PublicPEM(edKey)}
 			c.Algorithms = []string{"ES256"}
 		}), "algorithm"},
+		{"KS-18 two kid-less keys for one algorithm (AL-05: tokens could name neither)", with(func(c *core.Config) {
+			c.PublicKeys = []string{authtest.PublicPEM(ecKey), authtest.PublicPEM(&authtest.Key{Alg: "ES256", Private: authtest.GenerateKey("ES256")})}
+		}), "kid"},
 		{"KS-18 PEM followed by garbage", with(func(c *core.Config) { c.PublicKeys = []string{authtest.PublicPEM(ecKey) + "garbage"} }), "trailing"},
 		{"KS-18 neither PEM nor JWK", with(func(c *core.Config) { c.PublicKeys = []string{"MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"} }), "neither"},
 		{"KS-18 truncated PEM", with(func(c *core.Config) { c.PublicKeys = []string{authtest.PublicPEM(ecKey)[:60]} }), "PublicKeys"},

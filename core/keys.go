@@ -365,6 +365,16 @@ func parseStaticKeys(srcs []string, allowed []string) ([]*vkey, error) {
 	if len(out) == 0 {
 		return nil, errors.New("PublicKeys holds no key")
 	}
+	// A token is matched to a key without a kid only when exactly one such
+	// key fits its alg (keyring.find), so two kid-less keys that verify the
+	// same algorithm could never be used: say so now.
+	for i, a := range out {
+		for _, b := range out[:i] {
+			if a.kid == "" && b.kid == "" && slices.ContainsFunc(a.algs, func(alg string) bool { return slices.Contains(b.algs, alg) }) {
+				return nil, errors.New("PublicKeys holds two keys without a kid for the same algorithm; give them kids (as JWKs) so tokens can name them")
+			}
+		}
+	}
 	return out, nil
 }
 
