@@ -48,6 +48,9 @@ type memTomb struct {
 
 var _ SessionStore = (*MemoryStore)(nil)
 
+// inProcess marks the store as answering from memory (see inProcessChecker).
+func (m *MemoryStore) inProcess() {}
+
 // NewMemoryStore returns a running MemoryStore. Call Close to stop its
 // sweeper.
 func NewMemoryStore(opts StoreOptions) *MemoryStore {

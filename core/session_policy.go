@@ -255,7 +255,17 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 		// request still asks for its own, fresher answer.
 		return nil
 	}
-	state, err := s.shared(ctx, checker, k)
+	var state SessionState
+	var err error
+	if _, ok := checker.(inProcessChecker); ok {
+		// An in-process store answers from memory: it can neither hang nor
+		// fail, so it needs no shared call, timeout or goroutine.
+		gen := s.cache.generation()
+		state, err = checker.Check(ctx, k.sid)
+		s.record(k, start, gen, state, err)
+	} else {
+		state, err = s.shared(ctx, checker, k)
+	}
 	// A revocation heard while the call was running wins over its answer
 	// (SS-04, SS-05).
 	if s.deny.has(k.iss, k.sid) {
@@ -314,13 +324,7 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
 		st, err := safeCheck(cctx, checker, k.sid)
-		if err == nil {
-			if st == SessionActive {
-				s.cache.putPositive(k, start, gen)
-			} else {
-				s.cache.putNegative(k)
-			}
-		}
+		s.record(k, start, gen, st, err)
 		return st, err
 	})
 	t := time.NewTimer(timeout)
@@ -336,6 +340,24 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 	case <-t.C:
 		return SessionRevoked, errors.New("session check timed out")
 	}
+}
+
+// record caches the answer of a call that started at start in generation gen.
+func (s *sessionPolicy) record(k sessKey, start time.Time, gen uint64, st SessionState, err error) {
+	switch {
+	case err != nil:
+	case st == SessionActive:
+		s.cache.putPositive(k, start, gen)
+	default:
+		s.cache.putNegative(k)
+	}
+}
+
+// inProcessChecker marks checkers that answer from this process's memory
+// (MemoryStore): they are called directly, without singleflight.
+type inProcessChecker interface {
+	SessionChecker
+	inProcess()
 }
 
 // safeCheck calls checker, turning a panic into an error.

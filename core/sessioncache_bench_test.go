@@ -126,3 +126,19 @@ func BenchmarkSessionOpaqueMemoryStore(b *testing.B) {
 	_, tok, _ := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
 	benchRequest(b, a, tok, true)
 }
+
+// remoteChecker hides the store's in-process marker, so checks take the
+// path of a network checker (singleflight, detached context, timeout).
+type remoteChecker struct{ s core.SessionChecker }
+
+func (r remoteChecker) Check(ctx context.Context, sid string) (core.SessionState, error) {
+	return r.s.Check(ctx, sid)
+}
+
+// BenchmarkSessionSensitiveSharedCall is a sensitive route whose checker
+// is treated as remote: the cost of the shared-call machinery around a
+// backend that answers at once.
+func BenchmarkSessionSensitiveSharedCall(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = remoteChecker{s} })
+	benchRequest(b, a, tok, true)
+}
