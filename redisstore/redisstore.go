@@ -1,0 +1,572 @@
+// Package redisstore is a core.SessionStore on Redis (single node, Sentinel
+// or Cluster, through go-redis's UniversalClient), with a revocation feed
+// that reaches every process sharing the Redis.
+//
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"}})
+//	store, err := redisstore.New(ctx, rdb, redisstore.Options{IdleTimeout: 30 * time.Minute})
+//	auth, err := core.New(ctx, core.Config{..., Sessions: store, Revocations: store})
+//
+// Every multi-key change is one Lua script in one Cluster slot; expiry is
+// decided by Options.Now, passed into the scripts; only SHA-256 hashes of
+// opaque tokens are stored. Revocations go to a Redis Stream that each
+// subscription reads from its last seen id, so a subscriber that loses its
+// connection replays what it missed; until it has caught up it reports
+// itself behind (core.Revocation{Behind: true}) and the authenticator checks
+// every request live.
+package redisstore
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/authgate/authgate/core"
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults and bounds of Options.
+const (
+	DefaultPrefix         = "authgate:"
+	DefaultCommandTimeout = 500 * time.Millisecond
+	MaxCommandTimeout     = 10 * time.Second
+	DefaultFeedMaxLen     = 100000
+	DefaultFeedReplay     = 24*time.Hour + 30*time.Second // core's default MaxTokenLifetime + Leeway
+	DefaultFeedBlock      = time.Second
+	maxPrefixLen          = 64
+	gcGrace               = time.Hour // Redis TTL beyond a session's deadline
+)
+
+// Options configures a Store. The session fields mirror core.StoreOptions
+// (same meaning, same defaults); the zero value is usable.
+type Options struct {
+	// IdleTimeout ends a session not seen for this long; 0: no idle timeout.
+	IdleTimeout time.Duration
+	// AbsoluteTimeout ends a session this long after its creation; default
+	// 7 days.
+	AbsoluteTimeout time.Duration
+	// MaxSessions caps the live sessions of one subject; 0: no cap.
+	MaxSessions int
+	// EvictOldest: at the cap, true revokes the oldest session, false
+	// refuses the new one with core.ErrTooManySessions.
+	EvictOldest bool
+	// TouchInterval is the least time between two last-seen writes of one
+	// session; default 1 minute.
+	TouchInterval time.Duration
+	// Audit receives an event for every revocation made through this Store;
+	// default core.NewSlogAudit(Logger).
+	Audit core.AuditSink
+	// Now is the clock for every expiry decision (Redis's clock is never
+	// used for them); default time.Now. Instances sharing a Redis should
+	// have synchronised clocks.
+	Now func() time.Time
+
+	// Prefix starts every key; default "authgate:". It must not contain
+	// '{' or '}' (the Cluster hash tags are the store's) and is at most 64
+	// bytes.
+	Prefix string
+	// CommandTimeout bounds each Redis call of the store; default 500ms, at
+	// most 10s. With a *redis.Client it is applied as the read and write
+	// timeout of the calls (whatever ContextTimeoutEnabled says); with other
+	// clients through the context, which go-redis honours only with
+	// ContextTimeoutEnabled: true (otherwise the client's own ReadTimeout
+	// bounds the wait).
+	CommandTimeout time.Duration
+	// Logger receives feed problems (disconnects, gaps, malformed entries);
+	// default slog.Default().
+	Logger *slog.Logger
+
+	// FeedMaxLen bounds the revocation stream (XADD MAXLEN ~); default
+	// 100000 entries. A subscriber that falls further behind than this
+	// detects the gap and reports itself behind for FeedReplay.
+	FeedMaxLen int64
+	// FeedReplay is how far back a new subscription reads the stream, and
+	// how long a subscription that detected lost entries reports itself
+	// behind. It should be at least the authenticator's MaxTokenLifetime +
+	// Leeway; default 24h30s (core's defaults).
+	FeedReplay time.Duration
+	// FeedBlock is how long one XREAD waits for new entries; default 1s,
+	// within [10ms, 10s]. It bounds how long Close waits for a subscription
+	// and how soon a silently dead connection is noticed (FeedBlock plus
+	// go-redis's 10s margin).
+	FeedBlock time.Duration
+}
+
+// Store is a core.SessionStore on Redis: a core.SessionChecker, a
+// core.OpaqueAuthenticator and a core.RevocationFeed.
+// It is safe for concurrent use; Close ends its subscriptions.
+type Store struct {
+	cmd    redis.UniversalClient // with CommandTimeout where the client allows
+	opts   core.StoreOptions
+	prefix string
+	stream string
+	// atomicFeed: the revocation stream is written inside the revoking
+	// script (one node: single Redis or Sentinel). On a Cluster the stream
+	// lives in another slot and is written right after the script.
+	atomicFeed bool
+	timeout    time.Duration
+	maxLen     int64
+	replay     time.Duration
+	block      time.Duration
+	log        *slog.Logger
+
+	mu     sync.Mutex
+	subs   map[uint64]*subscription
+	nextID uint64
+	closed bool
+	wg     sync.WaitGroup
+}
+
+var _ core.SessionStore = (*Store)(nil)
+
+// New checks opts, pings Redis (an unreachable Redis is an error, so a
+// misconfigured address fails at start-up) and returns a Store. rdb stays
+// the caller's: Close does not close it. rdb must send reads to primaries:
+// a Cluster client with ReadOnly, RouteByLatency or RouteRandomly is
+// refused, since a replica may not yet have a revocation (RD-04).
+func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, error) {
+	if rdb == nil {
+		return nil, errors.New("redisstore: nil Redis client")
+	}
+	o := opts
+	if o.Prefix == "" {
+		o.Prefix = DefaultPrefix
+	}
+	if len(o.Prefix) > maxPrefixLen || strings.ContainsAny(o.Prefix, "{}") {
+		return nil, fmt.Errorf("redisstore: Prefix %q must be at most %d bytes without '{' or '}'", o.Prefix, maxPrefixLen)
+	}
+	if o.CommandTimeout == 0 {
+		o.CommandTimeout = DefaultCommandTimeout
+	}
+	if o.CommandTimeout < 0 || o.CommandTimeout > MaxCommandTimeout {
+		return nil, fmt.Errorf("redisstore: CommandTimeout %v is outside (0, %v]", o.CommandTimeout, MaxCommandTimeout)
+	}
+	if o.FeedMaxLen == 0 {
+		o.FeedMaxLen = DefaultFeedMaxLen
+	}
+	if o.FeedMaxLen < 100 {
+		return nil, fmt.Errorf("redisstore: FeedMaxLen %d must be at least 100", o.FeedMaxLen)
+	}
+	if o.FeedReplay == 0 {
+		o.FeedReplay = DefaultFeedReplay
+	}
+	if o.FeedReplay < time.Minute || o.FeedReplay > 31*24*time.Hour {
+		return nil, fmt.Errorf("redisstore: FeedReplay %v is outside [1m, 744h]", o.FeedReplay)
+	}
+	if o.FeedBlock == 0 {
+		o.FeedBlock = DefaultFeedBlock
+	}
+	if o.FeedBlock < 10*time.Millisecond || o.FeedBlock > 10*time.Second {
+		return nil, fmt.Errorf("redisstore: FeedBlock %v is outside [10ms, 10s]", o.FeedBlock)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Audit == nil {
+		o.Audit = core.NewSlogAudit(o.Logger)
+	}
+	s := &Store{
+		cmd: rdb,
+		opts: core.StoreOptions{
+			IdleTimeout: o.IdleTimeout, AbsoluteTimeout: o.AbsoluteTimeout, MaxSessions: o.MaxSessions,
+			EvictOldest: o.EvictOldest, TouchInterval: o.TouchInterval, Audit: o.Audit, Now: o.Now,
+		}.WithDefaults(),
+		prefix:  o.Prefix,
+		stream:  o.Prefix + "revocations",
+		timeout: o.CommandTimeout,
+		maxLen:  o.FeedMaxLen,
+		replay:  o.FeedReplay,
+		block:   o.FeedBlock,
+		log:     o.Logger,
+		subs:    map[uint64]*subscription{},
+	}
+	switch c := rdb.(type) {
+	case *redis.Client:
+		s.atomicFeed = true
+		s.cmd = c.WithTimeout(o.CommandTimeout)
+	case *redis.ClusterClient:
+		if co := c.Options(); co.ReadOnly || co.RouteByLatency || co.RouteRandomly {
+			return nil, errors.New("redisstore: the Cluster client routes reads to replicas (ReadOnly, RouteByLatency or RouteRandomly); session and revocation reads must go to primaries (RD-04): use a separate client without these options")
+		}
+	default:
+		// A Ring shards by key like a Cluster: write the stream separately.
+	}
+	cctx, cancel := context.WithTimeout(ctx, o.CommandTimeout)
+	defer cancel()
+	if err := s.cmd.Ping(cctx).Err(); err != nil {
+		return nil, fmt.Errorf("redisstore: Redis unreachable: %w", err)
+	}
+	return s, nil
+}
+
+// errNotFound is the one answer for an unknown, revoked or expired session
+// or token (SS-13).
+var errNotFound = fmt.Errorf("redisstore: session unknown, revoked or expired: %w", core.ErrSessionRevoked)
+
+var errClosed = errors.New("redisstore: store closed")
+
+// unavailable wraps a Redis failure: core answers it 503 (fail closed).
+func unavailable(err error) error {
+	return fmt.Errorf("redisstore: %w: %w", core.ErrUnavailable, err)
+}
+
+func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
+
+// now returns the store clock truncated to the millisecond, the precision
+// kept in Redis.
+func (s *Store) now() time.Time { return time.UnixMilli(s.opts.Now().UnixMilli()) }
+
+func ms(d time.Duration) int64 { return d.Milliseconds() }
+
+// keys returns the script's keys, with the stream last when it is written
+// inside the script.
+func (s *Store) keys(k ...string) []string {
+	if s.atomicFeed {
+		return append(k, s.stream)
+	}
+	return k
+}
+
+// Create opens a session for ns.Subject. At the cap it evicts the oldest
+// session (published and audited, reason "session limit") or fails with
+// core.ErrTooManySessions, atomically with respect to every other instance
+// (SS-18).
+func (s *Store) Create(ctx context.Context, ns core.NewSession) (*core.Session, string, error) {
+	if ns.Subject == "" {
+		return nil, "", errors.New("redisstore: NewSession.Subject is empty")
+	}
+	if s.isClosed() {
+		return nil, "", errClosed
+	}
+	sc, err1 := json.Marshal(ns.Scopes)
+	ro, err2 := json.Marshal(ns.Roles)
+	md, err3 := json.Marshal(ns.Metadata)
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return nil, "", fmt.Errorf("redisstore: encoding the session: %w", err)
+	}
+	now := s.now()
+	sh := subjectHash(ns.Subject)
+	tag := tagOf(sh)
+	tok := newToken(sh)
+	th := core.HashOpaqueToken(tok)
+	ax := now.Add(s.opts.AbsoluteTimeout)
+	for range 3 { // a sid collision (128 random bits) is retried
+		sid := newSessionID(tag)
+		cctx, cancel := s.ctx(ctx)
+		res, err := createScript.Run(cctx, s.cmd,
+			s.keys(s.sessKey(tag, sid), s.tokenKey(tag, th), s.subjectKey(sh)),
+			now.UnixMilli(), sid, s.sessPrefix(tag), s.opts.MaxSessions, b2i(s.opts.EvictOldest), ms(gcGrace), s.maxLen,
+			ns.Subject, ns.Issuer, ns.Tenant, sc, ro, md, ax.UnixMilli(), ms(s.opts.IdleTimeout), hex.EncodeToString(th[:]),
+		).Slice()
+		cancel()
+		if err != nil {
+			return nil, "", unavailable(err)
+		}
+		code, _ := res[0].(int64)
+		switch code {
+		case -1:
+			continue
+		case 0:
+			return nil, "", core.ErrTooManySessions
+		}
+		var evicted []core.Revocation
+		for i := 1; i+2 < len(res); i += 3 {
+			evicted = append(evicted, core.Revocation{SessionID: str(res[i]), Subject: str(res[i+1]), Issuer: str(res[i+2]), At: now})
+		}
+		perr := s.announce(ctx, evicted, core.RevokeOptions{Reason: "session limit", Actor: "system"})
+		sess := &core.Session{
+			ID: sid, Subject: ns.Subject, Issuer: ns.Issuer, Tenant: ns.Tenant,
+			Scopes: cloneOrNil(ns.Scopes), Roles: cloneOrNil(ns.Roles), Metadata: cloneMap(ns.Metadata),
+			CreatedAt: now, LastSeen: now, ExpiresAt: s.opts.Deadline(now, now),
+		}
+		if perr != nil {
+			s.log.ErrorContext(ctx, "redisstore: evicted sessions were not published on the revocation feed", slog.Any("error", perr))
+		}
+		return sess, tok, nil
+	}
+	return nil, "", errors.New("redisstore: could not draw a free session id")
+}
+
+// Get returns the live session sid.
+func (s *Store) Get(ctx context.Context, sid string) (*core.Session, error) {
+	tag, ok := parseSID(sid)
+	if !ok {
+		return nil, errNotFound
+	}
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	res, err := getScript.Run(cctx, s.cmd, []string{s.sessKey(tag, sid)}, s.now().UnixMilli(), sid).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return decodeSession(sid, res)
+}
+
+// Touch records activity on session sid, at most once per TouchInterval,
+// never past its absolute deadline.
+func (s *Store) Touch(ctx context.Context, sid string) error {
+	live, err := s.touch(ctx, sid)
+	if err != nil {
+		return err
+	}
+	if !live {
+		return errNotFound
+	}
+	return nil
+}
+
+func (s *Store) touch(ctx context.Context, sid string) (bool, error) {
+	tag, ok := parseSID(sid)
+	if !ok {
+		return false, nil
+	}
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	err := touchScript.Run(cctx, s.cmd, []string{s.sessKey(tag, sid)},
+		s.now().UnixMilli(), sid, ms(s.opts.TouchInterval), ms(gcGrace)).Err()
+	if errors.Is(err, redis.Nil) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return true, nil
+}
+
+// Check reports whether session sid is alive, recording the activity
+// (throttled). It fails only when Redis cannot answer: core turns that into
+// 503 (fail closed).
+func (s *Store) Check(ctx context.Context, sid string) (core.SessionState, error) {
+	live, err := s.touch(ctx, sid)
+	if err != nil {
+		return core.SessionRevoked, err
+	}
+	if !live {
+		return core.SessionRevoked, nil
+	}
+	return core.SessionActive, nil
+}
+
+// AuthenticateOpaque looks the token up by its SHA-256 (the only form the
+// store keeps), compares the stored hash in constant time, records the
+// activity and returns the session. Unknown, revoked and expired tokens get
+// one and the same error (SS-13).
+func (s *Store) AuthenticateOpaque(ctx context.Context, token string) (*core.Session, error) {
+	tag, ok := parseToken(token)
+	if !ok {
+		return nil, errNotFound
+	}
+	h := core.HashOpaqueToken(token)
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	res, err := opaqueScript.Run(cctx, s.cmd, []string{s.tokenKey(tag, h)},
+		s.now().UnixMilli(), s.sessPrefix(tag), ms(s.opts.TouchInterval), ms(gcGrace)).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, errNotFound
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	if len(res) != nFields+1 {
+		return nil, unavailable(errors.New("unexpected script reply"))
+	}
+	stored, err := hex.DecodeString(str(res[1+10]))
+	if err != nil || subtle.ConstantTimeCompare(stored, h[:]) != 1 {
+		return nil, errNotFound
+	}
+	return decodeSession(str(res[0]), res[1:])
+}
+
+// Revoke ends session sid, audits it, and publishes it on the revocation
+// feed before returning (in the same script on a single node or Sentinel;
+// right after it on a Cluster). This process's subscribers hear of it at
+// once; other processes within their feed latency.
+func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOption) error {
+	tag, ok := parseSID(sid)
+	if !ok {
+		return errNotFound
+	}
+	now := s.now()
+	cctx, cancel := s.ctx(ctx)
+	res, err := revokeScript.Run(cctx, s.cmd, s.keys(s.sessKey(tag, sid)), now.UnixMilli(), sid, s.maxLen).Slice()
+	cancel()
+	if errors.Is(err, redis.Nil) {
+		return errNotFound
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	if len(res) != 2 {
+		return unavailable(errors.New("unexpected script reply"))
+	}
+	r := core.Revocation{SessionID: sid, Subject: str(res[0]), Issuer: str(res[1]), At: now}
+	return s.announce(ctx, []core.Revocation{r}, core.NewRevokeOptions(opts...))
+}
+
+// RevokeSubject ends every session of subject in one atomic step and
+// returns how many it ended (SS-03).
+func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.RevokeOption) (int, error) {
+	sh := subjectHash(subject)
+	tag := tagOf(sh)
+	now := s.now()
+	cctx, cancel := s.ctx(ctx)
+	res, err := revokeSubjectScript.Run(cctx, s.cmd, s.keys(s.subjectKey(sh)), now.UnixMilli(), s.sessPrefix(tag), s.maxLen).Slice()
+	cancel()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, unavailable(err)
+	}
+	var rs []core.Revocation
+	for i := 0; i+1 < len(res); i += 2 {
+		rs = append(rs, core.Revocation{SessionID: str(res[i]), Subject: subject, Issuer: str(res[i+1]), At: now})
+	}
+	return len(rs), s.announce(ctx, rs, core.NewRevokeOptions(opts...))
+}
+
+// List returns the live sessions of subject, oldest first.
+func (s *Store) List(ctx context.Context, subject string) ([]*core.Session, error) {
+	sh := subjectHash(subject)
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	res, err := listScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, s.now().UnixMilli(), s.sessPrefix(tagOf(sh))).Slice()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, unavailable(err)
+	}
+	out := make([]*core.Session, 0, len(res)/(nFields+1))
+	for i := 0; i+nFields < len(res); i += nFields + 1 {
+		sess, err := decodeSession(str(res[i]), res[i+1:i+1+nFields])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sess)
+	}
+	return out, nil
+}
+
+// announce tells this process's subscribers at once, writes the stream when
+// the script could not (Cluster), and audits.
+func (s *Store) announce(ctx context.Context, rs []core.Revocation, o core.RevokeOptions) error {
+	if len(rs) == 0 {
+		return nil
+	}
+	var perr error
+	if !s.atomicFeed {
+		cctx, cancel := s.ctx(ctx)
+		_, perr = s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
+			for _, r := range rs {
+				p.XAdd(cctx, &redis.XAddArgs{Stream: s.stream, MaxLen: s.maxLen, Approx: true, Values: entry(r)})
+			}
+			return nil
+		})
+		cancel()
+	}
+	s.deliverLocal(rs)
+	for _, r := range rs {
+		s.opts.Audit.Revoked(ctx, core.AuditEvent{
+			SessionID: r.SessionID, Subject: r.Subject, Issuer: r.Issuer, At: r.At, Reason: o.Reason, Actor: o.Actor,
+		})
+	}
+	if perr != nil {
+		return unavailable(fmt.Errorf("session ended in the store, but publishing the revocation failed; other instances may accept its tokens on routes without a live check until they expire: %w", perr))
+	}
+	return nil
+}
+
+// entry is a revocation as a stream entry (the layout the scripts write).
+func entry(r core.Revocation) []any {
+	return []any{"v", "1", "sid", r.SessionID, "sub", r.Subject, "iss", r.Issuer, "at", strconv.FormatInt(r.At.UnixMilli(), 10)}
+}
+
+// decodeSession builds a Session from the script's fields (FIELDS order).
+func decodeSession(sid string, f []any) (*core.Session, error) {
+	if len(f) < nFields {
+		return nil, unavailable(errors.New("unexpected script reply"))
+	}
+	num := func(i int) int64 { n, _ := strconv.ParseInt(str(f[i]), 10, 64); return n }
+	sess := &core.Session{ID: sid, Subject: str(f[0]), Issuer: str(f[1]), Tenant: str(f[2])}
+	err := errors.Join(
+		json.Unmarshal([]byte(str(f[3])), &sess.Scopes),
+		json.Unmarshal([]byte(str(f[4])), &sess.Roles),
+		json.Unmarshal([]byte(str(f[5])), &sess.Metadata),
+	)
+	if err != nil {
+		return nil, unavailable(fmt.Errorf("corrupt session %s: %w", sid, err))
+	}
+	created, last, ax, ix := num(6), num(7), num(8), num(9)
+	sess.CreatedAt = time.UnixMilli(created)
+	sess.LastSeen = time.UnixMilli(last)
+	end := ax
+	if ix > 0 && last+ix < end {
+		end = last + ix
+	}
+	sess.ExpiresAt = time.UnixMilli(end)
+	return sess, nil
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cloneOrNil(s []string) []string {
+	if s == nil {
+		return nil
+	}
+	return append([]string(nil), s...)
+}
+
+func cloneMap(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close ends every subscription and waits for their goroutines. The Redis
+// client stays open (it is the caller's); sessions stay in Redis.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	subs := make([]*subscription, 0, len(s.subs))
+	for _, sub := range s.subs {
+		subs = append(subs, sub)
+	}
+	s.mu.Unlock()
+	for _, sub := range subs {
+		sub.end()
+	}
+	s.wg.Wait()
+	return nil
+}
