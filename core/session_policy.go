@@ -22,6 +22,12 @@ const (
 	defaultDenySetSize  = 100000
 	maxCacheTTL         = time.Hour
 	maxStaleBound       = 24 * time.Hour
+	// negativeKeep is how long a checker's "revoked" answer is cached. The
+	// backend stays authoritative (a revoked session is answered revoked
+	// again), so this only saves calls and orders answers (SS-05); it is
+	// longer than any check may run, so no call that began before a
+	// negative answer can outlive it. Feed revocations live in the deny set.
+	negativeKeep = time.Minute
 )
 
 // sessionPolicy applies Config.SessionPolicy: live checks, their cache, the
@@ -90,7 +96,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 		opts:   o,
 		now:    cfg.Now,
 		log:    cfg.Logger,
-		cache:  newSessionCache(o.CacheSize, max(o.CacheTTL, o.SensitiveCacheTTL, o.MaxStale), retention, cfg.Now),
+		cache:  newSessionCache(o.CacheSize, max(o.CacheTTL, o.SensitiveCacheTTL, o.MaxStale), negativeKeep, cfg.Now),
 		deny:   newDenySet(retention, o.DenySetSize, cfg.Now),
 		sem:    make(chan struct{}, o.MaxInFlight),
 		loud:   rate.Sometimes{First: 1, Interval: time.Minute},
