@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -144,9 +145,11 @@ func revocationFeeds(cfg *Config) []RevocationFeed {
 		if !ok || f == nil {
 			return
 		}
-		for _, g := range feeds {
-			if g == f {
-				return
+		if reflect.TypeOf(f).Comparable() { // == on a non-comparable value would panic
+			for _, g := range feeds {
+				if reflect.TypeOf(g).Comparable() && g == f {
+					return
+				}
 			}
 		}
 		feeds = append(feeds, f)

@@ -748,3 +748,51 @@ func TestDenySet(t *testing.T) {
 		}
 	})
 }
+
+// sliceFeed is a feed of a non-comparable type.
+type sliceFeed struct {
+	_ []int
+	f *stubFeed
+}
+
+func (s sliceFeed) SubscribeRevocations(ctx context.Context, fn func(core.Revocation)) (func(), error) {
+	return s.f.SubscribeRevocations(ctx, fn)
+}
+func (s sliceFeed) Check(context.Context, string) (core.SessionState, error) {
+	return core.SessionActive, nil
+}
+
+func TestFeedsAreFoundOnSessionsAndDeduplicated(t *testing.T) {
+	fd := &stubFeed{}
+	sf := sliceFeed{f: fd}
+	e := newSessEnv(t, func(c *core.Config) { c.Sessions = sf })
+	if fd.subscribers() != 1 {
+		t.Fatalf("%d subscriptions to a Sessions value that is a feed, want 1", fd.subscribers())
+	}
+	fd.push(core.Revocation{SessionID: "s-1", At: e.clock.Now()})
+	if _, err := e.do(context.Background(), e.token("s-1"), false); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatal(err)
+	}
+	store := core.NewMemoryStore(core.StoreOptions{Audit: core.AuditFunc(func(context.Context, core.AuditEvent) {})})
+	defer store.Close()
+	e2 := newSessEnv(t, func(c *core.Config) { c.Sessions, c.Opaque = store, store })
+	s, _, _ := store.Create(context.Background(), core.NewSession{Subject: "u"})
+	store.Revoke(context.Background(), s.ID)
+	if _, err := e2.do(context.Background(), e2.token(s.ID), false); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatal(err)
+	}
+}
+
+func TestOpaqueFloodCostsNoBackendCalls(t *testing.T) {
+	checker := &stubChecker{}
+	e := newOpaqueEnv(t, func(c *core.Config) { c.Sessions = checker })
+	for range 10000 {
+		tok, _ := core.NewOpaqueToken()
+		if _, err := e.authenticate(tok); statusOf(err) != 401 {
+			t.Fatalf("random token: %v", err)
+		}
+	}
+	if n := checker.calls.Load(); n != 0 {
+		t.Fatalf("SS-12: %d checker calls for random opaque tokens", n)
+	}
+}
