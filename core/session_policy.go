@@ -49,6 +49,7 @@ type sessionPolicy struct {
 	behind     atomic.Int32 // feeds that reported they may be missing revocations
 	stops      []func()
 	loud       rate.Sometimes // rate-limits the misconfiguration and overflow logs
+	openLog    rate.Sometimes // rate-limits the fail-open warning
 }
 
 func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
@@ -92,15 +93,16 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 
 	retention := cfg.MaxTokenLifetime + cfg.Leeway
 	s := &sessionPolicy{
-		a:      a,
-		policy: cfg.SessionPolicy,
-		opts:   o,
-		now:    cfg.Now,
-		log:    cfg.Logger,
-		cache:  newSessionCache(o.CacheSize, max(o.CacheTTL, o.SensitiveCacheTTL, o.MaxStale), negativeKeep, cfg.Now),
-		deny:   newDenySet(retention, o.DenySetSize, cfg.Now),
-		sem:    make(chan struct{}, o.MaxInFlight),
-		loud:   rate.Sometimes{First: 1, Interval: time.Minute},
+		a:       a,
+		policy:  cfg.SessionPolicy,
+		opts:    o,
+		now:     cfg.Now,
+		log:     cfg.Logger,
+		cache:   newSessionCache(o.CacheSize, max(o.CacheTTL, o.SensitiveCacheTTL, o.MaxStale), negativeKeep, cfg.Now),
+		deny:    newDenySet(retention, o.DenySetSize, cfg.Now),
+		sem:     make(chan struct{}, o.MaxInFlight),
+		loud:    rate.Sometimes{First: 1, Interval: time.Minute},
+		openLog: rate.Sometimes{First: 1, Interval: 10 * time.Second},
 	}
 	s.issuerKeys = append(s.issuerKeys, "")
 	for iss := range a.issuers {
@@ -301,8 +303,10 @@ func (s *sessionPolicy) failOpen(ctx context.Context, p *Principal, k sessKey, e
 	}
 	if s.opts.MaxStale > 0 {
 		if e, ok := s.cache.get(k); ok && !e.revoked && s.now().Sub(e.at) <= s.opts.MaxStale {
-			s.log.WarnContext(ctx, "authgate: session checker unavailable; accepting a recently confirmed session (fail-open)",
-				slog.Duration("confirmed_ago", s.now().Sub(e.at)))
+			s.openLog.Do(func() {
+				s.log.WarnContext(ctx, "authgate: session checker unavailable; accepting recently confirmed sessions (fail-open, SessionCheck.MaxStale)",
+					slog.Duration("confirmed_ago", s.now().Sub(e.at)), slog.String("error", err.Error()))
+			})
 			return nil
 		}
 	}
