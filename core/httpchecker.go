@@ -131,7 +131,7 @@ func (c *HTTPSessionChecker) Check(ctx context.Context, sid string) (SessionStat
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return SessionRevoked, fmt.Errorf("session endpoint: %w", err)
+		return SessionRevoked, fmt.Errorf("session endpoint: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
@@ -145,3 +145,13 @@ func (c *HTTPSessionChecker) Check(ctx context.Context, sid string) (SessionStat
 }
 
 var errNotJSON = errors.New("response is not a JSON object")
+
+// withoutURL drops the request URL from a client error, so that logs never
+// carry a key that a URL may hold.
+func withoutURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
+}

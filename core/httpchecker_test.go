@@ -218,3 +218,12 @@ func TestHTTPSessionCheckerThroughTheAuthenticator(t *testing.T) {
 		t.Fatalf("SS-08: %v", err)
 	}
 }
+
+func TestHTTPSessionCheckerErrorsDoNotCarryTheURL(t *testing.T) {
+	stub := newSessionStub(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	c := newHTTPChecker(t, stub.URL, func(o *core.HTTPSessionOptions) { o.URL = stub.URL + "/s/{sid}?key=SECRETKEY" })
+	_, err := c.Check(context.Background(), "sess-1")
+	if err == nil || strings.Contains(err.Error(), "SECRETKEY") || strings.Contains(err.Error(), stub.URL) {
+		t.Fatalf("error %v", err)
+	}
+}

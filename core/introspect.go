@@ -181,7 +181,7 @@ func (in *Introspector) introspect(ctx context.Context, token string) (*Session,
 	req.SetBasicAuth(url.QueryEscape(in.id), url.QueryEscape(in.secret))
 	resp, err := in.client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("introspection: %w", err)
+		return nil, fmt.Errorf("introspection: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, in.maxBody+1))
