@@ -191,6 +191,45 @@ func readString(d *jsontext.Decoder) (string, error) {
 	return t.String(), nil
 }
 
+// readInterned reads a string like readString, but returns the matching
+// string of known without allocating when there is one (alg, typ and iss
+// almost always take one of a few values).
+func readInterned(d *jsontext.Decoder, known func(b []byte) (string, bool)) (string, error) {
+	if d.PeekKind() != '"' {
+		return "", errors.New("not a string")
+	}
+	v, err := d.ReadValue() // validated: UTF-8, escapes
+	if err != nil {
+		return "", err
+	}
+	raw := v[1 : len(v)-1]
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		if raw, err = jsontext.AppendUnquote(nil, v); err != nil {
+			return "", err
+		}
+	}
+	if s, ok := known(raw); ok {
+		return s, nil
+	}
+	return string(raw), nil
+}
+
+func internList(list []string) func([]byte) (string, bool) {
+	return func(b []byte) (string, bool) {
+		for _, s := range list {
+			if string(b) == s {
+				return s, true
+			}
+		}
+		return "", false
+	}
+}
+
+var (
+	internAlg = internList(supportedAlgs)
+	internTyp = internList([]string{"JWT", "at+jwt", "application/at+jwt", "JOSE"})
+)
+
 // readStrings reads a string or an array of strings.
 func readStrings(d *jsontext.Decoder) ([]string, error) {
 	switch d.PeekKind() {
@@ -250,7 +289,7 @@ func parseHeader(b []byte) (header, error) {
 		var err error
 		switch name {
 		case "alg":
-			h.alg, err = readString(d)
+			h.alg, err = readInterned(d, internAlg)
 			hasAlg = true
 		case "kid":
 			h.kid, err = readString(d)
@@ -259,7 +298,7 @@ func parseHeader(b []byte) (header, error) {
 				err = errors.New("empty kid")
 			}
 		case "typ":
-			h.typ, err = readString(d)
+			h.typ, err = readInterned(d, internTyp)
 		default:
 			if refusedHeaderParams[name] {
 				return errors.New("refused header parameter")
@@ -311,7 +350,7 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 		var err error
 		switch name {
 		case "iss":
-			c.iss, err = readString(d)
+			c.iss, err = readInterned(d, a.internIssuer)
 			c.hasIss = true
 		case "sub":
 			c.sub, err = readString(d)
@@ -363,6 +402,14 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 		return c, errors.Join(errClaims, err)
 	}
 	return c, nil
+}
+
+// internIssuer returns the configured issuer name equal to b.
+func (a *Authenticator) internIssuer(b []byte) (string, bool) {
+	if is := a.issuers[string(b)]; is != nil {
+		return is.cfg.Issuer, true
+	}
+	return "", false
 }
 
 // readLenientStrings reads a string or an array of strings; a value of any
