@@ -245,7 +245,10 @@ func (s *Store) startID(ctx context.Context) (string, error) {
 // gap looks for stream entries after last that were deleted before this
 // subscription read them: trimmed by MAXLEN, or the stream flushed and
 // recreated (reset: read it again from the start). Either way the
-// subscription reports itself behind for FeedReplay.
+// subscription reports itself behind for FeedReplay. A stream flushed and
+// refilled past last while the subscription was away is not detected (see
+// the README: a FLUSHALL also loses the sessions, which are then refused on
+// every route that checks live).
 func (s *Store) gap(ctx context.Context, sub *subscription, last string, seen bool) (reset bool, err error) {
 	cctx, cancel := s.ctx(ctx)
 	defer cancel()
@@ -266,7 +269,12 @@ func (s *Store) gap(ctx context.Context, sub *subscription, last string, seen bo
 		s.behind(sub, "the revocation stream was recreated")
 		return true, nil
 	}
-	if info.MaxDeletedEntryID != "" && cmpID(info.MaxDeletedEntryID, last) > 0 {
+	// Entries were removed (trimmed by MAXLEN) and the oldest one left is
+	// past last: some removed entry may have come after last. (When the
+	// oldest entry left is exactly the one after last, this errs on the
+	// safe side.)
+	if info.EntriesAdded > info.Length && cmpID(info.LastGeneratedID, last) > 0 &&
+		(info.Length == 0 || cmpID(info.FirstEntry.ID, last) > 0) {
 		s.behind(sub, "revocation feed entries were trimmed before they were read (raise FeedMaxLen)")
 	}
 	return false, nil

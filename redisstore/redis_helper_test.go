@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/authgate/authgate/core"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -142,9 +144,7 @@ func testPrefix() string {
 // newStore returns a store on its own client of addr, closed at the end.
 func newStore(t testing.TB, addr string, o Options) *Store {
 	t.Helper()
-	if o.Prefix == "" {
-		o.Prefix = testPrefix()
-	}
+	o = quiet(o)
 	s, err := New(context.Background(), newClient(t, addr), o)
 	if err != nil {
 		t.Fatalf("redisstore.New: %v", err)
@@ -173,3 +173,17 @@ func waitUntil(t testing.TB, d time.Duration, what string, cond func() bool) {
 	}
 }
 
+// quiet gives o a fresh prefix, and a discarding audit sink and logger
+// unless the test set its own.
+func quiet(o Options) Options {
+	if o.Prefix == "" {
+		o.Prefix = testPrefix()
+	}
+	if o.Audit == nil {
+		o.Audit = core.AuditFunc(func(context.Context, core.AuditEvent) {})
+	}
+	if o.Logger == nil && os.Getenv("REDISSTORE_TEST_LOG") == "" {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o
+}
