@@ -68,6 +68,31 @@ func BenchmarkSessionJWTOnly(b *testing.B) {
 	}
 }
 
+// BenchmarkSessionJWTOnlyUncached is the plain JWT path with the
+// verified-token cache off: a full RS256 signature check per request.
+func BenchmarkSessionJWTOnlyUncached(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, _ *core.MemoryStore) { c.TokenCache.Disabled = true })
+	r := httptest.NewRequest("GET", "/me", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	q := sessReq{r}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := a.Authenticate(context.Background(), q); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSessionSensitiveMemoryStoreUncached is a sensitive route with a
+// memory-store lookup and a full signature check per request.
+func BenchmarkSessionSensitiveMemoryStoreUncached(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) {
+		c.Sessions = s
+		c.TokenCache.Disabled = true
+	})
+	benchRequest(b, a, tok, true)
+}
+
 // BenchmarkSessionNonSensitive is a non-sensitive route under SensitiveOnly
 // with the memory store as checker and feed: JWT + deny-set lookup.
 func BenchmarkSessionNonSensitive(b *testing.B) {
