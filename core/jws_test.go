@@ -18,7 +18,8 @@ import (
 // "authgate-cached" is the default configuration, where a token seen before
 // is recognised by its bytes.
 //
-//	go test -run '^$' -bench BenchmarkAuthenticate -benchmem -count 6 ./core
+//	go test -run '^$' -bench BenchmarkAuthenticate -benchmem -count 6 ./core > bench.txt
+//	go run golang.org/x/perf/cmd/benchstat@latest -col /impl bench.txt
 func BenchmarkAuthenticate(b *testing.B) {
 	for _, alg := range []string{"RS256", "ES256", "EdDSA"} {
 		iss := authtest.New(b, authtest.WithAlg(alg))
@@ -41,7 +42,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 		b.Cleanup(func() { cached.Close() })
 		ctx := context.Background()
 
-		b.Run("authgate/"+alg, func(b *testing.B) {
+		b.Run("alg="+alg+"/impl=authgate", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := a.Authenticate(ctx, r); err != nil {
@@ -49,7 +50,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				}
 			}
 		})
-		b.Run("authgate-cached/"+alg, func(b *testing.B) {
+		b.Run("alg="+alg+"/impl=authgate-cached", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, err := cached.Authenticate(ctx, r); err != nil {
@@ -57,7 +58,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				}
 			}
 		})
-		b.Run("golang-jwt/"+alg, func(b *testing.B) {
+		b.Run("alg="+alg+"/impl=golang-jwt", func(b *testing.B) {
 			b.ReportAllocs()
 			p := jwt.NewParser(jwt.WithValidMethods([]string{alg}), jwt.WithIssuer(iss.URL),
 				jwt.WithAudience(authtest.DefaultAudience), jwt.WithExpirationRequired())
