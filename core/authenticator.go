@@ -135,16 +135,17 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 		v   verified
 		hit bool
 	)
-	if isJWTShape(tok) {
-		if a.tokens != nil {
-			p, err, hit = a.lookupToken(tok)
-		}
-		if !hit {
-			p, err = a.verifyJWT(ctx, tok, &v)
-		}
-	} else if a.cfg.Opaque != nil && isOpaqueShape(tok) {
+	if a.tokens != nil {
+		// Only JWTs that verified are cached, so a hit needs no shape check.
+		p, err, hit = a.lookupToken(tok)
+	}
+	switch {
+	case hit:
+	case isJWTShape(tok):
+		p, err = a.verifyJWT(ctx, tok, &v)
+	case a.cfg.Opaque != nil && isOpaqueShape(tok):
 		p, err = a.authenticateOpaque(ctx, tok)
-	} else {
+	default:
 		err = invalid("token is neither a compact JWS nor an accepted opaque token")
 	}
 	if err != nil {
