@@ -424,5 +424,3 @@ func (q stdRequest) Host() string                { return q.r.Host }
 func (q stdRequest) Header(name string) []string { return q.r.Header[name] }
 func (q stdRequest) RawQuery() string            { return q.r.URL.RawQuery }
 func (q stdRequest) StdRequest() *http.Request   { return q.r }
-
-
