@@ -88,6 +88,7 @@ func (m *MemoryStore) Create(ctx context.Context, ns NewSession) (*Session, stri
 		CreatedAt: now, LastSeen: now, ExpiresAt: m.opts.Deadline(now, now),
 		Metadata: maps.Clone(ns.Metadata),
 	}}
+	ms.s.claims = sessionClaims(&ms.s)
 	var evicted []Revocation
 	m.mu.Lock()
 	if m.closed {
@@ -191,6 +192,7 @@ func (m *MemoryStore) touchLocked(ms *memSession, now time.Time) {
 	}
 	ms.s.LastSeen = now
 	ms.s.ExpiresAt = m.opts.Deadline(ms.s.CreatedAt, now)
+	ms.s.claims = sessionClaims(&ms.s) // rebuilt per write, not per request
 }
 
 // Get returns a copy of the live session sid.
