@@ -110,14 +110,18 @@ type SessionCheckOptions struct {
 	// Timeout bounds one live check; default 3s, at most 30s.
 	Timeout time.Duration
 	// CacheTTL lets a positive answer be reused on routes that are not
-	// Sensitive (policy Always); default 0 (no reuse).
+	// Sensitive (policy Always); default 0 (no reuse), at most 1h. A session
+	// revoked at a backend without a revocation feed may then be accepted on
+	// those routes for up to CacheTTL.
 	CacheTTL time.Duration
 	// SensitiveCacheTTL lets a positive answer be reused on Sensitive routes;
-	// default 0: every sensitive request gets a fresh answer.
+	// default 0: every sensitive request gets a fresh answer. At most 1h;
+	// CacheTTL is raised to it when lower.
 	SensitiveCacheTTL time.Duration
 	// MaxStale enables fail-open: when the checker is unreachable, a session
 	// positively confirmed within MaxStale is accepted. Default 0: fail closed
-	// (503). Never applies to sessions known to be revoked.
+	// (503). At most 24h. Never applies to sessions known to be revoked, nor
+	// to sessions never confirmed.
 	MaxStale time.Duration
 	// CacheSize bounds the number of cached session answers; default 10000.
 	CacheSize int
