@@ -1,0 +1,64 @@
+package redisstore
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+)
+
+// BenchmarkSensitiveCheck measures one request on a sensitive route backed
+// by the Redis store, uncached and with SensitiveCacheTTL, beside a plain
+// Redis round trip (PING, GET) and the store's Check alone, in one run.
+//
+//	go test ./redisstore -run '^$' -bench SensitiveCheck -benchmem
+func BenchmarkSensitiveCheck(b *testing.B) {
+	addr := sharedAddr(b)
+	iss := authtest.New(b)
+	ctx := context.Background()
+	serve := func(b *testing.B, in *instance, tok string, sensitive bool) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		req := stdReq{r}
+		b.ReportAllocs()
+		for b.Loop() {
+			c, err := in.auth.Admit(ctx, req, false)
+			if err == nil && sensitive {
+				err = core.Require(c, core.Requirements{Sensitive: true})
+			}
+			if err != nil {
+				b.Fatalf("status %d", in.auth.Render(err).Status)
+			}
+		}
+	}
+	uncached := newInstance(b, addr, iss, Options{}, nil)
+	sess, tok := uncached.login(iss, "alice")
+	cached := newInstance(b, addr, iss, Options{}, func(c *core.Config) { c.SessionCheck.SensitiveCacheTTL = time.Second })
+	_, ctok := cached.login(iss, "bob")
+
+	b.Run("redis-PING", func(b *testing.B) {
+		for b.Loop() {
+			if err := uncached.rdb.Ping(ctx).Err(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("redis-GET", func(b *testing.B) {
+		for b.Loop() {
+			_ = uncached.rdb.Get(ctx, "authgate-bench-missing").Err()
+		}
+	})
+	b.Run("store-Check", func(b *testing.B) {
+		for b.Loop() {
+			if st, err := uncached.store.Check(ctx, sess.ID); err != nil || st != core.SessionActive {
+				b.Fatal(st, err)
+			}
+		}
+	})
+	b.Run("plain-route", func(b *testing.B) { serve(b, uncached, tok, false) })
+	b.Run("sensitive-uncached", func(b *testing.B) { serve(b, uncached, tok, true) })
+	b.Run("sensitive-cached-1s", func(b *testing.B) { serve(b, cached, ctok, true) })
+}
