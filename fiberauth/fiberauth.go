@@ -27,6 +27,7 @@ package fiberauth
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/authgate/authgate/core"
@@ -171,7 +172,18 @@ type request struct{ c *fiber.Ctx }
 
 func (q request) Method() string { return method(q.c.Method()) }
 
-func (q request) Host() string { return string(q.c.Request().Header.Host()) }
+// Host returns the host as net/http's Request.Host has it: the host of an
+// absolute-form request line ("POST http://host/path"), else the Host header.
+// fasthttp's URI().Host() would lower-case it, which net/http does not.
+func (q request) Host() string {
+	h := &q.c.Request().Header
+	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' {
+		if u, err := url.ParseRequestURI(string(uri)); err == nil && u.Host != "" {
+			return u.Host
+		}
+	}
+	return string(h.Host())
+}
 
 // Header returns every field line of name, as net/http's Header[name] does.
 func (q request) Header(name string) []string {

@@ -69,3 +69,25 @@ func TestMethodIsNotABufferView(t *testing.T) {
 		}
 	}
 }
+
+// Host is what net/http's Request.Host would be: the Host header as sent
+// (not lower-cased), or the host of an absolute-form request line.
+func TestRequestHostAsNetHTTP(t *testing.T) {
+	app := fiber.New()
+	for _, c := range []struct{ uri, host, want string }{
+		{"/me", "API.Example:8080", "API.Example:8080"},
+		{"http://Other.Example/me", "api.example", "Other.Example"},
+		{"https://other.example:8443/me?x=1", "api.example", "other.example:8443"},
+		{"*", "api.example", "api.example"},
+	} {
+		var fctx fasthttp.RequestCtx
+		fctx.Request.Header.SetMethod("OPTIONS")
+		fctx.Request.Header.SetRequestURI(c.uri)
+		fctx.Request.Header.SetHost(c.host)
+		ctx := app.AcquireCtx(&fctx)
+		if got := (request{ctx}).Host(); got != c.want {
+			t.Errorf("request line %q, Host %q: Host() = %q, want %q", c.uri, c.host, got, c.want)
+		}
+		app.ReleaseCtx(ctx)
+	}
+}

@@ -267,12 +267,13 @@ type runner struct {
 	tokens map[string]string
 }
 
-// expand replaces {token} names and {origin} in s.
+// expand replaces {token} names, {origin} and {host} in s.
 func (r *runner) expand(s string) string {
 	for name, tok := range r.tokens {
 		s = strings.ReplaceAll(s, "{"+name+"}", tok)
 	}
-	return strings.ReplaceAll(s, "{origin}", "http://"+r.addr)
+	s = strings.ReplaceAll(s, "{origin}", "http://"+r.addr)
+	return strings.ReplaceAll(s, "{host}", r.addr)
 }
 
 // do sends c as raw bytes on a new connection and reads the answer.

@@ -12,8 +12,8 @@ type tcase struct {
 	name   string
 	method string
 	path   string
-	// header lines exactly as sent ("Name: value"); {token} names and
-	// {origin} are replaced (see mintTokens).
+	// header lines exactly as sent ("Name: value"); {token} names,
+	// {origin} and {host} are replaced (see mintTokens and runner.expand).
 	header []string
 	want   want
 }
@@ -192,6 +192,7 @@ func cases() []tcase {
 
 		// Sensitive routes: the live session check.
 		c("sensitive route with an active session runs after a live check", POST, "/transfer", served(RouteTransfer, checked), bearer),
+		c("a live check on one request does not mark the next request's principal checked", GET, "/me", served(RouteMe, fromHeader), bearer),
 		c("sensitive route with a revoked session gets 401", POST, "/transfer", sessionEnded, "Authorization: Bearer {revoked}"),
 		c("sensitive route when the session backend is down gets 503 with Retry-After", POST, "/transfer", unavailable, "Authorization: Bearer {down}"),
 		c("sensitive route with a token without sid gets 401", POST, "/transfer", withChecks(invalidToken, checksNone), "Authorization: Bearer {nosid}"),
@@ -210,6 +211,8 @@ func cases() []tcase {
 		c("CK-03 cookie token with Origin null is refused", POST, "/me", crossOrigin, cookie, "Origin: null"),
 		c("CK-03 cookie token with Origin equal to Host is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie, "Origin: {origin}"),
 		c("CK-03 cookie token with neither Sec-Fetch-Site nor Origin is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie),
+		c("CK-03 absolute-form request line: its host, not the Host header, is compared with Origin", POST, "http://evil.example/me", crossOrigin, cookie, "Origin: {origin}"),
+		c("CK-03 absolute-form request line naming the same host is admitted", POST, "http://{host}/me", served(RouteMePost, fromCookie), cookie, "Origin: {origin}"),
 		c("CK-04 cookie token with Sec-Fetch-Site same-origin is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie, "Sec-Fetch-Site: same-origin"),
 		c("CK-04 cookie token with Sec-Fetch-Site none is admitted", POST, "/me", served(RouteMePost, fromCookie), cookie, "Sec-Fetch-Site: none"),
 		c("CK-05 cookie token on a cross-site GET is admitted", GET, "/me", served(RouteMe, fromCookie), cookie, "Sec-Fetch-Site: cross-site"),
