@@ -344,6 +344,16 @@ func (w want) check(t *testing.T, c tcase, resp *http.Response, body []byte, hit
 		}
 		return
 	}
+	if w.refusedRaw {
+		t.Logf("answered %d", resp.StatusCode)
+		if resp.StatusCode != 400 && resp.StatusCode != 401 {
+			t.Errorf("status %d, want 400 (from the server) or 401", resp.StatusCode)
+		}
+		for _, h := range hits {
+			t.Errorf("I1: handler of %q ran", h.route)
+		}
+		return
+	}
 	if resp.StatusCode != w.status {
 		t.Errorf("status %d, want %d", resp.StatusCode, w.status)
 	}

@@ -37,6 +37,10 @@ type want struct {
 	who          *who   // the principal it must see; nil means anonymous
 	checks       checks
 	notServed    bool // EX-16: any of 401, 404, 400 or a redirect, and no handler
+	// refusedRaw: bytes some servers refuse themselves (net/http answers
+	// 400 to control characters in a field value before any handler runs);
+	// either that 400 or authgate's 401 invalid_token, and no handler.
+	refusedRaw bool
 }
 
 // The refusals, written once. Every 401 carries a challenge (OP-03); every
@@ -81,7 +85,8 @@ var (
 		w.challenge = ""
 		return w
 	}(), checksNone)
-	notServed = want{notServed: true}
+	notServed  = want{notServed: true}
+	refusedRaw = want{refusedRaw: true}
 )
 
 func withChecks(w want, c checks) want { w.checks = c; return w }
@@ -161,6 +166,18 @@ func cases() []tcase {
 		c("EX-13 a cookie token over MaxTokenSize is refused before parsing", GET, "/me", invalidToken, "Cookie: access_token={oversize}"),
 		c("EX-17 the custom header repeated is refused", GET, "/me", invalidRequest, "X-Access-Token: {good}", "X-Access-Token: {good}"),
 		c("EX-17 the custom header and Authorization with different tokens are refused", GET, "/me", invalidRequest, bearer, "X-Access-Token: {other}"),
+
+		c("header names are case-insensitive: authorization", GET, "/me", served(RouteMe, fromHeader), "authorization: Bearer {good}"),
+		c("header names are case-insensitive: AUTHORIZATION", GET, "/me", served(RouteMe, fromHeader), "AUTHORIZATION: Bearer {good}"),
+		c("EX-08 a double quote in the token is refused by the charset gate", GET, "/me", invalidToken, `Authorization: Bearer "{good}"`),
+		c("EX-08 a brace in the token is refused by the charset gate", GET, "/me", invalidToken, "Authorization: Bearer {{good}"),
+		c("EX-08 a percent-encoded dot in the token is refused", GET, "/me", invalidToken, "Authorization: Bearer {good}%2E"),
+		c("EX-08 a plus in the token is refused", GET, "/me", invalidToken, "Authorization: Bearer +{good}"),
+		c("EX-08 a slash in the token is refused", GET, "/me", invalidToken, "Authorization: Bearer {good}/"),
+		c("EX-08 an inner equals sign in the token is refused", GET, "/me", invalidToken, "Authorization: Bearer {good}=x"),
+		c("EX-08 a NUL in the token is refused", GET, "/me", refusedRaw, "Authorization: Bearer {good}\x00x"),
+		c("EX-08 a DEL in the token is refused", GET, "/me", refusedRaw, "Authorization: Bearer {good}\x7fx"),
+		c("EX-08 a non-ASCII byte in the token is refused", GET, "/me", refusedRaw, "Authorization: Bearer {good}\xc3\xa9"),
 
 		// Verification.
 		c("a malformed token is invalid", GET, "/me", invalidToken, "Authorization: Bearer {malformed}"),
