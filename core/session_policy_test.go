@@ -796,3 +796,32 @@ func TestOpaqueFloodCostsNoBackendCalls(t *testing.T) {
 		t.Fatalf("SS-12: %d checker calls for random opaque tokens", n)
 	}
 }
+
+func TestCacheIsKeyedByIssuerAndSessionID(t *testing.T) {
+	clk := newSessClock()
+	iss1 := authtest.New(t, authtest.WithClock(clk.Now))
+	iss2 := authtest.New(t, authtest.WithClock(clk.Now))
+	c1, c2 := &stubChecker{}, &stubChecker{}
+	c2.revoke("same")
+	ic1, ic2 := iss1.IssuerConfig(), iss2.IssuerConfig()
+	ic1.Sessions, ic2.Sessions = c1, c2
+	a, err := core.New(context.Background(), core.Config{
+		Issuers: []core.IssuerConfig{ic1, ic2}, Now: clk.Now,
+		SessionPolicy: core.Always,
+		SessionCheck:  core.SessionCheckOptions{CacheTTL: time.Hour, SensitiveCacheTTL: time.Hour},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	e := &sessEnv{t: t, auth: a, clock: clk}
+	if _, err := e.do(context.Background(), iss1.Token(authtest.Claims{"sid": "same"}), true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.do(context.Background(), iss2.Token(authtest.Claims{"sid": "same"}), false); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatalf("CL-15: issuer 1's cached answer served issuer 2's session: %v", err)
+	}
+	if c1.calls.Load() != 1 || c2.calls.Load() != 1 {
+		t.Fatalf("calls %d/%d, want 1/1", c1.calls.Load(), c2.calls.Load())
+	}
+}
