@@ -52,7 +52,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	})
 	if app.Dev != nil { // development issuer only: gone when AUTHGATE_ISSUER is set
 		f.Get("/", adaptor.HTTPHandler(app.Dev.Page()))
-		f.Post("/dev/login", adaptor.HTTPHandler(app.Dev.Login()))
+		f.Post("/dev/login", adaptor.HTTPHandler(detached(app.Dev.Login())))
 	}
 	f.Get("/me", auth, func(c *fiber.Ctx) error {
 		p, _ := fiberauth.Principal(c)
@@ -94,4 +94,13 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	case <-ctx.Done():
 	}
 	return f.ShutdownWithTimeout(10 * time.Second)
+}
+
+// detached gives h a request context that is not fasthttp's RequestCtx:
+// fiber's adaptor hands that to net/http handlers as their context, and
+// fasthttp v1.51 (fiber v2's) races on it when the server shuts down.
+func detached(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.ServeHTTP(w, r.WithContext(context.WithoutCancel(r.Context())))
+	})
 }

@@ -13,3 +13,4 @@ func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
 func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
 func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/gin") }
 func TestNoLeaks(t *testing.T)       { flowtest.NoLeaks(t, run) }
+func TestRedis(t *testing.T)         { flowtest.Redis(t, run) }

@@ -5,6 +5,8 @@ import (
 	"errors"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/redisstore"
+	"github.com/redis/go-redis/v9"
 )
 
 // newHTTPSessionChecker asks a session endpoint about each session: GET the
@@ -23,11 +25,30 @@ func newIntrospector(endpoint, clientID, clientSecret, issuer string, audience [
 	})
 }
 
-// newRedisStore connects the Redis session store.
-//
-// TODO(redisstore): build the store with redisstore.New(ctx, rdb,
-// redisstore.Options{...}) once the redisstore module exists, and add its
-// replace directive to examples/go.mod.
-func newRedisStore(ctx context.Context, url string) (core.SessionStore, error) {
-	return nil, errors.New("the Redis store is not wired into the examples yet (it needs the redisstore module); unset AUTHGATE_REDIS_URL to use the in-memory store")
+// newRedisStore connects the Redis session store. A redis:// or rediss://
+// URL, e.g. redis://127.0.0.1:6379/0; New pings Redis, so a wrong address
+// fails at start.
+func newRedisStore(ctx context.Context, url string, opts core.StoreOptions) (core.SessionStore, error) {
+	ro, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, err
+	}
+	rdb := redis.NewClient(ro)
+	s, err := redisstore.New(ctx, rdb, redisstore.Options{
+		IdleTimeout: opts.IdleTimeout, AbsoluteTimeout: opts.AbsoluteTimeout,
+		MaxSessions: opts.MaxSessions, EvictOldest: opts.EvictOldest,
+	})
+	if err != nil {
+		_ = rdb.Close()
+		return nil, err
+	}
+	return redisStore{s, rdb}, nil
 }
+
+// redisStore closes the client it made along with the store.
+type redisStore struct {
+	*redisstore.Store
+	rdb *redis.Client
+}
+
+func (r redisStore) Close() error { return errors.Join(r.Store.Close(), r.rdb.Close()) }

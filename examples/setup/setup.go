@@ -105,6 +105,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 
 	var cfg core.Config
 	var sessions string
+	storeOpts := core.StoreOptions{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 8 * time.Hour, MaxSessions: 10, EvictOldest: true}
 	switch {
 	case sessionURL != "":
 		checker, err := newHTTPSessionChecker(sessionURL)
@@ -121,19 +122,14 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		cfg.Opaque = in // every opaque token is introspected live, on every request
 		sessions = "opaque tokens introspected at " + introspect
 	case redisURL != "":
-		store, err := newRedisStore(ctx, redisURL)
+		store, err := newRedisStore(ctx, redisURL, storeOpts)
 		if err != nil {
 			return nil, fmt.Errorf("AUTHGATE_REDIS_URL: %w", err)
 		}
 		a.store = store
 		sessions = "sessions in Redis"
 	default:
-		a.store = core.NewMemoryStore(core.StoreOptions{
-			IdleTimeout:     30 * time.Minute,
-			AbsoluteTimeout: 8 * time.Hour,
-			MaxSessions:     10,
-			EvictOldest:     true,
-		})
+		a.store = core.NewMemoryStore(storeOpts)
 		sessions = "sessions in memory"
 	}
 	if a.store != nil {

@@ -73,9 +73,11 @@ func TestLogoutWithRemoteSessionsIsRefused(t *testing.T) {
 	}
 }
 
-func TestRedisIsNotWiredYet(t *testing.T) {
-	_, err := fromEnv(t, map[string]string{"AUTHGATE_REDIS_URL": "redis://127.0.0.1:6379"})
-	if err == nil || !strings.Contains(err.Error(), "AUTHGATE_REDIS_URL") || !strings.Contains(err.Error(), "redisstore") {
-		t.Fatalf("err %v: want a clear error naming AUTHGATE_REDIS_URL and redisstore", err)
+func TestRedisProblemsStopTheStart(t *testing.T) {
+	for _, url := range []string{"redis://127.0.0.1:1/0", "http://127.0.0.1:6379"} {
+		_, err := fromEnv(t, map[string]string{"AUTHGATE_REDIS_URL": url})
+		if err == nil || !strings.Contains(err.Error(), "AUTHGATE_REDIS_URL") {
+			t.Errorf("%s: err %v, want an error naming AUTHGATE_REDIS_URL", url, err)
+		}
 	}
 }

@@ -20,8 +20,11 @@ import (
 // public health check, refusal without a token, dev login, /me, the
 // sensitive /transfer, roles, cookie auth with its cross-site refusals, and
 // logout with the same token refused afterwards on every route.
-func Flow(t *testing.T, run Run) {
-	app := Start(t, run, nil)
+func Flow(t *testing.T, run Run) { FlowEnv(t, run, nil) }
+
+// FlowEnv is Flow with more environment variables (a session store).
+func FlowEnv(t *testing.T, run Run, env map[string]string) {
+	app := Start(t, run, env)
 
 	t.Run("healthz is public", func(t *testing.T) {
 		app.Expect(t, Req{Method: "GET", Path: "/healthz"}, 200)
