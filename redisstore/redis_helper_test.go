@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,7 @@ type redisServer struct {
 	bin  string
 	port int
 	dir  string
+	args []string
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -76,8 +78,9 @@ func (r *redisServer) Start() {
 	if r.cmd != nil {
 		return
 	}
-	cmd := exec.Command(r.bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", "")
+	args := append([]string{"--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", r.dir, "--logfile", ""}, r.args...)
+	cmd := exec.Command(r.bin, args...)
 	cmd.Dir = r.dir
 	if err := cmd.Start(); err != nil {
 		r.t.Fatalf("starting redis-server: %v", err)
@@ -95,6 +98,34 @@ func (r *redisServer) Start() {
 			r.t.Fatalf("redis-server on %s did not come up: %v", r.Addr(), err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// startCluster starts a private one-node Redis Cluster holding all 16384
+// slots: real Cluster semantics (CROSSSLOT refusals, MOVED, a
+// *redis.ClusterClient) on one process.
+func startCluster(t testing.TB) *redisServer {
+	t.Helper()
+	r := &redisServer{t: t, bin: redisBinary(t), port: freePort(t), dir: t.TempDir()}
+	r.args = []string{"--cluster-enabled", "yes", "--cluster-config-file", r.dir + "/nodes.conf"}
+	r.Start()
+	t.Cleanup(r.Stop)
+	c := redis.NewClient(&redis.Options{Addr: r.Addr()})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", "0", "16383").Err(); err != nil {
+		t.Fatalf("CLUSTER ADDSLOTSRANGE: %v", err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		info, err := c.ClusterInfo(ctx).Result()
+		if err == nil && strings.Contains(info, "cluster_state:ok") {
+			return r
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("one-node cluster not ready: %v %s", err, info)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
