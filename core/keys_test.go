@@ -9,6 +9,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math/big"
 	"strings"
 	"testing"
@@ -269,5 +270,22 @@ func TestNumericDateRange(t *testing.T) {
 		if _, err := a.parseClaims([]byte(`{"exp":` + lit + `}`)); err != nil {
 			t.Errorf("exp %s refused: %v", lit, err)
 		}
+	}
+}
+
+// TestWeakRSAWithGODEBUG pins AL-13: authgate's own 2048-bit floor holds
+// even when GODEBUG=rsa1024min=0 lets Go itself use a 512-bit key.
+func TestWeakRSAWithGODEBUG(t *testing.T) {
+	t.Setenv("GODEBUG", "rsa1024min=0")
+	k, err := rsa.GenerateKey(rand.Reader, 512)
+	if err != nil {
+		t.Skipf("this Go refuses 512-bit keys even with rsa1024min=0: %v", err)
+	}
+	jwk := fmt.Sprintf(`{"kty":"RSA","n":%q,"e":"AQAB"}`, u64(k.N.Bytes()))
+	if _, err := parseJWK([]byte(jwk), supportedAlgs); err == nil {
+		t.Fatal("512-bit RSA key accepted under GODEBUG=rsa1024min=0")
+	}
+	if err := checkRSA(&k.PublicKey); err == nil || !strings.Contains(err.Error(), "2048") {
+		t.Fatalf("checkRSA: %v", err)
 	}
 }
