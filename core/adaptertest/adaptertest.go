@@ -88,11 +88,10 @@ type Env struct {
 }
 
 type hit struct {
-	route   string
-	p       *core.Principal
-	ok      bool
-	agrees  bool // the adapter's accessor and core.PrincipalFrom(ctx) gave the same answer
-	checked bool // p.SessionChecked when the handler ran
+	route  string
+	ok     bool
+	agrees bool            // the adapter's accessor and core.PrincipalFrom(ctx) gave the same answer
+	seen   *core.Principal // a copy of *p as the handler saw it
 }
 
 // Serve records that the handler of route ran, with the principal p, ok the
@@ -101,9 +100,10 @@ type hit struct {
 // the principal, so that the suite can compare what each adapter handed over.
 func (e *Env) Serve(route string, ctx context.Context, p *core.Principal, ok bool) []byte {
 	cp, cok := core.PrincipalFrom(ctx)
-	h := hit{route: route, p: p, ok: ok, agrees: cp == p && cok == ok}
+	h := hit{route: route, ok: ok, agrees: cp == p && cok == ok}
 	if ok && p != nil {
-		h.checked = p.SessionChecked
+		snap := *p
+		h.seen = &snap
 	}
 	e.mu.Lock()
 	e.hits = append(e.hits, h)
@@ -410,7 +410,7 @@ func (w want) check(t *testing.T, c tcase, resp *http.Response, body []byte, hit
 		if h.ok != (w.who != nil) {
 			t.Errorf("handler saw a principal: %t, want %t", h.ok, w.who != nil)
 		} else if w.who != nil {
-			w.who.check(t, h.p)
+			w.who.check(t, h.seen)
 		}
 	}
 	switch w.checks {
