@@ -179,6 +179,17 @@ var supportedAlgs = []string{
 	"HS256", "HS384", "HS512",
 }
 
+// hmacKeySize is the least HMAC key size of alg (RFC 7518 section 3.2).
+func hmacKeySize(alg string) int {
+	switch alg {
+	case "HS384":
+		return 48
+	case "HS512":
+		return 64
+	}
+	return minHMACSecret
+}
+
 // ErrConfig is wrapped by every error New returns for a bad Config.
 var ErrConfig = errors.New("authgate: invalid config")
 
@@ -350,6 +361,12 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 		if len(ic.HMACSecret) > 0 {
 			if err := checkHMACSecret(ic.HMACSecret); err != nil {
 				return nil, configErr("issuer %q: %v", ic.Issuer, err)
+			}
+			// RFC 7518 section 3.2: a key of at least the hash's size.
+			for _, alg := range ic.Algorithms {
+				if need := hmacKeySize(alg); len(ic.HMACSecret) < need {
+					return nil, configErr("issuer %q: %s needs an HMACSecret of at least %d bytes, not %d (RFC 7518 section 3.2)", ic.Issuer, alg, need, len(ic.HMACSecret))
+				}
 			}
 		}
 	}

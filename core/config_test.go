@@ -70,6 +70,8 @@ func TestConfigRefused(t *testing.T) {
 		{"AL-12 empty HMAC secret is not HMAC: no keys, no https issuer", core.Config{Issuer: "http://id.example.com", Audience: []string{"api"}, HMACSecret: []byte{}}, "https"},
 		{"AL-12 secret shorter than 32 bytes (RFC 7518 3.2)", hmacCfg("0123456789abcdefghijklmnopqrstu"), "32"},
 		{"AL-12 one-byte secret", hmacCfg("1"), "32"},
+		{"AL-12 HS512 with a 42-byte secret (RFC 7518 3.2: at least the hash size)", func() core.Config { c := hmacCfg(good); c.Algorithms = []string{"HS512"}; return c }(), "64"},
+		{"AL-12 HS384 with a 42-byte secret", func() core.Config { c := hmacCfg(good); c.Algorithms = []string{"HS256", "HS384"}; return c }(), "48"},
 		{"AL-12 listed weak secret padded to length", hmacCfg("your-256-bit-secret-your-256-bit"), "weak"},
 		{"AL-12 'secret' repeated", hmacCfg("secretsecretsecretsecretsecretse"), "secret"},
 		{"AL-12 low-variety secret", hmacCfg(strings.Repeat("ab", 20)), "random"},
@@ -174,7 +176,7 @@ func TestConfigAccepted(t *testing.T) {
 	}
 	t.Run("HMAC with a strong secret", func(t *testing.T) {
 		a, err := core.New(context.Background(), core.Config{Issuer: "https://id.example.com", Audience: []string{"api"},
-			HMACSecret: []byte("Zx8Qm3Vt7Lp2Wr9Kd4Hs6Ny1Bc5Fj0Ga8Ue3Io7Py"), Algorithms: []string{"HS256", "HS512"}})
+			HMACSecret: []byte("Zx8Qm3Vt7Lp2Wr9Kd4Hs6Ny1Bc5Fj0Ga8Ue3Io7PyQe5Rt2Yu8Io1Pa4Sd7Fg0Hj3Kl"), Algorithms: []string{"HS256", "HS512"}})
 		if err != nil {
 			t.Fatal(err)
 		}
