@@ -378,7 +378,7 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 			c.hasEvents = true
 			err = d.SkipValue()
 		case "scp":
-			c.scp, err = readLenientStrings(d)
+			c.scp, err = readScopes(d)
 		default:
 			switch name {
 			case names.SessionID:
@@ -386,10 +386,7 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 			case names.Tenant:
 				c.tenant, err = readString(d)
 			case names.Scope:
-				c.scope, err = readLenientStrings(d)
-				if len(c.scope) == 1 {
-					c.scope = strings.Fields(c.scope[0])
-				}
+				c.scope, err = readScopes(d)
 			case names.Roles:
 				c.roles, err = readLenientStrings(d)
 			default:
@@ -402,6 +399,44 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 		return c, errors.Join(errClaims, err)
 	}
 	return c, nil
+}
+
+// readScopes reads a scope claim: a space-delimited string (RFC 8693
+// section 4.2; also Azure AD's "scp") or an array of strings (RFC 9068
+// section 2.2.3.1 allows either for "scp"); any other shape grants nothing.
+func readScopes(d *jsontext.Decoder) ([]string, error) {
+	isString := d.PeekKind() == '"'
+	out, err := readLenientStrings(d)
+	if err != nil || !isString || len(out) != 1 {
+		return out, err
+	}
+	return splitScope(out[0]), nil
+}
+
+// splitScope splits a space-delimited scope string (RFC 6749 section 3.3,
+// RFC 8693 section 4.2): separators are SP only, and a scope-token holding
+// anything outside %x21 / %x23-5B / %x5D-7E (a tab, a newline, a quote, a
+// backslash, non-ASCII) is dropped rather than split into grants.
+func splitScope(s string) []string {
+	var out []string
+	for s != "" {
+		var tok string
+		tok, s, _ = strings.Cut(s, " ")
+		if tok != "" && validScopeToken(tok) {
+			out = append(out, tok)
+		}
+	}
+	return out
+}
+
+func validScopeToken(t string) bool {
+	for i := 0; i < len(t); i++ {
+		c := t[i]
+		if c < 0x21 || c > 0x7e || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 // internIssuer returns the configured issuer name equal to b.

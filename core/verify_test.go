@@ -885,6 +885,21 @@ func TestClaims(t *testing.T) {
 				t.Fatalf("malformed claims granted %v %v", p.Scopes, p.Roles)
 			}
 		}},
+		{name: "CL-17 scope separators are SP only: a tab-joined token grants nothing (RFC 6749 3.3)", tok: with(map[string]string{"scope": `"read\tadmin  write \"x\" \u00e9t\u00e9"`}), check: func(t *testing.T, p *core.Principal) {
+			if p.HasScope("admin") || p.HasScope("read") || len(p.Scopes) != 1 || !p.HasScope("write") {
+				t.Fatalf("Scopes %q", p.Scopes)
+			}
+		}},
+		{name: "CL-17 scp as a space-delimited string (Azure AD) is split", tok: with(map[string]string{"scp": `"User.Read Mail.Read"`}), check: func(t *testing.T, p *core.Principal) {
+			if !p.HasScope("User.Read") || !p.HasScope("Mail.Read") || len(p.Scopes) != 2 {
+				t.Fatalf("Scopes %q", p.Scopes)
+			}
+		}},
+		{name: "CL-17 a scope array member is one scope, never split", tok: with(map[string]string{"scp": `["read write"]`}), check: func(t *testing.T, p *core.Principal) {
+			if p.HasScope("read") || p.HasScope("write") {
+				t.Fatalf("Scopes %q", p.Scopes)
+			}
+		}},
 		{name: "CL-17 role case is exact", tok: with(map[string]string{"roles": `["Admin"]`}), check: func(t *testing.T, p *core.Principal) {
 			if p.HasRole("admin") {
 				t.Fatal("Admin granted admin")
