@@ -153,7 +153,9 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	} else if introspect != "" {
 		a.Mode = sessions // the issuer and audience, if set, are checked on each introspection answer
 	} else {
-		cfg.Issuer, cfg.Audience, cfg.JWKSURL = issuer, audience, jwks
+		cfg.Issuer = issuer     // the exact "iss" of your tokens
+		cfg.Audience = audience // the "aud" values this API accepts
+		cfg.JWKSURL = jwks      // "": OIDC discovery from the issuer
 		a.Mode = "issuer " + issuer + ", " + sessions
 	}
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
