@@ -36,7 +36,7 @@ import (
 // each shard evicts with CLOCK: an entry hit since the hand last passed gets
 // a second chance, so a flood of new tokens (each of which must carry a
 // valid signature to get in at all) evicts cold entries and expired ones
-// before any hot one. Readers take a shard's read lock only; a hit writes
+// before any hot one. Readers take no lock (a sync.Map load); a hit writes
 // nothing shared except the entry's reference bit, and only when it is not
 // already set.
 
@@ -73,10 +73,14 @@ type tokenCache struct {
 }
 
 type tokenShard struct {
-	mu         sync.RWMutex
-	m          map[string]*tokenEntry
+	// m maps a token to its *tokenEntry. Reads take no lock (sync.Map
+	// loads are lock-free), so a hot token scales with cores.
+	m sync.Map
+
+	mu         sync.Mutex    // guards what follows, and writes to m
 	ring       []*tokenEntry // CLOCK ring; nil slots are free
 	hand       int
+	n          int // entries in m
 	bytes      int64
 	maxEntries int
 	maxBytes   int64
@@ -132,7 +136,6 @@ func newTokenCache(o TokenCacheOptions) (*tokenCache, error) {
 	c := &tokenCache{seed: maphash.MakeSeed(), mask: uint64(n - 1), shards: make([]tokenShard, n)}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.m = make(map[string]*tokenEntry)
 		s.maxEntries = (o.MaxEntries + n - 1) / n
 		s.maxBytes = o.MaxBytes / int64(n)
 	}
@@ -154,9 +157,8 @@ func (c *tokenCache) shard(tok string) *tokenShard {
 func (a *Authenticator) lookupToken(tok string) (p *Principal, err error, ok bool) {
 	c := a.tokens
 	s := c.shard(tok)
-	s.mu.RLock()
-	e := s.m[tok]
-	s.mu.RUnlock()
+	v, _ := s.m.Load(tok)
+	e, _ := v.(*tokenEntry)
 	if e == nil {
 		c.misses.Add(1)
 		return nil, nil, false
@@ -200,7 +202,7 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, ok := s.m[tok]; ok {
+	if _, ok := s.m.Load(tok); ok {
 		return // a concurrent request got there first
 	}
 	slot := s.makeRoom(e.size, func(old *tokenEntry) bool {
@@ -212,7 +214,8 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 	e.tok = strings.Clone(tok)
 	e.slot = slot
 	s.ring[slot] = e
-	s.m[e.tok] = e
+	s.m.Store(e.tok, e)
+	s.n++
 	s.bytes += e.size
 }
 
@@ -255,15 +258,16 @@ func (s *tokenShard) makeRoom(size int64, dead func(*tokenEntry) bool) int {
 
 // evict drops e. The caller holds s.mu.
 func (s *tokenShard) evict(e *tokenEntry) {
-	delete(s.m, e.tok)
+	s.m.CompareAndDelete(e.tok, e)
 	s.ring[e.slot] = nil
+	s.n--
 	s.bytes -= e.size
 }
 
 // remove drops e if it is still in the shard.
 func (s *tokenShard) remove(e *tokenEntry) {
 	s.mu.Lock()
-	if s.m[e.tok] == e {
+	if s.ring[e.slot] == e {
 		s.evict(e)
 	}
 	s.mu.Unlock()

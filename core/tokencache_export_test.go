@@ -10,10 +10,10 @@ func (a *Authenticator) TokenCacheStats() (entries int, bytes int64, misses uint
 	}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.mu.RLock()
-		entries += len(s.m)
+		s.mu.Lock()
+		entries += s.n
 		bytes += s.bytes
-		s.mu.RUnlock()
+		s.mu.Unlock()
 	}
 	return entries, bytes, c.misses.Load()
 }
