@@ -167,7 +167,14 @@ func (m *MemoryStore) dropLocked(ms *memSession) {
 func (m *MemoryStore) removeLocked(ms *memSession, now time.Time) Revocation {
 	m.dropLocked(ms)
 	r := Revocation{SessionID: ms.s.ID, Subject: ms.s.Subject, Issuer: ms.s.Issuer, At: now}
-	m.tombs[ms.s.ID] = memTomb{r: r, until: ms.s.CreatedAt.Add(m.opts.AbsoluteTimeout)}
+	// Replayed to late subscribers while a token naming the session may
+	// still be valid: at least until the session's absolute end, and a
+	// default token lifetime after the revocation.
+	until := ms.s.CreatedAt.Add(m.opts.AbsoluteTimeout)
+	if u := now.Add(defaultLifetime); u.After(until) {
+		until = u
+	}
+	m.tombs[ms.s.ID] = memTomb{r: r, until: until}
 	return r
 }
 
