@@ -95,6 +95,7 @@ type tokenEntry struct {
 	c    claims
 	is   *issuer
 	vk   *vkey
+	kr   *keyring // the issuer's keyring when the entry was made; it held vk
 	kid  string
 	alg  string
 	size int64
@@ -163,7 +164,7 @@ func (a *Authenticator) lookupToken(tok string) (p *Principal, err error, ok boo
 		c.misses.Add(1)
 		return nil, nil, false
 	}
-	if !e.is.holds(e.vk, e.kid, e.alg) {
+	if !e.is.holds(e) {
 		s.remove(e)
 		c.misses.Add(1)
 		return nil, nil, false
@@ -196,6 +197,13 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 	// A cached principal is a template: each hit hands out a copy, and the
 	// per-request fields are set on that copy.
 	e.p.Source, e.p.auth, e.p.SessionChecked = 0, nil, false
+	// Remember the keyring that resolves the token to its key now (a
+	// refresh may have run since the verification).
+	if e.kr = e.is.keys.Load(); e.is.hmacKey == nil {
+		if k, _ := e.kr.find(e.kid, e.alg); k != e.vk {
+			return
+		}
+	}
 	s := c.shard(tok)
 	if e.size > s.maxBytes {
 		return
@@ -206,7 +214,7 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 		return // a concurrent request got there first
 	}
 	slot := s.makeRoom(e.size, func(old *tokenEntry) bool {
-		return a.checkClaims(&old.c, old.is) != nil || !old.is.holds(old.vk, old.kid, old.alg)
+		return a.checkClaims(&old.c, old.is) != nil || !old.is.holds(old)
 	})
 	if slot < 0 {
 		return
@@ -273,14 +281,20 @@ func (s *tokenShard) remove(e *tokenEntry) {
 	s.mu.Unlock()
 }
 
-// holds reports whether the issuer's current keys still resolve kid and alg
-// to vk, the key that verified a cached token.
-func (is *issuer) holds(vk *vkey, kid, alg string) bool {
+// holds reports whether the issuer's current keys still resolve e's kid
+// and alg to e.vk, the key that verified e's token. Keyrings are immutable,
+// so while the issuer's keyring is the one e was made under, nothing needs
+// looking up.
+func (is *issuer) holds(e *tokenEntry) bool {
 	if is.hmacKey != nil {
-		return vk == is.hmacKey
+		return e.vk == is.hmacKey
 	}
-	found, _ := is.keys.Load().find(kid, alg)
-	return found == vk
+	kr := is.keys.Load()
+	if kr == e.kr {
+		return true
+	}
+	found, _ := kr.find(e.kid, e.alg)
+	return found == e.vk
 }
 
 // reuseKeys replaces each key of a freshly fetched set that is unchanged in
