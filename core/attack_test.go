@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,5 +115,41 @@ func TestWycheproofOverTheFront(t *testing.T) {
 	}
 	if n < 500 {
 		t.Fatalf("only %d vectors", n)
+	}
+}
+
+// TestLogsHoldNoTokenData pins OP-02 with HD-02 and EX-10: with debug
+// logging on, refusals of a log-forging kid, a forged token and a query
+// token (query tokens off) leave no token text, kid or claim in the logs.
+func TestLogsHoldNoTokenData(t *testing.T) {
+	iss := startIssuer(t, "ES256")
+	var logs strings.Builder
+	cfg := iss.Config()
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	a := startAuth(t, cfg)
+	kid := "a\r\nlevel=ERROR msg=forged-line"
+	forgedKid := authtest.SignRaw(iss.Signer(), []byte(`{"alg":"ES256","kid":"a\r\nlevel=ERROR msg=forged-line"}`), []byte(claimsJSON(iss, `,"email":"alice@example.com"`)))
+	good := iss.Token(nil)
+	forged := good[:len(good)-6] + "AAAAAA"
+	for _, r := range []vreq{
+		bearerReq(forgedKid),
+		bearerReq(forged),
+		{method: "GET", query: "access_token=" + good, h: map[string][]string{}},
+	} {
+		if _, err := a.Admit(context.Background(), r, false); err == nil {
+			t.Fatal("admitted")
+		}
+	}
+	text := logs.String()
+	if !strings.Contains(text, "refused") {
+		t.Fatalf("no refusal was logged at debug level:\n%s", text)
+	}
+	for _, secret := range append(append(secretsOf(forgedKid), secretsOf(forged)...), append(secretsOf(good), kid, "forged-line", "alice@example.com")...) {
+		if strings.Contains(text, secret) {
+			t.Fatalf("OP-02: logs hold %q:\n%s", secret, text)
+		}
+	}
+	if strings.Count(text, "\n") != strings.Count(text, "msg=") {
+		t.Fatalf("OP-02: a log record spans several lines:\n%s", text)
 	}
 }
