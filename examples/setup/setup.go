@@ -248,6 +248,9 @@ func (a *App) Banner(w io.Writer, framework, baseURL string) {
 	}
 	if a.Dev != nil {
 		fmt.Fprintf(w, "\nDevelopment mode: anyone who can reach %s/dev/login can log in as anyone.\n", baseURL)
+		if !a.loopback {
+			fmt.Fprintf(w, "Not on loopback: the token cookie is Secure, so the browser page needs HTTPS; the curl commands work as they are.\n")
+		}
 	}
 	fmt.Fprintln(w)
 }

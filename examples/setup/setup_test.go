@@ -81,3 +81,18 @@ func TestRedisProblemsStopTheStart(t *testing.T) {
 		}
 	}
 }
+
+func TestCK11DevModeOffLoopbackSetsSecureCookies(t *testing.T) {
+	a, err := fromEnv(t, map[string]string{"ADDR": ":8080"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := a.ExpiredCookie(); !c.Secure {
+		t.Error("the logout cookie off loopback must be Secure")
+	}
+	var b bytes.Buffer
+	a.Banner(&b, "test", "http://0.0.0.0:8080")
+	if !strings.Contains(b.String(), "needs HTTPS") {
+		t.Errorf("banner does not warn that the page needs HTTPS off loopback:\n%s", b.String())
+	}
+}
