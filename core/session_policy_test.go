@@ -825,3 +825,29 @@ func TestCacheIsKeyedByIssuerAndSessionID(t *testing.T) {
 		t.Fatalf("calls %d/%d, want 1/1", c1.calls.Load(), c2.calls.Load())
 	}
 }
+
+func TestNoGoroutineLeftAfterATimedOutCheck(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 50 * time.Millisecond })
+	e.checker.set(func(f *stubChecker) { f.block = make(chan struct{}) }) // hangs, honours ctx
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := e.do(ctx, e.token("s-1"), true); done <- err }()
+	waitShared(t, 1)
+	cancel() // the client disconnects
+	if err := <-done; statusOf(err) != 503 {
+		t.Fatalf("%v, want 503", err)
+	}
+	// The shared call ends at its own timeout; nothing of it may remain.
+	deadline := time.Now().Add(10 * time.Second)
+	buf := make([]byte, 8<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if !strings.Contains(string(buf[:n]), "core.(*sessionPolicy).shared") {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("SS-09: a session check goroutine outlived its timeout:\n%s", buf[:n])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
