@@ -3,7 +3,9 @@ package core_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -169,5 +171,56 @@ func TestOptional(t *testing.T) {
 				t.Fatalf("admitted or treated as anonymous: %v", err)
 			}
 		})
+	}
+}
+
+// TestCookieCrossOrigin: a token read from a cookie on an unsafe method must
+// come from a same-origin request (net/http CrossOriginProtection), with or
+// without a *http.Request behind the adapter; a header token is never
+// subject to it.
+func TestCookieCrossOrigin(t *testing.T) {
+	iss := startIssuer(t, "ES256")
+	tok := iss.Token(nil)
+	cfg := iss.Config()
+	cfg.TrustedOrigins = []string{"https://app.example.com"}
+	a := startAuth(t, cfg)
+	cases := []struct {
+		name   string
+		method string
+		h      http.Header
+		want   error
+	}{
+		{"cookie on GET from another site", "GET", http.Header{"Cookie": {"access_token=" + tok}, "Sec-Fetch-Site": {"cross-site"}}, nil},
+		{"cookie on POST from the same origin (Sec-Fetch-Site)", "POST", http.Header{"Cookie": {"access_token=" + tok}, "Sec-Fetch-Site": {"same-origin"}}, nil},
+		{"cookie on POST from another site", "POST", http.Header{"Cookie": {"access_token=" + tok}, "Sec-Fetch-Site": {"cross-site"}}, core.ErrCrossOrigin},
+		{"cookie on DELETE with a foreign Origin", "DELETE", http.Header{"Cookie": {"access_token=" + tok}, "Origin": {"https://evil.example"}}, core.ErrCrossOrigin},
+		{"cookie on POST from a trusted origin", "POST", http.Header{"Cookie": {"access_token=" + tok}, "Origin": {"https://app.example.com"}}, nil},
+		{"cookie on POST with an Origin matching Host", "POST", http.Header{"Cookie": {"access_token=" + tok}, "Origin": {"https://api.example.com"}}, nil},
+		{"header token on POST from another site", "POST", http.Header{"Authorization": {"Bearer " + tok}, "Sec-Fetch-Site": {"cross-site"}}, nil},
+	}
+	for _, tc := range cases {
+		for _, std := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s (std=%v)", tc.name, std), func(t *testing.T) {
+				var r core.Request = vreq{method: tc.method, host: "api.example.com", h: tc.h}
+				if std {
+					hr := httptest.NewRequest(tc.method, "https://api.example.com/orders", nil)
+					hr.Header = tc.h.Clone()
+					r = httpRequest{hr}
+				}
+				_, err := a.Authenticate(context.Background(), r)
+				if tc.want == nil {
+					if err != nil {
+						t.Fatalf("refused: %v", err)
+					}
+					return
+				}
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("error %v; want %v", err, tc.want)
+				}
+				if resp := a.Render(err); resp.Status != http.StatusForbidden {
+					t.Fatalf("status %d", resp.Status)
+				}
+			})
+		}
 	}
 }
