@@ -828,11 +828,12 @@ func TestCacheIsKeyedByIssuerAndSessionID(t *testing.T) {
 
 func TestNoGoroutineLeftAfterATimedOutCheck(t *testing.T) {
 	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 50 * time.Millisecond })
-	e.checker.set(func(f *stubChecker) { f.block = make(chan struct{}) }) // hangs, honours ctx
+	started := make(chan struct{}, 1)
+	e.checker.set(func(f *stubChecker) { f.block = make(chan struct{}); f.started = started }) // hangs, honours ctx
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { _, err := e.do(ctx, e.token("s-1"), true); done <- err }()
-	waitShared(t, 1)
+	<-started
 	cancel() // the client disconnects
 	if err := <-done; statusOf(err) != 503 {
 		t.Fatalf("%v, want 503", err)
