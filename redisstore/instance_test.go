@@ -32,10 +32,12 @@ func (q stdReq) RawQuery() string            { return q.r.URL.RawQuery }
 func newInstance(t testing.TB, addr string, iss *authtest.Issuer, o Options, mut func(*core.Config)) *instance {
 	t.Helper()
 	in := &instance{t: t, rdb: newClient(t, addr)}
-	s, err := New(context.Background(), in.rdb, quiet(o))
+	o = quiet(o)
+	s, err := New(context.Background(), in.rdb, o)
 	if err != nil {
 		t.Fatal(err)
 	}
+	cleanupPrefix(t, addr, o.Prefix)
 	t.Cleanup(func() { _ = s.Close() })
 	in.store = s
 	cfg := iss.Config()

@@ -180,6 +180,7 @@ func newStore(t testing.TB, addr string, o Options) *Store {
 	if err != nil {
 		t.Fatalf("redisstore.New: %v", err)
 	}
+	cleanupPrefix(t, addr, o.Prefix)
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
@@ -217,4 +218,21 @@ func quiet(o Options) Options {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
+}
+
+// cleanupPrefix deletes the test's keys from a shared REDIS_URL server when
+// the test ends (a private server simply dies).
+func cleanupPrefix(t testing.TB, addr, prefix string) {
+	if os.Getenv("REDIS_URL") == "" {
+		return
+	}
+	t.Cleanup(func() {
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		ctx := context.Background()
+		keys, err := c.Keys(ctx, prefix+"*").Result() // test-only; the prefix is the test's own
+		if err == nil && len(keys) > 0 {
+			_ = c.Del(ctx, keys...).Err()
+		}
+	})
 }
