@@ -21,7 +21,9 @@ import (
 // core.Authenticator.Admit alone on the same request ("core"). The adapter's
 // own cost is authgate - plain - core. The same with Optional and no
 // credentials ("optional-anonymous", "core-anonymous") takes the token
-// verification out, so that the adapter's cost stands out of the noise.
+// verification out, so that the adapter's cost stands out of the noise;
+// "authgate-nocache" and "core-nocache" turn the verified-token cache off, so
+// that every request verifies the RS256 signature.
 func BenchmarkEcho(b *testing.B) {
 	iss := authtest.New(b)
 	auth, err := core.New(context.Background(), iss.Config())
@@ -29,6 +31,14 @@ func BenchmarkEcho(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = auth.Close() })
+	// The same, verifying the RS256 signature on every request.
+	cfg := iss.Config()
+	cfg.TokenCache.Disabled = true
+	uncached, err := core.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = uncached.Close() })
 	req := httptest.NewRequest("GET", "/me", nil)
 	req.Header.Set("Authorization", "Bearer "+iss.Token(nil))
 
@@ -41,6 +51,8 @@ func BenchmarkEcho(b *testing.B) {
 	noop.GET("/me", handler, func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error { return next(c) }
 	})
+	verify := echo.New()
+	verify.GET("/me", handler, echoauth.New(uncached))
 	optional := echo.New()
 	optional.GET("/me", handler, echoauth.Optional(auth))
 
@@ -50,6 +62,8 @@ func BenchmarkEcho(b *testing.B) {
 	b.Run("noop-middleware", func(b *testing.B) { serve(b, noop, req) })
 	b.Run("authgate", func(b *testing.B) { serve(b, authed, req) })
 	b.Run("core", func(b *testing.B) { admit(b, auth, req, false) })
+	b.Run("authgate-nocache", func(b *testing.B) { serve(b, verify, req) })
+	b.Run("core-nocache", func(b *testing.B) { admit(b, uncached, req, false) })
 	b.Run("optional-anonymous", func(b *testing.B) { serve(b, optional, anon) })
 	b.Run("core-anonymous", func(b *testing.B) { admit(b, auth, anon, true) })
 }

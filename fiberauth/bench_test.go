@@ -24,7 +24,9 @@ import (
 // *http.Request). The adapter's own cost is authgate - plain - core. The
 // same with Optional and no credentials ("optional-anonymous",
 // "core-anonymous") takes the token verification out, so that the adapter's
-// cost stands out of the noise.
+// cost stands out of the noise; "authgate-nocache" and "core-nocache" turn the
+// verified-token cache off, so that every request verifies the RS256
+// signature.
 func BenchmarkFiber(b *testing.B) {
 	iss := authtest.New(b)
 	auth, err := core.New(context.Background(), iss.Config())
@@ -32,6 +34,14 @@ func BenchmarkFiber(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = auth.Close() })
+	// The same, verifying the RS256 signature on every request.
+	cfg := iss.Config()
+	cfg.TokenCache.Disabled = true
+	uncached, err := core.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = uncached.Close() })
 	tok := iss.Token(nil)
 
 	handler := func(c *fiber.Ctx) error { return c.SendString("ok") }
@@ -43,6 +53,9 @@ func BenchmarkFiber(b *testing.B) {
 	noop := fiber.New()
 	noop.Use(func(c *fiber.Ctx) error { return c.Next() })
 	noop.Get("/me", handler)
+	verify := fiber.New()
+	verify.Use(fiberauth.New(uncached))
+	verify.Get("/me", handler)
 	optional := fiber.New()
 	optional.Use(fiberauth.Optional(auth))
 	optional.Get("/me", handler)
@@ -55,6 +68,8 @@ func BenchmarkFiber(b *testing.B) {
 	b.Run("noop-middleware", func(b *testing.B) { serve(b, noop, tok) })
 	b.Run("authgate", func(b *testing.B) { serve(b, authed, tok) })
 	b.Run("core", func(b *testing.B) { admit(b, auth, req, false) })
+	b.Run("authgate-nocache", func(b *testing.B) { serve(b, verify, tok) })
+	b.Run("core-nocache", func(b *testing.B) { admit(b, uncached, req, false) })
 	b.Run("optional-anonymous", func(b *testing.B) { serve(b, optional, "") })
 	b.Run("core-anonymous", func(b *testing.B) { admit(b, auth, anon, true) })
 }

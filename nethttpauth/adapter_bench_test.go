@@ -20,7 +20,9 @@ import (
 // core.Authenticator.Admit alone on the same request ("core"). The adapter's
 // own cost is authgate - plain - core. The same with Optional and no
 // credentials ("optional-anonymous", "core-anonymous") takes the token
-// verification out, so that the adapter's cost stands out of the noise.
+// verification out, so that the adapter's cost stands out of the noise;
+// "authgate-nocache" and "core-nocache" turn the verified-token cache off, so
+// that every request verifies the RS256 signature.
 func BenchmarkNetHTTP(b *testing.B) {
 	iss := authtest.New(b)
 	auth, err := core.New(context.Background(), iss.Config())
@@ -28,6 +30,14 @@ func BenchmarkNetHTTP(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { _ = auth.Close() })
+	// The same, verifying the RS256 signature on every request.
+	cfg := iss.Config()
+	cfg.TokenCache.Disabled = true
+	uncached, err := core.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = uncached.Close() })
 	req := httptest.NewRequest("GET", "/me", nil)
 	req.Header.Set("Authorization", "Bearer "+iss.Token(nil))
 
@@ -35,6 +45,7 @@ func BenchmarkNetHTTP(b *testing.B) {
 	mux.HandleFunc("GET /me", func(w http.ResponseWriter, r *http.Request) { _, _ = w.Write([]byte("ok")) })
 	var plain http.Handler = mux
 	authed := nethttpauth.New(auth)(mux)
+	verify := nethttpauth.New(uncached)(mux)
 	optional := nethttpauth.Optional(auth)(mux)
 	noop := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { next.ServeHTTP(w, r) })
@@ -46,6 +57,8 @@ func BenchmarkNetHTTP(b *testing.B) {
 	b.Run("noop-middleware", func(b *testing.B) { serve(b, noop, req) })
 	b.Run("authgate", func(b *testing.B) { serve(b, authed, req) })
 	b.Run("core", func(b *testing.B) { admit(b, auth, req, false) })
+	b.Run("authgate-nocache", func(b *testing.B) { serve(b, verify, req) })
+	b.Run("core-nocache", func(b *testing.B) { admit(b, uncached, req, false) })
 	b.Run("optional-anonymous", func(b *testing.B) { serve(b, optional, anon) })
 	b.Run("core-anonymous", func(b *testing.B) { admit(b, auth, anon, true) })
 }
