@@ -343,7 +343,7 @@ func TestCheckerFailuresAre503(t *testing.T) {
 }
 
 func TestConcurrentChecksShareOneBackendCall(t *testing.T) {
-	e := newSessEnv(t, nil)
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 30 * time.Second }) // generous: joining takes long on a loaded machine
 	release := make(chan struct{})
 	e.checker.set(func(f *stubChecker) { f.block = release })
 	tok := e.token("s-1")
@@ -367,7 +367,7 @@ func TestConcurrentChecksShareOneBackendCall(t *testing.T) {
 }
 
 func TestCancelledLeaderFailsNobodyElse(t *testing.T) {
-	e := newSessEnv(t, nil)
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 30 * time.Second }) // generous: joining takes long on a loaded machine
 	release := make(chan struct{})
 	started := make(chan struct{}, 1)
 	e.checker.set(func(f *stubChecker) { f.block = release; f.started = started })
@@ -400,7 +400,7 @@ func TestCancelledLeaderFailsNobodyElse(t *testing.T) {
 }
 
 func TestPanickingCheckerFailsEveryWaiterAndProcessSurvives(t *testing.T) {
-	e := newSessEnv(t, nil)
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 30 * time.Second }) // generous: joining takes long on a loaded machine
 	release := make(chan struct{})
 	e.checker.set(func(f *stubChecker) { f.block = release; f.panics = true })
 	tok := e.token("s-1")
@@ -426,7 +426,7 @@ func TestPanickingCheckerFailsEveryWaiterAndProcessSurvives(t *testing.T) {
 
 func TestRevokeDuringSharedCheck(t *testing.T) {
 	fd := &stubFeed{}
-	e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd })
+	e := newSessEnv(t, func(c *core.Config) { c.Revocations = fd; c.SessionCheck.Timeout = 30 * time.Second })
 	release := make(chan struct{})
 	e.checker.set(func(f *stubChecker) { f.block = release })
 	tok := e.token("s-1")
@@ -594,7 +594,7 @@ func TestFailOpen(t *testing.T) {
 }
 
 func TestMaxInFlightBoundsBackendCalls(t *testing.T) {
-	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.MaxInFlight = 2 })
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.MaxInFlight = 2; c.SessionCheck.Timeout = 30 * time.Second })
 	release := make(chan struct{})
 	e.checker.set(func(f *stubChecker) { f.block = release })
 	var wg sync.WaitGroup

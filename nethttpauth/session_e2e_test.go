@@ -271,6 +271,7 @@ func TestSession100ConcurrentSensitiveRequestsMakeOneBackendCall(t *testing.T) {
 	a := newApp(t, func(iss *authtest.Issuer) core.Config {
 		c := iss.Config()
 		c.Sessions = checker
+		c.SessionCheck.Timeout = 30 * time.Second // joining takes long on a loaded machine
 		return c
 	})
 	s, _, _ := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
