@@ -51,12 +51,18 @@ type subscription struct {
 }
 
 // end stops calls to fn; once it returns, fn is not running and never runs
-// again.
-func (sub *subscription) end() {
+// again. cutOff (the Store closed under a live subscriber) first tells fn
+// the feed is behind: nothing will reach it any more, so its deny set can
+// no longer be trusted alone.
+func (sub *subscription) end(cutOff bool) {
 	sub.cancel()
 	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	if cutOff && !sub.stopped && !sub.reported {
+		sub.reported = true
+		sub.fn(core.Revocation{Behind: true})
+	}
 	sub.stopped = true
-	sub.mu.Unlock()
 }
 
 // report sends fn the subscription's state when it changed.
@@ -87,7 +93,8 @@ func (sub *subscription) deliver(r core.Revocation) {
 // has not been read yet. Once it has, and whenever the subscription catches
 // up again after a failed read, fn gets core.Revocation{Behind: false}.
 // The subscription ends when stop is called, ctx ends, or the Store is
-// closed.
+// closed; in the last case fn first gets Behind: true, since no revocation
+// will reach it any more.
 func (s *Store) SubscribeRevocations(ctx context.Context, fn func(core.Revocation)) (func(), error) {
 	if fn == nil {
 		return nil, errors.New("redisstore: SubscribeRevocations with a nil function")
@@ -110,7 +117,7 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(core.Revocatio
 		s.mu.Lock()
 		delete(s.subs, id)
 		s.mu.Unlock()
-		sub.end()
+		sub.end(false)
 	}
 	stopCtx := context.AfterFunc(ctx, remove)
 	go func() {

@@ -274,11 +274,20 @@ func TestSubscriptionGoroutineEnds(t *testing.T) {
 	cancel()
 	waitUntil(t, 5*time.Second, "reader ends when its context ends", func() bool { return readers() == base })
 
-	for range 3 {
-		_, err := s.SubscribeRevocations(context.Background(), func(core.Revocation) {})
+	var recs [3]recorder
+	for i := range recs {
+		_, err := s.SubscribeRevocations(context.Background(), recs[i].add)
 		must(t, err)
 	}
+	for i := range recs {
+		waitUntil(t, 5*time.Second, "caught up", func() bool { b, ok := recs[i].lastBehind(); return ok && !b })
+	}
 	must(t, s.Close())
+	for i := range recs {
+		if b, _ := recs[i].lastBehind(); !b {
+			t.Fatal("a subscriber cut off by Close was not told it is behind")
+		}
+	}
 	if n := readers(); n != base {
 		t.Fatalf("%d reader goroutines left after Close", n-base)
 	}

@@ -550,8 +550,10 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// Close ends every subscription and waits for their goroutines. The Redis
-// client stays open (it is the caller's); sessions stay in Redis.
+// Close ends every subscription (telling each subscriber it is now behind)
+// and waits for their goroutines. Lookups keep working; Create and new
+// subscriptions are refused. The Redis client stays open (it is the
+// caller's); sessions stay in Redis.
 func (s *Store) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -565,7 +567,7 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	for _, sub := range subs {
-		sub.end()
+		sub.end(true)
 	}
 	s.wg.Wait()
 	return nil
