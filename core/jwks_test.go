@@ -168,8 +168,16 @@ func TestJWKSFaultsKeepCachedKeys(t *testing.T) {
 		t.Run(f.name, func(t *testing.T) {
 			iss.SetHandler(f.h)
 			defer iss.SetHandler(nil)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
 			if err := a.RefreshKeys(context.Background()); err == nil {
 				t.Fatal("the refresh succeeded")
+			}
+			runtime.ReadMemStats(&after)
+			// KS-04: whatever the server sends, one refresh allocates a
+			// bounded amount (MaxJWKSSize is 1 MiB here).
+			if grown := after.TotalAlloc - before.TotalAlloc; grown > 16<<20 {
+				t.Fatalf("KS-04: one refresh allocated %d MiB", grown>>20)
 			}
 			accept(t, a, tok) // cached keys keep serving
 		})
