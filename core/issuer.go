@@ -244,7 +244,8 @@ func (is *issuer) requestRefresh() <-chan struct{} {
 }
 
 // unknownKIDWait bounds how long a request naming an unknown kid waits for
-// the refetch it triggered; requests beyond the rate limit do not wait at all.
+// a refetch (the one it triggered, or one under way); when no refetch may
+// start and none is under way, it does not wait at all.
 const unknownKIDWait = time.Second
 
 // key returns the verification key for a token header of this issuer.
