@@ -79,6 +79,7 @@ type tokenShard struct {
 
 	mu         sync.Mutex    // guards what follows, and writes to m
 	ring       []*tokenEntry // CLOCK ring; nil slots are free
+	free       []int         // the nil slots of ring
 	hand       int
 	n          int // entries in m
 	bytes      int64
@@ -228,46 +229,45 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 }
 
 // makeRoom frees space for an entry of size bytes and returns the ring slot
-// it may take, or -1. dead reports entries that can no longer be served
-// (expired, key gone), which go first whatever their reference bit. The
-// caller holds s.mu.
+// it may take, or -1. Free slots (left by entries removed on a lookup) are
+// used first; then the CLOCK hand evicts: entries that can no longer be
+// served (dead: expired, key gone) whatever their reference bit, then
+// entries not hit since the hand last passed. The caller holds s.mu.
 func (s *tokenShard) makeRoom(size int64, dead func(*tokenEntry) bool) int {
-	if len(s.ring) < s.maxEntries && s.bytes+size <= s.maxBytes {
-		s.ring = append(s.ring, nil)
-		return len(s.ring) - 1
-	}
-	free := -1
-	// Two passes of the hand are enough: the first clears every reference
+	// Two turns of the hand are enough: the first clears every reference
 	// bit it does not act on, the second then evicts.
-	for steps := 0; steps < 2*len(s.ring); steps++ {
+	for steps := 0; ; steps++ {
+		if s.bytes+size <= s.maxBytes {
+			if n := len(s.free); n > 0 {
+				slot := s.free[n-1]
+				s.free = s.free[:n-1]
+				return slot
+			}
+			if len(s.ring) < s.maxEntries {
+				s.ring = append(s.ring, nil)
+				return len(s.ring) - 1
+			}
+		}
+		if steps >= 2*len(s.ring) {
+			return -1
+		}
 		i := s.hand
 		s.hand = (s.hand + 1) % len(s.ring)
-		e := s.ring[i]
-		switch {
+		switch e := s.ring[i]; {
 		case e == nil:
 		case dead(e) || !e.ref.Load():
 			s.evict(e)
 		default:
 			e.ref.Store(false)
-			continue
-		}
-		if free < 0 {
-			free = i
-		}
-		if s.bytes+size <= s.maxBytes {
-			return free
 		}
 	}
-	if free >= 0 && s.bytes+size <= s.maxBytes {
-		return free
-	}
-	return -1
 }
 
 // evict drops e. The caller holds s.mu.
 func (s *tokenShard) evict(e *tokenEntry) {
 	s.m.CompareAndDelete(e.tok, e)
 	s.ring[e.slot] = nil
+	s.free = append(s.free, e.slot)
 	s.n--
 	s.bytes -= e.size
 }
