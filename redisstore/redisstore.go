@@ -92,6 +92,19 @@ type Options struct {
 	// behind. It should be at least the authenticator's MaxTokenLifetime +
 	// Leeway; default 24h30s (core's defaults).
 	FeedReplay time.Duration
+	// WaitReplicas, when positive, makes Revoke and RevokeSubject wait
+	// (Redis WAIT, on the connection that ran the revoking script) until
+	// that many replicas have the revocation, at most WaitTimeout; fewer
+	// acks fail the call with an error wrapping ErrNotReplicated (the
+	// session is revoked on the primary). It closes the window in which a
+	// failover to a lagging replica undoes an acknowledged revocation
+	// (RD-04). Needs a *redis.Client (single primary or Sentinel). Default 0:
+	// no wait; the window is the replication lag.
+	WaitReplicas int
+	// WaitTimeout bounds the wait for replicas; default CommandTimeout/2,
+	// and less than CommandTimeout.
+	WaitTimeout time.Duration
+
 	// FeedBlock is how long one XREAD waits for new entries; default 1s,
 	// within [10ms, 10s]. It bounds how long Close waits for a subscription
 	// and how soon a silently dead connection is noticed (FeedBlock plus
@@ -112,6 +125,8 @@ type Store struct {
 	// lives in another slot and is written right after the script.
 	atomicFeed bool
 	timeout    time.Duration
+	waitN      int
+	waitFor    time.Duration
 	maxLen     int64
 	replay     time.Duration
 	block      time.Duration
@@ -166,6 +181,18 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	if o.FeedBlock < 10*time.Millisecond || o.FeedBlock > 10*time.Second {
 		return nil, fmt.Errorf("redisstore: FeedBlock %v is outside [10ms, 10s]", o.FeedBlock)
 	}
+	if o.WaitReplicas < 0 {
+		o.WaitReplicas = 0
+	}
+	if o.WaitTimeout == 0 {
+		o.WaitTimeout = o.CommandTimeout / 2
+	}
+	if o.WaitReplicas > 0 && (o.WaitTimeout <= 0 || o.WaitTimeout >= o.CommandTimeout) {
+		return nil, fmt.Errorf("redisstore: WaitTimeout %v must be positive and less than CommandTimeout %v", o.WaitTimeout, o.CommandTimeout)
+	}
+	if _, ok := rdb.(*redis.Client); o.WaitReplicas > 0 && !ok {
+		return nil, errors.New("redisstore: WaitReplicas needs a *redis.Client (a single primary or Sentinel): WAIT must run on the connection that wrote")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
@@ -181,6 +208,8 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 		prefix:  o.Prefix,
 		stream:  o.Prefix + "revocations",
 		timeout: o.CommandTimeout,
+		waitN:   o.WaitReplicas,
+		waitFor: o.WaitTimeout,
 		maxLen:  o.FeedMaxLen,
 		replay:  o.FeedReplay,
 		block:   o.FeedBlock,
@@ -399,9 +428,7 @@ func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOptio
 		return errNotFound
 	}
 	now := s.now()
-	cctx, cancel := s.ctx(ctx)
-	res, err := revokeScript.Run(cctx, s.cmd, s.keys(s.sessKey(tag, sid)), now.UnixMilli(), sid, s.maxLen).Slice()
-	cancel()
+	res, werr, err := s.revoking(ctx, revokeScript, s.keys(s.sessKey(tag, sid)), now.UnixMilli(), sid, s.maxLen)
 	if errors.Is(err, redis.Nil) {
 		return errNotFound
 	}
@@ -412,7 +439,7 @@ func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOptio
 		return unavailable(errors.New("unexpected script reply"))
 	}
 	r := core.Revocation{SessionID: sid, Subject: str(res[0]), Issuer: str(res[1]), At: now}
-	return s.announce(ctx, []core.Revocation{r}, core.NewRevokeOptions(opts...))
+	return errors.Join(s.announce(ctx, []core.Revocation{r}, core.NewRevokeOptions(opts...)), werr)
 }
 
 // RevokeSubject ends every session of subject in one atomic step and
@@ -421,9 +448,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.
 	sh := subjectHash(subject)
 	tag := tagOf(sh)
 	now := s.now()
-	cctx, cancel := s.ctx(ctx)
-	res, err := revokeSubjectScript.Run(cctx, s.cmd, s.keys(s.subjectKey(sh)), now.UnixMilli(), s.sessPrefix(tag), s.maxLen).Slice()
-	cancel()
+	res, werr, err := s.revoking(ctx, revokeSubjectScript, s.keys(s.subjectKey(sh)), now.UnixMilli(), s.sessPrefix(tag), s.maxLen)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, unavailable(err)
 	}
@@ -431,7 +456,10 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.
 	for i := 0; i+1 < len(res); i += 2 {
 		rs = append(rs, core.Revocation{SessionID: str(res[i]), Subject: subject, Issuer: str(res[i+1]), At: now})
 	}
-	return len(rs), s.announce(ctx, rs, core.NewRevokeOptions(opts...))
+	if len(rs) == 0 {
+		werr = nil
+	}
+	return len(rs), errors.Join(s.announce(ctx, rs, core.NewRevokeOptions(opts...)), werr)
 }
 
 // List returns the live sessions of subject, oldest first.
@@ -452,6 +480,38 @@ func (s *Store) List(ctx context.Context, subject string) ([]*core.Session, erro
 		out = append(out, sess)
 	}
 	return out, nil
+}
+
+// ErrNotReplicated is returned (wrapped) by Revoke and RevokeSubject when
+// Options.WaitReplicas replicas did not confirm the revocation within
+// WaitTimeout. The revocation took effect on the primary and was announced.
+var ErrNotReplicated = errors.New("redisstore: revocation not confirmed by the requested replicas in time")
+
+// revoking runs a revoking script; with WaitReplicas, in one pipeline with
+// WAIT, so both run on the same connection. werr reports too few replica
+// acks; err a failure of the script itself.
+func (s *Store) revoking(ctx context.Context, sc *redis.Script, keys []string, args ...any) (res []any, werr, err error) {
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	if s.waitN == 0 {
+		res, err = sc.Run(cctx, s.cmd, keys, args...).Slice()
+		return res, nil, err
+	}
+	var ev *redis.Cmd
+	var wait *redis.Cmd
+	_, _ = s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
+		ev = sc.Eval(cctx, p, keys, args...) // the source: EVALSHA's NOSCRIPT would surface only at Exec
+		wait = p.Do(cctx, "WAIT", s.waitN, s.waitFor.Milliseconds())
+		return nil
+	})
+	res, err = ev.Slice()
+	if err != nil {
+		return nil, nil, err
+	}
+	if n, werr := wait.Int64(); werr != nil || n < int64(s.waitN) {
+		return res, fmt.Errorf("%w: %d of %d replicas acknowledged (%v)", ErrNotReplicated, n, s.waitN, werr), nil
+	}
+	return res, nil, nil
 }
 
 // announce tells this process's subscribers at once, writes the stream when
