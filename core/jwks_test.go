@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -479,6 +480,11 @@ func TestUnusableKeys(t *testing.T) {
 	withPrivate := authtest.PublicJWK(good)
 	withPrivate["d"] = "c2VjcmV0LWQtdmFsdWUtdGhhdC1tdXN0LW5vdC1sZWFr"
 	// good's private scalar is not this d; the loader must ignore d anyway.
+	offCurve := &authtest.Key{ID: "offcurve", Alg: "ES256", Private: authtest.GenerateKey("ES256")}
+	offJWK := authtest.PublicJWK(offCurve)
+	y, _ := base64.RawURLEncoding.DecodeString(offJWK["y"].(string))
+	y[len(y)-1] ^= 1
+	offJWK["y"] = enc64(y)
 	iss.SetJWKS(jwksOf(
 		withPrivate,
 		map[string]any{"kty": "AKP", "kid": "mldsa", "alg": "ML-DSA-44", "pub": "AAAA"},
@@ -487,7 +493,7 @@ func TestUnusableKeys(t *testing.T) {
 		map[string]any{"kty": "OKP", "kid": "x25519", "crv": "X25519", "use": "enc", "x": enc64(make([]byte, 32))},
 		map[string]any{"kty": "RSA", "kid": "x5c", "x5c": []string{"bm90IGEgY2VydA"}, "n": "AQAB", "e": "AQAB"},
 		map[string]any{"kty": "oct", "kid": "hs", "k": enc64(octSecret)},
-		authtest.PublicJWK(weak), encJWK, opsJWK, oaepJWK,
+		authtest.PublicJWK(weak), encJWK, opsJWK, oaepJWK, offJWK,
 		authtest.PublicJWK(dupA), authtest.PublicJWK(dupB),
 	))
 	var logs bytes.Buffer
@@ -514,6 +520,7 @@ func TestUnusableKeys(t *testing.T) {
 		"KS-14 token signed by a key_ops=encrypt key (Wycheproof 355)": iss.Sign(opsKey, nil, iss.Defaults()),
 		"KS-14 token signed by an RSA-OAEP key":                        iss.Sign(oaepKey, nil, iss.Defaults()),
 		"KS-16 token naming an ambiguous kid, signed by one of them":   iss.Sign(dupA, nil, iss.Defaults()),
+		"KS-15 token naming an off-curve EC key":                       iss.Sign(offCurve, nil, iss.Defaults()),
 	} {
 		t.Run(name, func(t *testing.T) { refuse(t, a, tok, core.ErrInvalidToken) })
 	}
