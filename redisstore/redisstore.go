@@ -300,6 +300,9 @@ func (s *Store) Create(ctx context.Context, ns core.NewSession) (*core.Session, 
 		if err != nil {
 			return nil, "", unavailable(err)
 		}
+		if len(res) == 0 {
+			return nil, "", unavailable(errors.New("unexpected script reply"))
+		}
 		code, _ := res[0].(int64)
 		switch code {
 		case -1:
