@@ -33,6 +33,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -133,11 +134,12 @@ const (
 	SessionActive  = "sess-active"  // answered active
 	SessionRevoked = "sess-revoked" // answered revoked
 	SessionDown    = "sess-down"    // answered with an error: backend down
+	SessionPanic   = "sess-panic"   // the checker panics (OP-05)
 )
 
 // Sessions is the suite's session checker: it answers by session id (see
-// SessionActive, SessionRevoked, SessionDown; any other id is revoked) and
-// counts its calls. Adapters' own tests may use it too.
+// SessionActive, SessionRevoked, SessionDown, SessionPanic; any other id is
+// revoked) and counts its calls. Adapters' own tests may use it too.
 type Sessions struct {
 	mu    sync.Mutex
 	calls int
@@ -153,6 +155,8 @@ func (s *Sessions) Check(ctx context.Context, sid string) (core.SessionState, er
 		return core.SessionActive, nil
 	case SessionDown:
 		return core.SessionRevoked, errors.New("adaptertest: session backend down")
+	case SessionPanic:
+		panic("adaptertest: session checker bug")
 	}
 	return core.SessionRevoked, nil
 }
@@ -249,6 +253,7 @@ func mintTokens(iss *authtest.Issuer) map[string]string {
 		"admin":     with(authtest.Claims{"roles": []string{"admin"}}),
 		"revoked":   with(authtest.Claims{"sid": SessionRevoked}),
 		"down":      with(authtest.Claims{"sid": SessionDown}),
+		"panic":     with(authtest.Claims{"sid": SessionPanic}),
 		"nosid":     with(authtest.Claims{"sid": nil}),
 		"expired":   with(authtest.Claims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}),
 		"wrongaud":  with(authtest.Claims{"aud": "another-api"}),
@@ -266,6 +271,9 @@ type runner struct {
 	addr   string
 	tokens map[string]string
 }
+
+// placeholder finds a {name} left after expansion.
+var placeholder = regexp.MustCompile(`\{[a-z]+\}`)
 
 // expand replaces {token} names, {origin} and {host} in s.
 func (r *runner) expand(s string) string {
@@ -287,9 +295,14 @@ func (r *runner) do(c tcase) (*http.Response, []byte, error) {
 	// case instead of hanging the suite.
 	_ = conn.SetDeadline(time.Now().Add(time.Minute))
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", c.method, r.expand(c.path), r.addr)
+	path := r.expand(c.path)
+	fmt.Fprintf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n", c.method, path, r.addr)
 	for _, line := range c.header {
-		b.WriteString(r.expand(line))
+		line = r.expand(line)
+		if m := placeholder.FindString(path + line); m != "" {
+			return nil, nil, fmt.Errorf("the case names %s, which is no token of mintTokens", m)
+		}
+		b.WriteString(line)
 		b.WriteString("\r\n")
 	}
 	if c.method == http.MethodPost {
