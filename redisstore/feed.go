@@ -101,7 +101,6 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(core.Revocatio
 	}
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	sub := &subscription{fn: fn, cancel: cancel, reported: true}
-	fn(core.Revocation{Behind: true})
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -113,6 +112,9 @@ func (s *Store) SubscribeRevocations(ctx context.Context, fn func(core.Revocatio
 	s.subs[id] = sub
 	s.wg.Add(1)
 	s.mu.Unlock()
+	sub.mu.Lock()
+	fn(core.Revocation{Behind: true}) // nothing replayed yet
+	sub.mu.Unlock()
 	remove := func() {
 		s.mu.Lock()
 		delete(s.subs, id)
