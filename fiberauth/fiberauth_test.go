@@ -1,14 +1,17 @@
 package fiberauth_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/authgate/authgate/core"
@@ -289,5 +292,42 @@ func TestPrincipalDoesNotLeakToTheNextRequest(t *testing.T) {
 	}
 	if want := []string{"user-1", "anonymous", "user-1", "anonymous"}; !slices.Equal(seen, want) {
 		t.Errorf("seen %q, want %q", seen, want)
+	}
+}
+
+// I5 on fiber: a request fasthttp cannot parse never reaches authgate, and
+// fiber's DefaultErrorHandler would answer 400 quoting the raw request, token
+// included. The error handler the README recommends answers 400 without it.
+func TestUnparsableRequestDoesNotEchoTheToken(t *testing.T) {
+	iss, auth := newAuth(t, &adaptertest.Sessions{})
+	app := fiber.New(fiber.Config{DisableStartupMessage: true, ErrorHandler: fiberauth.ErrorHandler(func(c *fiber.Ctx, err error) error {
+		var fe *fiber.Error
+		if errors.As(err, &fe) && fe.Code == fiber.StatusBadRequest {
+			return c.SendStatus(fe.Code) // no message: it may quote the request
+		}
+		return fiber.DefaultErrorHandler(c, err)
+	})})
+	app.Use(fiberauth.New(auth))
+	app.Get("/me", func(c *fiber.Ctx) error { return c.SendString("me") })
+	addr := start(t, app)
+	tok := iss.Token(nil)
+	for _, line := range []string{"Authorization Bearer " + tok, "Authorization: Bearer " + tok + "\x00"} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /me HTTP/1.1\r\nHost: %s\r\n%s\r\nConnection: close\r\n\r\n", addr, line)
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 400 {
+			t.Errorf("%q: status %d, want 400", line, resp.StatusCode)
+		}
+		if strings.Contains(string(body), tok[:20]) {
+			t.Errorf("%q: the 400 body echoes the token", line)
+		}
 	}
 }
