@@ -17,6 +17,7 @@ import (
 
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/golang-jwt/jwt/v5"
 )
 
 // The verified-token cache (tokencache.go): a token whose signature verified
@@ -516,4 +517,64 @@ func TestTokenCacheConcurrent(t *testing.T) {
 	if entries, _, _ := env.stats(); entries > 64 {
 		t.Fatalf("%d entries with MaxEntries 64", entries)
 	}
+}
+
+func TestTokenCacheOtherTokenKinds(t *testing.T) {
+	t.Run("HMAC issuer tokens are cached under the issuer's secret", func(t *testing.T) {
+		clock := newTCClock()
+		secret := []byte("0123456789abcdef0123456789abcdef-not-a-known-weak-secret")
+		a, err := core.New(context.Background(), core.Config{
+			Issuer: "https://hs.example.com", Audience: []string{"api"}, HMACSecret: secret,
+			Now: clock.Now, Logger: quiet,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		now := clock.Now()
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"iss": "https://hs.example.com", "aud": "api", "sub": "u1",
+			"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(),
+		}).SignedString(secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range 3 {
+			if _, err := a.Authenticate(context.Background(), tcBearer(tok)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if entries, _, misses := a.TokenCacheStats(); entries != 1 || misses != 1 {
+			t.Fatalf("%d entries, %d verifications; want 1 and 1", entries, misses)
+		}
+		clock.Advance(2 * time.Minute)
+		if _, err := a.Authenticate(context.Background(), tcBearer(tok)); !errors.Is(err, core.ErrTokenExpired) {
+			t.Fatalf("expired HMAC token from the cache: %v", err)
+		}
+	})
+	t.Run("opaque tokens are never cached", func(t *testing.T) {
+		store := core.NewMemoryStore(core.StoreOptions{})
+		t.Cleanup(func() { store.Close() })
+		a, err := core.New(context.Background(), core.Config{Opaque: store, Sessions: store, Logger: quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { a.Close() })
+		s, tok, err := store.Create(context.Background(), core.NewSession{Subject: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(context.Background(), tcBearer(tok)); err != nil {
+			t.Fatal(err)
+		}
+		if entries, _, _ := a.TokenCacheStats(); entries != 0 {
+			t.Fatalf("opaque token cached (%d entries)", entries)
+		}
+		if err := store.Revoke(context.Background(), s.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(context.Background(), tcBearer(tok)); err == nil {
+			t.Fatal("revoked opaque token accepted")
+		}
+	})
 }
