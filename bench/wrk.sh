@@ -8,6 +8,7 @@
 #   ./wrk.sh                          # 10s per run, 1 wrk thread, 32 connections
 #   DURATION=5s CONNS=64 ./wrk.sh
 #   APPS="nethttp fiber" ./wrk.sh
+#   BINDIR=/tmp/apps ./wrk.sh         # use binaries built before (go build -o $BINDIR/<app>)
 #
 # The server and wrk share the machine: on 2 cores, wrk's one thread takes
 # roughly one of them, so absolute numbers are lower than on a dedicated
@@ -34,7 +35,11 @@ echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d:
 echo "# wrk -t$THREADS -c$CONNS -d$DURATION, loopback, token from the dev issuer (EdDSA)"
 printf '%-8s %-34s %12s %12s %12s %12s\n' app route req/s p50 p99 non2xx
 for app in $APPS; do
-	go build -o "$BIN/$app" "./examples/$app"
+	if [ -n "${BINDIR:-}" ] && [ -x "$BINDIR/$app" ]; then
+		cp "$BINDIR/$app" "$BIN/$app"
+	else
+		go build -o "$BIN/$app" "./examples/$app"
+	fi
 	addr=127.0.0.1:$PORT
 	ADDR=$addr "$BIN/$app" >"$BIN/$app.log" 2>&1 &
 	PID=$!
