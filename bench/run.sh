@@ -6,6 +6,7 @@
 #   COUNT=10 BENCHTIME=2s ./run.sh
 #   BENCH='Peers/nethttp' ./run.sh  # a subset
 #   OUT=results.txt ./run.sh      # keep the raw output (default: a temp file)
+#   TESTBIN=/tmp/bench.test ./run.sh  # run a test binary built before (go test -c)
 #
 # Measure on an idle machine: the benchmarks use every core.
 set -euo pipefail
@@ -19,8 +20,13 @@ BENCHSTAT=${BENCHSTAT:-go run golang.org/x/perf/cmd/benchstat@latest}
 
 echo "# machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(go version)"
 echo "# load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# go test -run '^\$' -bench '$BENCH' -benchmem -count $COUNT -benchtime $BENCHTIME -timeout 120m ."
-go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benchtime "$BENCHTIME" -timeout 120m . | tee "$OUT"
+if [ -n "${TESTBIN:-}" ]; then # a test binary built before: go test -c -o $TESTBIN .
+	echo "# $TESTBIN -test.run '^\$' -test.bench '$BENCH' -test.benchmem -test.count $COUNT -test.benchtime $BENCHTIME"
+	"$TESTBIN" -test.run '^$' -test.bench "$BENCH" -test.benchmem -test.count "$COUNT" -test.benchtime "$BENCHTIME" -test.timeout 120m | tee "$OUT"
+else
+	echo "# go test -run '^\$' -bench '$BENCH' -benchmem -count $COUNT -benchtime $BENCHTIME -timeout 120m ."
+	go test -run '^$' -bench "$BENCH" -benchmem -count "$COUNT" -benchtime "$BENCHTIME" -timeout 120m . | tee "$OUT"
+fi
 echo "# raw results: $OUT"
 echo
 
