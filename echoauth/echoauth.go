@@ -21,9 +21,6 @@ package echoauth
 
 import (
 	"errors"
-	"net/http"
-	"net/url"
-	"strconv"
 
 	"github.com/authgate/authgate/core"
 	"github.com/labstack/echo/v4"
@@ -70,7 +67,7 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) echo.Mid
 			if o.returnErrors {
 				c.Set(modeKey, true)
 			}
-			ctx, err := auth.Admit(r.Context(), request{r}, optional)
+			ctx, err := auth.Admit(r.Context(), core.HTTPRequest(r), optional)
 			if err != nil {
 				return refuse(c, auth.Render(err), err)
 			}
@@ -118,21 +115,9 @@ func Principal(c echo.Context) (*core.Principal, bool) {
 }
 
 // Error is a refusal returned to echo's HTTPErrorHandler in [ReturnErrors]
-// mode. errors.Is reaches the core sentinels (core.ErrNoToken, ...).
-type Error struct {
-	// Response is what the middleware would have written.
-	Response core.Response
-	err      error
-}
-
-// Error says only the status: the reason stays with Unwrap, out of logs that
-// print error strings.
-func (e *Error) Error() string {
-	return "authgate: request refused with status " + strconv.Itoa(e.Response.Status)
-}
-
-// Unwrap returns the core error.
-func (e *Error) Unwrap() error { return e.err }
+// mode: its Response is what the middleware would have written, and
+// errors.Is reaches the core sentinels (core.ErrNoToken, ...).
+type Error = core.Refusal
 
 // ErrorHandler returns an echo.HTTPErrorHandler that writes authgate's
 // refusals (*Error) as the middleware does by default, and hands every other
@@ -153,34 +138,10 @@ func ErrorHandler(next echo.HTTPErrorHandler) echo.HTTPErrorHandler {
 // refuse writes resp, or returns it as an *Error in ReturnErrors mode.
 func refuse(c echo.Context, resp core.Response, err error) error {
 	if on, _ := c.Get(modeKey).(bool); on {
-		return &Error{Response: resp, err: err}
+		return core.NewRefusal(resp, err)
 	}
 	write(c, resp)
 	return nil
 }
 
-func write(c echo.Context, resp core.Response) {
-	w := c.Response()
-	h := w.Header()
-	for k, v := range resp.Header {
-		h[k] = v
-	}
-	w.WriteHeader(resp.Status)
-	_, _ = w.Write(resp.Body)
-}
-
-// request is the core's view of a *http.Request; it copies nothing.
-type request struct{ r *http.Request }
-
-func (q request) Method() string              { return q.r.Method }
-func (q request) Host() string                { return q.r.Host }
-func (q request) Header(name string) []string { return q.r.Header[name] }
-func (q request) RawQuery() string            { return rawQuery(q.r.URL) }
-func (q request) StdRequest() *http.Request   { return q.r }
-
-func rawQuery(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return u.RawQuery
-}
+func write(c echo.Context, resp core.Response) { resp.Write(c.Response()) }

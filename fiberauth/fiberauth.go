@@ -28,7 +28,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/authgate/authgate/core"
 	"github.com/gofiber/fiber/v2"
@@ -118,21 +117,9 @@ func Principal(c *fiber.Ctx) (*core.Principal, bool) {
 }
 
 // Error is a refusal returned to the app's ErrorHandler in [ReturnErrors]
-// mode. errors.Is reaches the core sentinels (core.ErrNoToken, ...).
-type Error struct {
-	// Response is what the middleware would have written.
-	Response core.Response
-	err      error
-}
-
-// Error says only the status: the reason stays with Unwrap, out of logs that
-// print error strings.
-func (e *Error) Error() string {
-	return "authgate: request refused with status " + strconv.Itoa(e.Response.Status)
-}
-
-// Unwrap returns the core error.
-func (e *Error) Unwrap() error { return e.err }
+// mode: its Response is what the middleware would have written, and
+// errors.Is reaches the core sentinels (core.ErrNoToken, ...).
+type Error = core.Refusal
 
 // ErrorHandler returns a fiber.ErrorHandler that writes authgate's refusals
 // (*Error) as the middleware does by default, and hands every other error to
@@ -150,7 +137,7 @@ func ErrorHandler(next fiber.ErrorHandler) fiber.ErrorHandler {
 // refuse writes resp, or returns it as an *Error in ReturnErrors mode.
 func refuse(c *fiber.Ctx, resp core.Response, err error) error {
 	if on, _ := c.Locals(modeKey{}).(bool); on {
-		return &Error{Response: resp, err: err}
+		return core.NewRefusal(resp, err)
 	}
 	return write(c, resp)
 }

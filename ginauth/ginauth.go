@@ -16,9 +16,6 @@
 package ginauth
 
 import (
-	"net/http"
-	"net/url"
-
 	"github.com/authgate/authgate/core"
 	"github.com/gin-gonic/gin"
 )
@@ -37,7 +34,7 @@ func Optional(auth *core.Authenticator) gin.HandlerFunc {
 
 func middleware(auth *core.Authenticator, optional bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx, err := auth.Admit(c.Request.Context(), request{c.Request}, optional)
+		ctx, err := auth.Admit(c.Request.Context(), core.HTTPRequest(c.Request), optional)
 		if err != nil {
 			write(c, auth.Render(err))
 			return
@@ -85,26 +82,5 @@ func Principal(c *gin.Context) (*core.Principal, bool) {
 // write writes a refusal and aborts the chain.
 func write(c *gin.Context, resp core.Response) {
 	c.Abort()
-	h := c.Writer.Header()
-	for k, v := range resp.Header {
-		h[k] = v
-	}
-	c.Writer.WriteHeader(resp.Status)
-	_, _ = c.Writer.Write(resp.Body)
-}
-
-// request is the core's view of a *http.Request; it copies nothing.
-type request struct{ r *http.Request }
-
-func (q request) Method() string              { return q.r.Method }
-func (q request) Host() string                { return q.r.Host }
-func (q request) Header(name string) []string { return q.r.Header[name] }
-func (q request) RawQuery() string            { return rawQuery(q.r.URL) }
-func (q request) StdRequest() *http.Request   { return q.r }
-
-func rawQuery(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return u.RawQuery
+	resp.Write(c.Writer)
 }

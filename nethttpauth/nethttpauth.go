@@ -15,7 +15,6 @@ package nethttpauth
 
 import (
 	"net/http"
-	"net/url"
 
 	"github.com/authgate/authgate/core"
 )
@@ -35,9 +34,9 @@ func Optional(auth *core.Authenticator) func(http.Handler) http.Handler {
 func middleware(auth *core.Authenticator, optional bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, err := auth.Admit(r.Context(), request{r}, optional)
+			ctx, err := auth.Admit(r.Context(), core.HTTPRequest(r), optional)
 			if err != nil {
-				write(w, auth.Render(err))
+				auth.Render(err).Write(w)
 				return
 			}
 			next.ServeHTTP(w, r.WithContext(ctx))
@@ -66,7 +65,7 @@ func RequireRoles(h http.Handler, roles ...string) http.Handler {
 func require(h http.Handler, req core.Requirements) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := core.Require(r.Context(), req); err != nil {
-			write(w, core.Render(r.Context(), err))
+			core.Render(r.Context(), err).Write(w)
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -76,29 +75,4 @@ func require(h http.Handler, req core.Requirements) http.Handler {
 // Principal returns the principal of r, as core.PrincipalFrom does.
 func Principal(r *http.Request) (*core.Principal, bool) {
 	return core.PrincipalFrom(r.Context())
-}
-
-func write(w http.ResponseWriter, resp core.Response) {
-	h := w.Header()
-	for k, v := range resp.Header {
-		h[k] = v
-	}
-	w.WriteHeader(resp.Status)
-	_, _ = w.Write(resp.Body)
-}
-
-// request is the core's view of a *http.Request; it copies nothing.
-type request struct{ r *http.Request }
-
-func (q request) Method() string              { return q.r.Method }
-func (q request) Host() string                { return q.r.Host }
-func (q request) Header(name string) []string { return q.r.Header[name] }
-func (q request) RawQuery() string            { return rawQuery(q.r.URL) }
-func (q request) StdRequest() *http.Request   { return q.r }
-
-func rawQuery(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return u.RawQuery
 }
