@@ -6,6 +6,9 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Request is the framework-neutral view of an HTTP request that adapters hand
@@ -47,6 +50,9 @@ type Authenticator struct {
 
 	sessions *sessionPolicy
 	tokens   *tokenCache // nil when Config.TokenCache.Disabled
+
+	obs      Observer       // nil when nobody listens (Config.Observer)
+	obsPanic rate.Sometimes // rate-limits the log of a panicking Observer
 }
 
 // New builds an Authenticator. It checks cfg, fetches the key sets (OIDC
@@ -59,9 +65,11 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		return nil, err
 	}
 	a := &Authenticator{
-		cfg:     cfg,
-		issuers: make(map[string]*issuer, len(issuers)),
-		log:     cfg.Logger,
+		cfg:      cfg,
+		issuers:  make(map[string]*issuer, len(issuers)),
+		log:      cfg.Logger,
+		obs:      cfg.Observer,
+		obsPanic: rate.Sometimes{First: 1, Interval: time.Minute},
 	}
 	a.anon = &Principal{auth: a, anonymous: true}
 	a.coop = http.NewCrossOriginProtection()
@@ -121,6 +129,18 @@ func (a *Authenticator) goBackground(f func(ctx context.Context)) {
 //
 // A request without credentials gets an error wrapping ErrNoToken.
 func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal, error) {
+	p, err := a.authenticate(ctx, r)
+	if err != nil {
+		a.logRefusal(ctx, err)
+	}
+	return p, err
+}
+
+func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal, error) {
+	var start time.Time
+	if a.obs != nil {
+		start = time.Now()
+	}
 	tok, src, err := a.extract(r)
 	if err != nil {
 		return nil, err
@@ -131,9 +151,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 		}
 	}
 	var (
-		p   *Principal
-		v   verified
-		hit bool
+		p     *Principal
+		v     verified
+		hit   bool
+		cache CacheResult
 	)
 	if a.tokens != nil {
 		// Only JWTs that verified are cached, so a hit needs no shape check.
@@ -141,7 +162,11 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 	}
 	switch {
 	case hit:
+		cache = CacheHit
 	case isJWTShape(tok):
+		if a.tokens != nil {
+			cache = CacheMiss
+		}
 		p, err = a.verifyJWT(ctx, tok, &v)
 	case a.cfg.Opaque != nil && isOpaqueShape(tok):
 		p, err = a.authenticateOpaque(ctx, tok)
@@ -159,6 +184,10 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 	}
 	p.Source = src
 	p.auth = a
+	if a.obs != nil {
+		a.observe(ctx, Event{Kind: EventAuthenticated, Issuer: p.Issuer, TokenKind: p.Kind, Source: src,
+			Cache: cache, Start: start, Duration: time.Since(start), Subject: p.Subject, SessionID: p.SessionID})
+	}
 	return p, nil
 }
 
@@ -169,7 +198,7 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 //
 // Adapters call Admit, and on error write [Authenticator.Render] of it.
 func (a *Authenticator) Admit(ctx context.Context, r Request, optional bool) (context.Context, error) {
-	p, err := a.Authenticate(ctx, r)
+	p, err := a.authenticate(ctx, r)
 	if err != nil {
 		if optional && errors.Is(err, ErrNoToken) {
 			return context.WithValue(ctx, ctxKey{}, a.anon), nil
@@ -259,13 +288,10 @@ func Render(ctx context.Context, err error) Response {
 	return DefaultRenderer(asError(err), "api")
 }
 
+// logRefusal logs a refusal at Debug (its reason class, never the token)
+// and reports it to the Observer (see refused in observer.go).
 func (a *Authenticator) logRefusal(ctx context.Context, err error) {
-	if !a.log.Enabled(ctx, slog.LevelDebug) {
-		return
-	}
-	e := asError(err)
-	a.log.DebugContext(ctx, "authgate: request refused",
-		slog.Int("status", e.Status), slog.String("reason", e.kind.Error()))
+	a.refused(ctx, err)
 }
 
 func safeMethod(m string) bool {

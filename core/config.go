@@ -126,8 +126,12 @@ type Config struct {
 	// Renderer writes refusals; default DefaultRenderer.
 	Renderer Renderer
 	// Logger receives authgate's logs; default slog.Default(). Tokens are
-	// never logged.
+	// never logged. Refusals are logged at Debug with their reason class;
+	// key-set and session-backend failures at Warn or Error.
 	Logger *slog.Logger
+	// Observer receives events for metrics and traces (see the otelauth
+	// module); default none. It costs nothing when nil.
+	Observer Observer
 	// Now is the clock; default time.Now. For tests.
 	Now func() time.Time
 }

@@ -78,7 +78,7 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 		if !a.cfg.AllowStartWithoutKeys {
 			return nil, fmt.Errorf("authgate: issuer %q: %w (set AllowStartWithoutKeys to start anyway and answer 503 until keys arrive)", ic.Issuer, err)
 		}
-		a.log.Warn("authgate: starting without keys", slog.String("issuer", ic.Issuer), slog.String("error", err.Error()))
+		a.log.Warn("authgate: starting without keys", slog.String("issuer", ic.Issuer), slog.String("error", errorText(err)))
 	}
 	a.goBackground(is.refreshLoop)
 	return is, nil
@@ -122,11 +122,18 @@ func (is *issuer) discover(ctx context.Context) error {
 // keys stay in service.
 func (is *issuer) refresh(ctx context.Context) error {
 	_, err, _ := is.flight.Do("jwks", func() (any, error) {
+		var start time.Time
+		if is.a.obs != nil {
+			start = time.Now()
+		}
 		err := is.refreshOnce(ctx)
 		if err != nil {
 			is.lastErr.Store(&fetchError{err: err, at: is.a.cfg.Now()})
 		} else {
 			is.lastErr.Store(nil)
+		}
+		if is.a.obs != nil {
+			is.observeRefresh(ctx, start, err)
 		}
 		return nil, err
 	})
@@ -205,7 +212,7 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 		}
 		if err != nil && ctx.Err() == nil {
 			is.a.log.Warn("authgate: JWKS refresh failed; keeping the previous keys",
-				slog.String("issuer", is.cfg.Issuer), slog.String("error", err.Error()))
+				slog.String("issuer", is.cfg.Issuer), slog.String("error", errorText(err)))
 			wait = backoff
 			backoff = min(backoff*2, interval)
 			continue
@@ -259,6 +266,9 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 			return vk, nil
 		}
 		if known || is.unknownKID == nil {
+			if !known && is.a.obs != nil {
+				is.a.observe(ctx, Event{Kind: EventUnknownKID, Issuer: is.cfg.Issuer})
+			}
 			return nil, invalid("no key fits the token's kid and alg")
 		}
 	}
@@ -288,8 +298,12 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 	if kr == nil {
 		return nil, newError(ErrUnavailable, errNoKeys)
 	}
-	if vk, _ := kr.find(h.kid, h.alg); vk != nil {
+	vk, known := kr.find(h.kid, h.alg)
+	if vk != nil {
 		return vk, nil
+	}
+	if !known && is.a.obs != nil {
+		is.a.observe(ctx, Event{Kind: EventUnknownKID, Issuer: is.cfg.Issuer})
 	}
 	return nil, invalid("unknown kid")
 }

@@ -50,6 +50,9 @@ type sessionPolicy struct {
 	stops      []func()
 	loud       rate.Sometimes // rate-limits the misconfiguration and overflow logs
 	openLog    rate.Sometimes // rate-limits the fail-open warning
+
+	feeds int         // revocation feeds subscribed to
+	st    policyStats // for Status (status.go)
 }
 
 func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
@@ -103,6 +106,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 		sem:     make(chan struct{}, o.MaxInFlight),
 		loud:    rate.Sometimes{First: 1, Interval: time.Minute},
 		openLog: rate.Sometimes{First: 1, Interval: 10 * time.Second},
+		st:      policyStats{failLog: rate.Sometimes{First: 1, Interval: 10 * time.Second}},
 	}
 	s.issuerKeys = append(s.issuerKeys, "")
 	for iss := range a.issuers {
@@ -116,12 +120,16 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 				return
 			}
 			if behind.Swap(r.Behind) != r.Behind {
+				var n int32
 				if r.Behind {
-					s.behind.Add(1)
+					n = s.behind.Add(1)
 					s.log.Warn("authgate: a revocation feed is behind; checking every request live until it catches up")
 				} else {
-					s.behind.Add(-1)
+					n = s.behind.Add(-1)
 					s.log.Info("authgate: revocation feed caught up")
+				}
+				if a.obs != nil {
+					a.observe(a.ctx, Event{Kind: EventFeedBehind, Behind: r.Behind, FeedsBehind: int(n)})
 				}
 			}
 		})
@@ -130,6 +138,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 			return nil, fmt.Errorf("authgate: subscribing to revocations: %w", err)
 		}
 		s.stops = append(s.stops, stop)
+		s.feeds++
 	}
 	return s, nil
 }
@@ -176,6 +185,7 @@ func (s *sessionPolicy) revoke(r Revocation) {
 	if r.SessionID == "" {
 		return
 	}
+	s.noteRevocation(r)
 	if !s.deny.add(r) {
 		s.loud.Do(func() {
 			s.log.Error("authgate: revocation deny set is full; every request is now checked live until the lost revocation expires (raise SessionCheck.DenySetSize)",
@@ -191,6 +201,10 @@ func (s *sessionPolicy) revoke(r Revocation) {
 		}
 	}
 	s.cache.revoked(keys)
+	if s.a.obs != nil {
+		s.a.observe(s.a.ctx, Event{Kind: EventRevocation, Issuer: r.Issuer, Lag: revocationLag(r, s.now()),
+			DenySetSize: s.deny.len(), Subject: r.Subject, SessionID: r.SessionID})
+	}
 }
 
 func revokedErr(cause string) error { return newError(ErrSessionRevoked, errors.New(cause)) }
@@ -227,20 +241,41 @@ func (s *sessionPolicy) gate(ctx context.Context, p *Principal, sensitive bool) 
 	return s.check(ctx, p, sensitive)
 }
 
-// check confirms p's session: from a live lookup made earlier in this
+// check confirms p's session (see decide) and reports the decision to the
+// Observer.
+func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool) error {
+	if s.a.obs == nil {
+		_, err := s.decide(ctx, p, sensitive)
+		return err
+	}
+	start := time.Now()
+	out, err := s.decide(ctx, p, sensitive)
+	if out != 0 {
+		e := Event{Kind: EventSessionCheck, Outcome: out, Sensitive: sensitive, Issuer: p.Issuer,
+			Start: start, Duration: time.Since(start), Subject: p.Subject, SessionID: p.SessionID}
+		if out == SessionOutcomeError {
+			e.Err = redact(err)
+		}
+		s.a.observe(ctx, e)
+	}
+	return err
+}
+
+// decide confirms p's session: from a live lookup made earlier in this
 // request (p.SessionChecked: an opaque token's lookup, or Admit's check under
 // policy Always), from the cache where the options allow, or from the
 // checker through a shared, bounded call. Only a live answer sets
-// p.SessionChecked.
-func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool) error {
+// p.SessionChecked. The outcome is 0 when no decision was needed or the
+// token cannot name a session.
+func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool) (SessionOutcome, error) {
 	if p.SessionChecked {
-		return nil
+		return 0, nil
 	}
 	if p.SessionID == "" {
-		return invalid("no session id")
+		return 0, invalid("no session id")
 	}
 	if !ValidSessionID(p.SessionID) {
-		return invalid("session id has an unusable form")
+		return 0, invalid("session id has an unusable form")
 	}
 	checker := s.checkerFor(p.Issuer)
 	if checker == nil {
@@ -248,7 +283,7 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 			s.log.Error("authgate: a session check is needed but no SessionChecker is configured (set Config.Sessions); answering 500",
 				slog.String("issuer", p.Issuer))
 		})
-		return newError(ErrMisconfigured, errors.New("session check needed but no checker configured"))
+		return SessionOutcomeError, newError(ErrMisconfigured, errors.New("session check needed but no checker configured"))
 	}
 	k := sessKey{p.Issuer, p.SessionID}
 	ttl := s.opts.CacheTTL
@@ -258,13 +293,13 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 	start := s.now()
 	e, hit := s.cache.get(k)
 	if hit && e.revoked {
-		return revokedErr("session revoked (cached)")
+		return SessionOutcomeRevoked, revokedErr("session revoked (cached)")
 	}
 	if hit && ttl > 0 && start.Sub(e.at) < ttl {
 		// Reused answer: SessionChecked stays false (it means "confirmed
 		// live during this request"), so a later sensitive check in the same
 		// request still asks for its own, fresher answer.
-		return nil
+		return SessionOutcomeCached, nil
 	}
 	var state SessionState
 	var err error
@@ -280,19 +315,26 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 	// A revocation heard while the call was running wins over its answer
 	// (SS-04, SS-05).
 	if s.deny.has(k.iss, k.sid) {
-		return revokedErr("session id is in the deny set")
+		return SessionOutcomeRevoked, revokedErr("session id is in the deny set")
 	}
 	if err != nil {
-		return s.failOpen(ctx, p, k, err)
+		err = s.failOpen(ctx, p, k, err)
+		switch {
+		case err == nil:
+			return SessionOutcomeFailOpen, nil
+		case errors.Is(err, ErrSessionRevoked):
+			return SessionOutcomeRevoked, err
+		}
+		return SessionOutcomeError, err
 	}
 	if state != SessionActive {
-		return revokedErr("session checker: revoked or unknown")
+		return SessionOutcomeRevoked, revokedErr("session checker: revoked or unknown")
 	}
 	if e, ok := s.cache.get(k); ok && e.revoked {
-		return revokedErr("session revoked (cached)")
+		return SessionOutcomeRevoked, revokedErr("session revoked (cached)")
 	}
 	p.SessionChecked = true
-	return nil
+	return SessionOutcomeActive, nil
 }
 
 // failOpen decides after a failed check: 503 unless MaxStale allows a
@@ -305,7 +347,7 @@ func (s *sessionPolicy) failOpen(ctx context.Context, p *Principal, k sessKey, e
 		if e, ok := s.cache.get(k); ok && !e.revoked && s.now().Sub(e.at) <= s.opts.MaxStale {
 			s.openLog.Do(func() {
 				s.log.WarnContext(ctx, "authgate: session checker unavailable; accepting recently confirmed sessions (fail-open, SessionCheck.MaxStale)",
-					slog.Duration("confirmed_ago", s.now().Sub(e.at)), slog.String("error", err.Error()))
+					slog.Duration("confirmed_ago", s.now().Sub(e.at)), slog.String("error", errorText(err)))
 			})
 			return nil
 		}
@@ -357,6 +399,7 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 
 // record caches the answer of a call that started at start in generation gen.
 func (s *sessionPolicy) record(k sessKey, start time.Time, gen uint64, st SessionState, err error) {
+	s.noteBackend(err)
 	switch {
 	case err != nil:
 	case st == SessionActive:
