@@ -65,10 +65,7 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 	is.jwksURL = ic.JWKSURL
 	fctx, cancel := context.WithTimeout(ctx, 2*a.cfg.FetchTimeout)
 	defer cancel()
-	err := is.discover(fctx)
-	if err == nil {
-		err = is.refresh(fctx)
-	}
+	err := is.refresh(fctx) // discovery first, within refresh
 	if err != nil {
 		// A discovery document that answers but is wrong (another issuer,
 		// no https jwks_uri) is a configuration error: it never heals.

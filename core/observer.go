@@ -226,8 +226,20 @@ func ReasonOf(err error) string {
 	if err == nil {
 		return ""
 	}
-	return reasonOfKind(asError(err).kind)
+	var e *Error
+	if errors.As(err, &e) {
+		return reasonOfKind(e.kind)
+	}
+	for _, k := range sentinels {
+		if errors.Is(err, k) {
+			return reasonOfKind(k)
+		}
+	}
+	return ReasonInvalidToken
 }
+
+var sentinels = []error{ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrTokenExpired, ErrSessionRevoked,
+	ErrInsufficientScope, ErrForbidden, ErrCrossOrigin, ErrUnavailable, ErrMisconfigured}
 
 func reasonOfKind(kind error) string {
 	switch kind {
@@ -258,13 +270,17 @@ func reasonOfKind(kind error) string {
 func (a *Authenticator) observe(ctx context.Context, e Event) {
 	defer func() {
 		if r := recover(); r != nil {
-			a.obsPanic.Do(func() {
-				a.log.LogAttrs(context.Background(), slog.LevelError, "authgate: Observer panicked; event dropped",
-					slog.String("event", e.Kind.String()), slog.String("panic", fmt.Sprint(r)))
-			})
+			a.observerPanicked(e.Kind, r)
 		}
 	}()
 	a.obs.Observe(ctx, e)
+}
+
+func (a *Authenticator) observerPanicked(k EventKind, r any) {
+	a.obsPanic.Do(func() {
+		a.log.LogAttrs(context.Background(), slog.LevelError, "authgate: Observer panicked; event dropped",
+			slog.String("event", k.String()), slog.String("panic", fmt.Sprint(r)))
+	})
 }
 
 // refused reports a refusal: a debug log and an event.
@@ -273,7 +289,10 @@ func (a *Authenticator) refused(ctx context.Context, err error) {
 	if !debug && a.obs == nil {
 		return
 	}
-	e := asError(err)
+	e, ok := err.(*Error) // refusals are; a type assertion does not allocate
+	if !ok {
+		e = asError(err)
+	}
 	reason := reasonOfKind(e.kind)
 	if debug {
 		a.log.LogAttrs(ctx, slog.LevelDebug, "authgate: request refused",
@@ -361,7 +380,9 @@ func (is *issuer) observeRefresh(ctx context.Context, start time.Time, err error
 	e := Event{Kind: EventKeySetRefresh, Issuer: is.cfg.Issuer, Start: start, Duration: time.Since(start), Err: redact(err)}
 	if kr := is.keys.Load(); kr != nil {
 		e.Keys = kr.count()
-		e.Age = max(0, is.a.cfg.Now().Sub(kr.loaded))
+		if err != nil {
+			e.Age = max(0, is.a.cfg.Now().Sub(kr.loaded))
+		}
 	}
 	is.a.observe(ctx, e)
 }
