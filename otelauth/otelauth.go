@@ -58,12 +58,12 @@ const ScopeName = "github.com/authgate/authgate/otelauth"
 
 // Attribute keys.
 const (
-	AttrTokenKind      = attribute.Key("authgate.token.kind")      // "jwt", "opaque"
-	AttrTokenSource    = attribute.Key("authgate.token.source")    // "header", "cookie", "custom-header", "query"
-	AttrTokenCache     = attribute.Key("authgate.token.cache")     // "hit", "miss", "off"
-	AttrReason         = attribute.Key("authgate.reason")          // core.ReasonOf classes
+	AttrTokenKind      = attribute.Key("authgate.token.kind")       // "jwt", "opaque"
+	AttrTokenSource    = attribute.Key("authgate.token.source")     // "header", "cookie", "custom-header", "query"
+	AttrTokenCache     = attribute.Key("authgate.token.cache")      // "hit", "miss", "off"
+	AttrReason         = attribute.Key("authgate.reason")           // core.ReasonOf classes
 	AttrStatusCode     = attribute.Key("http.response.status_code") // the refusal's HTTP status
-	AttrSessionOutcome = attribute.Key("authgate.session.outcome") // "active", "cached", "revoked", "error", "fail_open"
+	AttrSessionOutcome = attribute.Key("authgate.session.outcome")  // "active", "cached", "revoked", "error", "fail_open"
 	AttrSensitive      = attribute.Key("authgate.route.sensitive")
 	AttrIssuer         = attribute.Key("authgate.issuer")
 	AttrResult         = attribute.Key("authgate.result") // "ok", "error"
