@@ -100,9 +100,11 @@ type Observer struct {
 	reg      metric.Registration
 
 	// Precomputed attribute sets: the hot path builds none.
-	verifyAttrs  [3][5][3]metric.MeasurementOption // kind, source, cache
-	sessionAttrs [6][2]metric.MeasurementOption    // outcome, sensitive
-	refusalAttrs sync.Map                          // refusalKey -> metric.MeasurementOption (bounded: fixed reasons x statuses)
+	// Precomputed attribute sets, as option slices: the hot path builds
+	// and allocates none.
+	verifyAttrs  [3][5][3][]metric.RecordOption // kind, source, cache
+	sessionAttrs [6][2][]metric.RecordOption    // outcome, sensitive
+	refusalAttrs sync.Map                       // refusalKey -> []metric.AddOption (bounded: fixed reasons x statuses)
 
 	mu      sync.Mutex
 	issuers map[string]*issuerState
@@ -187,18 +189,18 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	for k := range ob.verifyAttrs {
 		for s := range ob.verifyAttrs[k] {
 			for c := range ob.verifyAttrs[k][s] {
-				ob.verifyAttrs[k][s][c] = metric.WithAttributeSet(attribute.NewSet(
+				ob.verifyAttrs[k][s][c] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
 					AttrTokenKind.String(core.Kind(k).String()),
 					AttrTokenSource.String(core.Source(s).String()),
-					AttrTokenCache.String(core.CacheResult(c).String())))
+					AttrTokenCache.String(core.CacheResult(c).String())))}
 			}
 		}
 	}
 	for out := range ob.sessionAttrs {
 		for sens := range ob.sessionAttrs[out] {
-			ob.sessionAttrs[out][sens] = metric.WithAttributeSet(attribute.NewSet(
+			ob.sessionAttrs[out][sens] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
 				AttrSessionOutcome.String(core.SessionOutcome(out).String()),
-				AttrSensitive.Bool(sens == 1)))
+				AttrSensitive.Bool(sens == 1)))}
 		}
 	}
 	return ob, nil
@@ -212,9 +214,9 @@ func (o *Observer) Close() error { return o.reg.Unregister() }
 func (o *Observer) Observe(ctx context.Context, e core.Event) {
 	switch e.Kind {
 	case core.EventAuthenticated:
-		o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[idx(int(e.TokenKind), 3)][idx(int(e.Source), 5)][idx(int(e.Cache), 3)])
+		o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[idx(int(e.TokenKind), 3)][idx(int(e.Source), 5)][idx(int(e.Cache), 3)]...)
 	case core.EventRefused:
-		o.refusals.Add(ctx, 1, o.refusalAttr(e.Reason, e.Status))
+		o.refusals.Add(ctx, 1, o.refusalAttr(e.Reason, e.Status)...)
 		if sp := trace.SpanFromContext(ctx); sp.IsRecording() {
 			sp.AddEvent("authgate.refused", trace.WithAttributes(AttrReason.String(e.Reason), AttrStatusCode.Int(e.Status)))
 		}
@@ -223,7 +225,7 @@ func (o *Observer) Observe(ctx context.Context, e core.Event) {
 		if e.Sensitive {
 			sens = 1
 		}
-		o.session.Record(ctx, e.Duration.Seconds(), o.sessionAttrs[idx(int(e.Outcome), 6)][sens])
+		o.session.Record(ctx, e.Duration.Seconds(), o.sessionAttrs[idx(int(e.Outcome), 6)][sens]...)
 		o.sessionSpan(ctx, e)
 	case core.EventKeySetRefresh:
 		o.keySetRefresh(ctx, e)
@@ -248,14 +250,14 @@ func idx(v, n int) int {
 	return v
 }
 
-func (o *Observer) refusalAttr(reason string, status int) metric.MeasurementOption {
+func (o *Observer) refusalAttr(reason string, status int) []metric.AddOption {
 	k := refusalKey{reason, status}
 	if v, ok := o.refusalAttrs.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.([]metric.AddOption)
 	}
-	opt := metric.WithAttributeSet(attribute.NewSet(AttrReason.String(reason), AttrStatusCode.Int(status)))
+	opt := []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrReason.String(reason), AttrStatusCode.Int(status)))}
 	v, _ := o.refusalAttrs.LoadOrStore(k, opt)
-	return v.(metric.MeasurementOption)
+	return v.([]metric.AddOption)
 }
 
 func (o *Observer) sessionSpan(ctx context.Context, e core.Event) {

@@ -453,3 +453,37 @@ func TestNilProvidersRecordNothingAndWork(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The Observer records an accepted token without allocating: a cache hit
+// costs as many allocations with it attached (real SDK) as without.
+func TestHotPathAllocatesNothingMore(t *testing.T) {
+	iss := authtest.New(t)
+	tok := iss.Token(nil)
+	allocs := func(obs core.Observer) float64 {
+		cfg := iss.Config()
+		cfg.Observer = obs
+		a, err := core.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Close()
+		req := bearer(tok)
+		a.Authenticate(context.Background(), req)
+		return testing.AllocsPerRun(500, func() {
+			if _, err := a.Authenticate(context.Background(), req); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+	defer mp.Shutdown(context.Background())
+	obs, err := otelauth.New(mp, sdktrace.NewTracerProvider())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	without, with := allocs(nil), allocs(obs)
+	if with != without {
+		t.Fatalf("%v allocations per cache hit with otelauth, %v without", with, without)
+	}
+}
