@@ -41,6 +41,11 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	}
 	defer app.Close()
+	stopAdmin, err := app.ServeAdmin(app.Auth.StatusHandler()) // AUTHGATE_ADMIN_ADDR only: never the public port
+	if err != nil {
+		return err
+	}
+	defer stopAdmin()
 	auth := nethttpauth.New(app.Auth) // refuses requests without a valid token
 
 	mux := http.NewServeMux()

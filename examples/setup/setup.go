@@ -11,6 +11,11 @@
 //	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials; AUTHGATE_ISSUER
 //	                               and AUTHGATE_AUDIENCE, when set, must match each answer
 //	AUTHGATE_REDIS_URL           sessions in Redis
+//	AUTHGATE_ADMIN_ADDR          serve the authenticator's status (JSON) at /status on this
+//	                             internal address (see App.ServeAdmin); never the public one
+//	OTEL_EXPORTER_OTLP_ENDPOINT  export metrics and traces (package otelauth) over OTLP/HTTP
+//	AUTHGATE_METRICS=stdout      otherwise print the metrics to stdout, every
+//	                             AUTHGATE_METRICS_INTERVAL (default 60s) and at exit
 //
 // At most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL and
 // AUTHGATE_REDIS_URL may be set.
@@ -28,6 +33,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -56,8 +62,13 @@ type App struct {
 	// Mode describes the configuration in a few words, for the start banner.
 	Mode string
 
-	store    core.SessionStore // the local store (memory, Redis); nil when sessions are remote
-	loopback bool              // listening on a loopback address: cookies without Secure
+	// AdminURL is where ServeAdmin serves the status, once it does.
+	AdminURL string
+
+	store     core.SessionStore // the local store (memory, Redis); nil when sessions are remote
+	loopback  bool              // listening on a loopback address: cookies without Secure
+	adminAddr string            // AUTHGATE_ADMIN_ADDR
+	tel       *telemetry        // nil without OTEL_EXPORTER_OTLP_ENDPOINT or AUTHGATE_METRICS
 }
 
 // Store values that can be closed.
@@ -76,6 +87,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		return nil, fmt.Errorf("ADDR %q: %v", a.Addr, err)
 	}
 	a.loopback = isLoopback(host)
+	a.adminAddr = env("AUTHGATE_ADMIN_ADDR")
 
 	issuer, jwks, introspect := env("AUTHGATE_ISSUER"), env("AUTHGATE_JWKS_URL"), env("AUTHGATE_INTROSPECTION_URL")
 	audience := splitList(env("AUTHGATE_AUDIENCE"))
@@ -158,6 +170,10 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		cfg.JWKSURL = jwks      // "": OIDC discovery from the issuer
 		a.Mode = "issuer " + issuer + ", " + sessions
 	}
+	if a.tel, err = newTelemetry(ctx, env, os.Stdout); err != nil {
+		return fail(err)
+	}
+	cfg.Observer = a.tel.coreObserver() // nil without telemetry: nothing is measured
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
 		return fail(err)
 	}
@@ -173,6 +189,7 @@ func (a *App) Close() error {
 	if c, ok := a.store.(closer); ok {
 		errs = append(errs, c.Close())
 	}
+	errs = append(errs, a.tel.close()) // flushes the last metrics
 	return errors.Join(errs...)
 }
 
@@ -231,7 +248,14 @@ func Error(msg string) map[string]any { return map[string]any{"error": msg} }
 // Banner writes the start-up message: where the app listens and the exact
 // commands to try it.
 func (a *App) Banner(w io.Writer, framework, baseURL string) {
-	fmt.Fprintf(w, "authgate example (%s) listening on %s\nmode: %s\n\n", framework, baseURL, a.Mode)
+	fmt.Fprintf(w, "authgate example (%s) listening on %s\nmode: %s\n", framework, baseURL, a.Mode)
+	if a.tel != nil {
+		fmt.Fprintf(w, "telemetry: %s\n", a.tel.mode)
+	}
+	if a.AdminURL != "" {
+		fmt.Fprintf(w, "status (admin port, keep it private): %s\n", a.AdminURL)
+	}
+	fmt.Fprintln(w)
 	if a.Dev != nil {
 		fmt.Fprintf(w, "Open %s/ in a browser, or try:\n\n", baseURL)
 		fmt.Fprintf(w, "  TOKEN=$(curl -s -H 'Accept: text/plain' -d subject=alice -d roles=admin %s/dev/login)\n", baseURL)
