@@ -39,7 +39,10 @@ type EventKind uint8
 const (
 	// EventAuthenticated: Authenticate accepted a token. TokenKind, Source,
 	// Cache, Start and Duration (finding and verifying the token, from the
-	// cache or in full, and the deny set), Issuer.
+	// cache or in full, and the deny set; while revocations may be missing,
+	// also the live session check that replaces it), Issuer, Subject,
+	// SessionID. The session policy and route requirements come after: a
+	// request may still be refused.
 	EventAuthenticated EventKind = iota + 1
 	// EventRefused: Authenticate, Admit or Require refused a request.
 	// Reason (a class from [ReasonOf]) and Status. A request that an Optional

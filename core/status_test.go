@@ -103,6 +103,8 @@ func TestStatusAndLogsRedactFetchURLs(t *testing.T) {
 	cfg.JWKSURL = iss.JWKSURL() + "?api_key=s3cr3t-value"
 	cfg.AllowStartWithoutKeys = true
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	rec := &recorder{}
+	cfg.Observer = rec
 	cfg.HTTPClient = &http.Client{Transport: roundTripFunc(func(*http.Request) (*http.Response, error) {
 		return nil, errors.New("connection reset")
 	})}
@@ -115,7 +117,11 @@ func TestStatusAndLogsRedactFetchURLs(t *testing.T) {
 	if !strings.Contains(is.LastError, "connection reset") || is.LastErrorAt.IsZero() || len(is.KeyIDs) != 0 {
 		t.Fatalf("%+v", is)
 	}
-	for _, out := range []string{is.LastError, logs.String()} {
+	ev := rec.wait(t, core.EventKeySetRefresh)
+	if ev.Err == nil {
+		t.Fatalf("%+v", ev)
+	}
+	for _, out := range []string{is.LastError, logs.String(), ev.Err.Error()} {
 		if strings.Contains(out, "s3cr3t") || strings.Contains(out, "/jwks.json") {
 			t.Fatalf("URL not redacted: %s", out)
 		}
