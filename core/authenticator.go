@@ -137,10 +137,6 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 }
 
 func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal, error) {
-	var start time.Time
-	if a.obs != nil {
-		start = time.Now()
-	}
 	tok, src, err := a.extract(r)
 	if err != nil {
 		return nil, err
@@ -155,6 +151,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 		v     verified
 		hit   bool
 		cache CacheResult
+		start time.Time // of a verification, for the Observer; a cache hit is not timed
 	)
 	if a.tokens != nil {
 		// Only JWTs that verified are cached, so a hit needs no shape check.
@@ -167,8 +164,14 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 		if a.tokens != nil {
 			cache = CacheMiss
 		}
+		if a.obs != nil {
+			start = time.Now()
+		}
 		p, err = a.verifyJWT(ctx, tok, &v)
 	case a.cfg.Opaque != nil && isOpaqueShape(tok):
+		if a.obs != nil {
+			start = time.Now()
+		}
 		p, err = a.authenticateOpaque(ctx, tok)
 	default:
 		err = invalid("token is neither a compact JWS nor an accepted opaque token")
@@ -185,8 +188,12 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 	p.Source = src
 	p.auth = a
 	if a.obs != nil {
-		a.observe(ctx, Event{Kind: EventAuthenticated, Issuer: p.Issuer, TokenKind: p.Kind, Source: src,
-			Cache: cache, Start: start, Duration: time.Since(start), Subject: p.Subject, SessionID: p.SessionID})
+		e := Event{Kind: EventAuthenticated, Issuer: p.Issuer, TokenKind: p.Kind, Source: src,
+			Cache: cache, Start: start, Subject: p.Subject, SessionID: p.SessionID}
+		if !start.IsZero() {
+			e.Duration = time.Since(start)
+		}
+		a.observe(ctx, e)
 	}
 	return p, nil
 }

@@ -38,11 +38,13 @@ type EventKind uint8
 // Event kinds.
 const (
 	// EventAuthenticated: Authenticate accepted a token. TokenKind, Source,
-	// Cache, Start and Duration (finding and verifying the token, from the
-	// cache or in full, and the deny set; while revocations may be missing,
-	// also the live session check that replaces it), Issuer, Subject,
-	// SessionID. The session policy and route requirements come after: a
-	// request may still be refused.
+	// Cache, Issuer, Subject, SessionID, and for a token verified in full
+	// (not a cache hit) Start and Duration: the verification, the claim
+	// checks and the deny set (while revocations may be missing, also the
+	// live session check that replaces it). A cache hit is not timed (Start
+	// and Duration are zero): two clock reads can cost more than the hit.
+	// The session policy and route requirements come after: a request may
+	// still be refused.
 	EventAuthenticated EventKind = iota + 1
 	// EventRefused: Authenticate, Admit or Require refused a request.
 	// Reason (a class from [ReasonOf]) and Status. A request that an Optional

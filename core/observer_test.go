@@ -84,7 +84,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 			}, 1},
 		{"the same token again: authenticated, cache hit", func() error { _, err := e.do(ctx, tok, false); return err },
 			core.EventAuthenticated, func(t *testing.T, ev core.Event) {
-				if ev.Cache != core.CacheHit {
+				if ev.Cache != core.CacheHit || !ev.Start.IsZero() || ev.Duration != 0 {
 					t.Fatalf("%+v", ev)
 				}
 			}, 1},

@@ -9,9 +9,9 @@
 //
 // Metrics (all names start with "authgate."):
 //
-//	authgate.verify.duration          histogram  s          accepted tokens: time to find, verify (or take from the cache) and check one;
-//	                                                        its count is the number of accepted tokens
-//	                                                        {authgate.token.kind, authgate.token.source, authgate.token.cache}
+//	authgate.authentications          counter    {request}  accepted tokens {authgate.token.kind, authgate.token.source, authgate.token.cache}
+//	authgate.verify.duration          histogram  s          time to verify and check an accepted token that the verified-token
+//	                                                        cache did not hold {authgate.token.kind, authgate.token.source, authgate.token.cache}
 //	authgate.refusals                 counter    {request}  refused requests {authgate.reason, http.response.status_code}
 //	authgate.session.check.duration   histogram  s          session decisions {authgate.session.outcome, authgate.route.sensitive}
 //	authgate.keyset.refreshes         counter    {refresh}  key-set fetches {authgate.issuer, authgate.result}
@@ -91,6 +91,7 @@ type Observer struct {
 	identity bool
 	tracer   trace.Tracer
 
+	accepted metric.Int64Counter
 	verify   metric.Float64Histogram
 	refusals metric.Int64Counter
 	session  metric.Float64Histogram
@@ -102,6 +103,7 @@ type Observer struct {
 	// Precomputed attribute sets: the hot path builds none.
 	// Precomputed attribute sets, as option slices: the hot path builds
 	// and allocates none.
+	acceptAttrs  [3][5][3][]metric.AddOption    // kind, source, cache
 	verifyAttrs  [3][5][3][]metric.RecordOption // kind, source, cache
 	sessionAttrs [6][2][]metric.RecordOption    // outcome, sensitive
 	refusalAttrs sync.Map                       // refusalKey -> []metric.AddOption (bounded: fixed reasons x statuses)
@@ -139,9 +141,11 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	m := mp.Meter(ScopeName)
 	ob := &Observer{identity: o.identity, tracer: tp.Tracer(ScopeName), issuers: map[string]*issuerState{}}
 
-	var errs [11]error
+	var errs [12]error
+	ob.accepted, errs[11] = m.Int64Counter("authgate.authentications", metric.WithUnit("{request}"),
+		metric.WithDescription("Accepted tokens, by kind, source and verified-token cache result."))
 	ob.verify, errs[0] = m.Float64Histogram("authgate.verify.duration", metric.WithUnit("s"),
-		metric.WithDescription("Time to find, verify and check an accepted token; the count is the number of accepted tokens."),
+		metric.WithDescription("Time to verify and check an accepted token the verified-token cache did not hold."),
 		metric.WithExplicitBucketBoundaries(0.000005, 0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1))
 	ob.refusals, errs[1] = m.Int64Counter("authgate.refusals", metric.WithUnit("{request}"),
 		metric.WithDescription("Requests refused, by reason class and HTTP status."))
@@ -189,10 +193,12 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	for k := range ob.verifyAttrs {
 		for s := range ob.verifyAttrs[k] {
 			for c := range ob.verifyAttrs[k][s] {
-				ob.verifyAttrs[k][s][c] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(
+				set := metric.WithAttributeSet(attribute.NewSet(
 					AttrTokenKind.String(core.Kind(k).String()),
 					AttrTokenSource.String(core.Source(s).String()),
-					AttrTokenCache.String(core.CacheResult(c).String())))}
+					AttrTokenCache.String(core.CacheResult(c).String())))
+				ob.acceptAttrs[k][s][c] = []metric.AddOption{set}
+				ob.verifyAttrs[k][s][c] = []metric.RecordOption{set}
 			}
 		}
 	}
@@ -214,7 +220,11 @@ func (o *Observer) Close() error { return o.reg.Unregister() }
 func (o *Observer) Observe(ctx context.Context, e core.Event) {
 	switch e.Kind {
 	case core.EventAuthenticated:
-		o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[idx(int(e.TokenKind), 3)][idx(int(e.Source), 5)][idx(int(e.Cache), 3)]...)
+		k, s, c := idx(int(e.TokenKind), 3), idx(int(e.Source), 5), idx(int(e.Cache), 3)
+		o.accepted.Add(ctx, 1, o.acceptAttrs[k][s][c]...)
+		if !e.Start.IsZero() { // a cache hit is not timed
+			o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[k][s][c]...)
+		}
 	case core.EventRefused:
 		o.refusals.Add(ctx, 1, o.refusalAttr(e.Reason, e.Status)...)
 		if sp := trace.SpanFromContext(ctx); sp.IsRecording() {

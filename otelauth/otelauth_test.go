@@ -247,7 +247,9 @@ func TestMetricsPerEventClass(t *testing.T) {
 	}{
 		{"a verified token", "authgate.verify.duration", "s",
 			map[string]string{"authgate.token.kind": "jwt", "authgate.token.source": "header", "authgate.token.cache": "miss"}, 3},
-		{"a cached token", "authgate.verify.duration", "s",
+		{"accepted tokens verified in full", "authgate.authentications", "{request}",
+			map[string]string{"authgate.token.kind": "jwt", "authgate.token.source": "header", "authgate.token.cache": "miss"}, 3},
+		{"a cached token", "authgate.authentications", "{request}",
 			map[string]string{"authgate.token.kind": "jwt", "authgate.token.source": "header", "authgate.token.cache": "hit"}, 1},
 		{"no token", "authgate.refusals", "{request}",
 			map[string]string{"authgate.reason": "no_token", "http.response.status_code": "401"}, 1},
@@ -282,6 +284,14 @@ func TestMetricsPerEventClass(t *testing.T) {
 			}
 		})
 	}
+	t.Run("a cache hit is counted but not timed", func(t *testing.T) {
+		m, _ := find(rm, "authgate.verify.duration")
+		for _, p := range m.Data.(metricdata.Histogram[float64]).DataPoints {
+			if attrsOf(p.Attributes)["authgate.token.cache"] == "hit" {
+				t.Fatalf("a cache hit in verify.duration: %v", attrsOf(p.Attributes))
+			}
+		}
+	})
 	t.Run("the key set's age is a gauge in seconds", func(t *testing.T) {
 		age := point(t, rm, "authgate.keyset.age", "s", map[string]string{"authgate.issuer": e.iss.URL})
 		if age < 0 || age > 3600 {
