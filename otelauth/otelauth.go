@@ -21,6 +21,11 @@
 //	authgate.revocation.lag           histogram  s          delay between a revocation and this process hearing of it
 //	authgate.denyset.size             gauge      {session}  revoked sessions remembered (as of the last revocation heard)
 //	authgate.revocation.feeds_behind  gauge      {feed}     revocation feeds that may be missing revocations
+//	authgate.tokencache.entries       gauge      {token}    tokens in the verified-token cache (with Watch only)
+//
+// The gauges come from events, or, once [Observer.Watch] is called, from
+// the Authenticator's Status at each collection (more exact: the deny set
+// shrinks as entries expire, static key sets are included).
 //
 // Spans: "authgate.session.check" for every session decision and
 // "authgate.keyset.fetch" for every key-set fetch, children of the span in
@@ -113,6 +118,7 @@ type Observer struct {
 
 	denySize    atomic.Int64
 	feedsBehind atomic.Int64
+	watched     atomic.Pointer[core.Authenticator]
 }
 
 type issuerState struct {
@@ -171,7 +177,27 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, err
 	}
+	cacheEntries, e10 := m.Int64ObservableGauge("authgate.tokencache.entries", metric.WithUnit("{token}"),
+		metric.WithDescription("Tokens in the verified-token cache (reported once Watch is called)."))
+	if e10 != nil {
+		return nil, e10
+	}
 	ob.reg, errs[10] = m.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
+		if a := ob.watched.Load(); a != nil {
+			// Read the authenticator's own state: exact, and ages by its clock.
+			st := a.Status()
+			for _, is := range st.Issuers {
+				attrs := metric.WithAttributes(AttrIssuer.String(is.Issuer))
+				if !is.LoadedAt.IsZero() {
+					obs.ObserveFloat64(age, is.AgeSeconds, attrs)
+				}
+				obs.ObserveInt64(keys, int64(len(is.KeyIDs)), attrs)
+			}
+			obs.ObserveInt64(deny, int64(st.Revocations.DenySetSize))
+			obs.ObserveInt64(behind, int64(st.Revocations.Behind))
+			obs.ObserveInt64(cacheEntries, int64(st.TokenCacheEntries))
+			return nil
+		}
 		now := time.Now()
 		ob.mu.Lock()
 		for iss, st := range ob.issuers {
@@ -185,7 +211,7 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 		obs.ObserveInt64(deny, ob.denySize.Load())
 		obs.ObserveInt64(behind, ob.feedsBehind.Load())
 		return nil
-	}, age, keys, deny, behind)
+	}, age, keys, deny, behind, cacheEntries)
 	if errs[10] != nil {
 		return nil, errs[10]
 	}
@@ -215,6 +241,13 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 // Close unregisters the gauges' callback. Call it after closing the
 // Authenticator.
 func (o *Observer) Close() error { return o.reg.Unregister() }
+
+// Watch makes the gauges read a's [core.Authenticator.Status] at each
+// collection: exact deny-set size, key-set ages by a's clock, static key
+// sets too, and authgate.tokencache.entries. Without it the gauges are kept
+// from events. Call it once a is built (the Observer goes into a's Config
+// first); one Observer watches one Authenticator.
+func (o *Observer) Watch(a *core.Authenticator) { o.watched.Store(a) }
 
 // Observe records one event. It implements core.Observer.
 func (o *Observer) Observe(ctx context.Context, e core.Event) {

@@ -77,6 +77,7 @@ type env struct {
 	t       *testing.T
 	iss     *authtest.Issuer
 	auth    *core.Authenticator
+	obs     *otelauth.Observer
 	reader  *sdkmetric.ManualReader
 	spans   *tracetest.SpanRecorder
 	tp      *sdktrace.TracerProvider
@@ -106,7 +107,7 @@ func newEnv(t *testing.T, opts ...otelauth.Option) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close(); obs.Close() })
-	e.auth = a
+	e.auth, e.obs = a, obs
 	return e
 }
 
@@ -496,4 +497,42 @@ func TestHotPathAllocatesNothingMore(t *testing.T) {
 	if with != without {
 		t.Fatalf("%v allocations per cache hit with otelauth, %v without", with, without)
 	}
+}
+
+func TestWatchReadsGaugesFromStatus(t *testing.T) {
+	e := newEnv(t)
+	tok := e.iss.Token(authtest.Claims{"sid": "s-1"})
+	e.request(tok, false)
+	e.feed.push(core.Revocation{SessionID: "s-8", At: time.Now()})
+	e.feed.push(core.Revocation{SessionID: "s-9", At: time.Now()})
+
+	before := e.collect()
+	if _, ok := find(before, "authgate.tokencache.entries"); ok {
+		m, _ := find(before, "authgate.tokencache.entries")
+		if n := len(m.Data.(metricdata.Gauge[int64]).DataPoints); n != 0 {
+			t.Fatalf("token cache gauge reported without Watch: %d points", n)
+		}
+	}
+	e.obs.Watch(e.auth)
+	rm := e.collect()
+	st := e.auth.Status()
+	cases := []struct {
+		metric, unit string
+		attrs        map[string]string
+		want         float64
+	}{
+		{"authgate.tokencache.entries", "{token}", map[string]string{}, float64(st.TokenCacheEntries)},
+		{"authgate.denyset.size", "{session}", map[string]string{}, 2},
+		{"authgate.keyset.keys", "{key}", map[string]string{"authgate.issuer": e.iss.URL}, 1},
+		{"authgate.revocation.feeds_behind", "{feed}", map[string]string{}, 0},
+	}
+	if st.TokenCacheEntries != 1 {
+		t.Fatalf("status: %d cached tokens", st.TokenCacheEntries)
+	}
+	for _, c := range cases {
+		if got := point(t, rm, c.metric, c.unit, c.attrs); got != c.want {
+			t.Errorf("%s = %v, want %v", c.metric, got, c.want)
+		}
+	}
+	point(t, rm, "authgate.keyset.age", "s", map[string]string{"authgate.issuer": e.iss.URL})
 }
