@@ -325,11 +325,17 @@ func serveHTTP(b *testing.B, h http.Handler, toks []string, par bool) {
 		reqs[i].Header.Set("Authorization", "Bearer "+t)
 	}
 	newOp := func() func(i int) error {
+		// Each goroutine serves its own copies: net/http's ServeMux writes
+		// the matched pattern into the *http.Request.
+		own := make([]*http.Request, len(reqs))
+		for i, r := range reqs {
+			own[i] = r.Clone(context.Background())
+		}
 		w := &discard{h: http.Header{}}
 		return func(i int) error {
 			clear(w.h)
 			w.status = 0
-			h.ServeHTTP(w, reqs[i%len(reqs)])
+			h.ServeHTTP(w, own[i%len(own)])
 			if w.status != http.StatusOK {
 				return fmt.Errorf("status %d", w.status)
 			}
