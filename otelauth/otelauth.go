@@ -96,7 +96,6 @@ type Observer struct {
 	identity bool
 	tracer   trace.Tracer
 
-	accepted metric.Int64Counter
 	verify   metric.Float64Histogram
 	refusals metric.Int64Counter
 	session  metric.Float64Histogram
@@ -108,7 +107,11 @@ type Observer struct {
 	// Precomputed attribute sets: the hot path builds none.
 	// Precomputed attribute sets, as option slices: the hot path builds
 	// and allocates none.
-	acceptAttrs  [3][5][3][]metric.AddOption    // kind, source, cache
+	acceptAttrs [3][5][3]metric.ObserveOption // kind, source, cache
+	// accepted counts accepted tokens in memory (an atomic add per request,
+	// far cheaper than a synchronous SDK measurement); the asynchronous
+	// counter authgate.authentications reports the totals at collection.
+	accepted     [3][5][3]atomic.Int64
 	verifyAttrs  [3][5][3][]metric.RecordOption // kind, source, cache
 	sessionAttrs [6][2][]metric.RecordOption    // outcome, sensitive
 	refusalAttrs sync.Map                       // refusalKey -> []metric.AddOption (bounded: fixed reasons x statuses)
@@ -148,7 +151,7 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	ob := &Observer{identity: o.identity, tracer: tp.Tracer(ScopeName), issuers: map[string]*issuerState{}}
 
 	var errs [12]error
-	ob.accepted, errs[11] = m.Int64Counter("authgate.authentications", metric.WithUnit("{request}"),
+	accepted, e11 := m.Int64ObservableCounter("authgate.authentications", metric.WithUnit("{request}"),
 		metric.WithDescription("Accepted tokens, by kind, source and verified-token cache result."))
 	ob.verify, errs[0] = m.Float64Histogram("authgate.verify.duration", metric.WithUnit("s"),
 		metric.WithDescription("Time to verify and check an accepted token the verified-token cache did not hold."),
@@ -179,10 +182,19 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	}
 	cacheEntries, e10 := m.Int64ObservableGauge("authgate.tokencache.entries", metric.WithUnit("{token}"),
 		metric.WithDescription("Tokens in the verified-token cache (reported once Watch is called)."))
-	if e10 != nil {
-		return nil, e10
+	if err := errors.Join(e10, e11); err != nil {
+		return nil, err
 	}
 	ob.reg, errs[10] = m.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
+		for k := range ob.accepted {
+			for s := range ob.accepted[k] {
+				for c := range ob.accepted[k][s] {
+					if n := ob.accepted[k][s][c].Load(); n > 0 {
+						obs.ObserveInt64(accepted, n, ob.acceptAttrs[k][s][c])
+					}
+				}
+			}
+		}
 		if a := ob.watched.Load(); a != nil {
 			// Read the authenticator's own state: exact, and ages by its clock.
 			st := a.Status()
@@ -211,7 +223,7 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 		obs.ObserveInt64(deny, ob.denySize.Load())
 		obs.ObserveInt64(behind, ob.feedsBehind.Load())
 		return nil
-	}, age, keys, deny, behind, cacheEntries)
+	}, age, keys, deny, behind, cacheEntries, accepted)
 	if errs[10] != nil {
 		return nil, errs[10]
 	}
@@ -223,7 +235,7 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 					AttrTokenKind.String(core.Kind(k).String()),
 					AttrTokenSource.String(core.Source(s).String()),
 					AttrTokenCache.String(core.CacheResult(c).String())))
-				ob.acceptAttrs[k][s][c] = []metric.AddOption{set}
+				ob.acceptAttrs[k][s][c] = set
 				ob.verifyAttrs[k][s][c] = []metric.RecordOption{set}
 			}
 		}
@@ -254,7 +266,7 @@ func (o *Observer) Observe(ctx context.Context, e core.Event) {
 	switch e.Kind {
 	case core.EventAuthenticated:
 		k, s, c := idx(int(e.TokenKind), 3), idx(int(e.Source), 5), idx(int(e.Cache), 3)
-		o.accepted.Add(ctx, 1, o.acceptAttrs[k][s][c]...)
+		o.accepted[k][s][c].Add(1)
 		if !e.Start.IsZero() { // a cache hit is not timed
 			o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[k][s][c]...)
 		}
