@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -58,3 +59,16 @@ func (e *Refusal) Error() string {
 
 // Unwrap returns the core error (an *Error).
 func (e *Refusal) Unwrap() error { return e.err }
+
+// CacheControl is the Cache-Control value an adapter sets on the response to
+// a request that [Authenticator.Admit] admitted with ctx: "no-store" when the
+// token came from the query string, so that no cache keeps a response fetched
+// with a token in its URL (RFC 6750 section 2.3), and "" (set nothing)
+// otherwise. Adapters set it before calling the handler, which may still
+// replace it.
+func CacheControl(ctx context.Context) string {
+	if p := principalState(ctx); p != nil && p.Source == SourceQuery {
+		return "no-store"
+	}
+	return ""
+}

@@ -46,7 +46,12 @@ type Config struct {
 	Issuers []IssuerConfig
 
 	// Leeway is the clock skew allowed on exp, nbf and iat; default 30s, at most 5m.
+	// Zero means the default; set NoLeeway for none.
 	Leeway time.Duration
+	// NoLeeway compares exp, nbf and iat with the clock exactly (no skew
+	// allowed): a token is refused from the second its exp is reached. Leeway
+	// must then be left zero.
+	NoLeeway bool
 	// MaxTokenLifetime caps exp - iat (or exp - now when iat is absent);
 	// default 24h. It also bounds how long a revoked session id is remembered.
 	MaxTokenLifetime time.Duration
@@ -204,7 +209,11 @@ func configErr(format string, args ...any) error {
 // normalize fills defaults and checks everything that can be checked without
 // the network.
 func (c *Config) normalize() ([]IssuerConfig, error) {
-	if c.Leeway == 0 {
+	if c.NoLeeway {
+		if c.Leeway != 0 {
+			return nil, configErr("NoLeeway is set and Leeway is %v; set one of them", c.Leeway)
+		}
+	} else if c.Leeway == 0 {
 		c.Leeway = defaultLeeway
 	}
 	if c.Leeway < 0 || c.Leeway > maxLeeway {

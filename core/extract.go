@@ -17,14 +17,15 @@ import (
 //     removed (RFC 6265 cookie-value). An empty value counts as absent.
 //   - Custom header: one field line, trimmed of OWS, not empty.
 //   - Query: one occurrence of the parameter, only when enabled.
-//   - Tokens found in two sources must be identical, else 400.
+//   - A token in two sources is refused with 400, except the same token in
+//     the Authorization header and the cookie.
 //   - Every value is size-gated before anything else looks at it.
 
 var (
 	errEmptyCredential = errors.New("empty bearer credential")
 	errRepeated        = errors.New("credential source repeated")
 	errWhitespace      = errors.New("malformed Authorization whitespace")
-	errTwoSources      = errors.New("different tokens in two sources")
+	errTwoSources      = errors.New("token in two sources")
 	errTooLarge        = errors.New("token larger than MaxTokenSize")
 )
 
@@ -46,7 +47,10 @@ func (a *Authenticator) extract(r Request) (string, Source, error) {
 			tok, src = t, s
 			continue
 		}
-		if t != tok {
+		// RFC 6750 section 2: a client MUST NOT use more than one method.
+		// The one tolerance (catalog EX-09): a browser app that sends its
+		// session cookie and the same token in Authorization.
+		if t != tok || !headerAndCookie(src, s) {
 			return "", 0, newError(ErrInvalidRequest, errTwoSources)
 		}
 	}
@@ -54,6 +58,12 @@ func (a *Authenticator) extract(r Request) (string, Source, error) {
 		return "", 0, newError(ErrNoToken, nil)
 	}
 	return tok, src, nil
+}
+
+// headerAndCookie reports whether sources a and b are the Authorization
+// header and the cookie, in either order.
+func headerAndCookie(a, b Source) bool {
+	return a == SourceHeader && b == SourceCookie || a == SourceCookie && b == SourceHeader
 }
 
 func (a *Authenticator) extractFrom(r Request, s Source) (string, error) {

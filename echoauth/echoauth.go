@@ -71,6 +71,9 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) echo.Mid
 			if err != nil {
 				return refuse(c, auth.Render(err), err)
 			}
+			if cc := core.CacheControl(ctx); cc != "" {
+				c.Response().Header().Set("Cache-Control", cc)
+			}
 			c.SetRequest(r.WithContext(ctx))
 			return next(c)
 		}

@@ -76,6 +76,9 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 		if err != nil {
 			return refuse(c, auth.Render(err), err)
 		}
+		if cc := core.CacheControl(ctx); cc != "" {
+			c.Set("Cache-Control", cc)
+		}
 		c.SetUserContext(ctx)
 		return c.Next()
 	}

@@ -39,6 +39,9 @@ func middleware(auth *core.Authenticator, optional bool) gin.HandlerFunc {
 			write(c, auth.Render(err))
 			return
 		}
+		if cc := core.CacheControl(ctx); cc != "" {
+			c.Header("Cache-Control", cc)
+		}
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}

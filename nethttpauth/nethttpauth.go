@@ -39,6 +39,9 @@ func middleware(auth *core.Authenticator, optional bool) func(http.Handler) http
 				auth.Render(err).Write(w)
 				return
 			}
+			if cc := core.CacheControl(ctx); cc != "" {
+				w.Header().Set("Cache-Control", cc)
+			}
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
