@@ -9,3 +9,5 @@ require (
 	golang.org/x/sync v0.24.0
 	golang.org/x/time v0.15.0
 )
+
+require go.uber.org/goleak v1.3.0

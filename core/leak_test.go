@@ -1,0 +1,304 @@
+package core_test
+
+import (
+	"context"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/authtest"
+)
+
+// Leak checks (issue 9, OP-07). TestMain fails the package when any
+// goroutine is still running after all its tests: every test must Close
+// what it starts. The tests below construct each background worker, Close
+// it, and check that nothing started since the test began is left.
+//
+// Background goroutines of core: the issuer's refresh loop (one per issuer
+// with a JWKS URL, started by New through goBackground, ended and waited
+// for by Authenticator.Close; it also runs the refetches that unknown kids
+// ask for), the MemoryStore sweeper (ended and waited for by
+// MemoryStore.Close), and the shared calls of live session checks and
+// introspections (singleflight, one goroutine per call, ended by the call's
+// own timeout).
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// leakWait bounds how long a test waits for a Close that must return; it is
+// a bound on waiting, not a timing assertion.
+const leakWait = 20 * time.Second
+
+// noLeaks fails t when goroutines other than those in ignore remain. The
+// HTTP client's idle connections are closed first: their goroutines belong
+// to http.DefaultTransport, not to authgate.
+func noLeaks(t *testing.T, ignore goleak.Option) {
+	t.Helper()
+	http.DefaultTransport.(*http.Transport).CloseIdleConnections()
+	goleak.VerifyNone(t, ignore)
+}
+
+// closeWithin runs fn (a Close) and fails t if it has not returned within
+// leakWait.
+func closeWithin(t *testing.T, what string, fn func() error) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(leakWait):
+		t.Fatalf("%s did not return within %v", what, leakWait)
+	}
+}
+
+// The issuer's refresh loop ends on Close, after it has served periodic
+// and unknown-kid refetches.
+func TestLeakKeyRefreshEndsOnClose(t *testing.T) {
+	iss := startIssuer(t, "ES256")
+	ignore := goleak.IgnoreCurrent()
+	cfg := iss.Config() // with discovery
+	cfg.Logger, cfg.Now = quiet, clock
+	a, err := core.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accept(t, a, iss.Token(nil))
+	before := iss.Fetches()
+	// An unknown kid makes the refresh loop refetch.
+	a.Authenticate(context.Background(), bearerReq(authtest.SignRaw(iss.Signer(), []byte(`{"alg":"ES256","kid":"rotated-in"}`), []byte(claimsJSON(iss, "")))))
+	if iss.Fetches() == before {
+		t.Fatal("the unknown kid caused no refetch")
+	}
+	closeWithin(t, "Close", a.Close)
+	noLeaks(t, ignore)
+}
+
+// Close ends the refresh loop while a JWKS fetch hangs (the endpoint
+// accepted the request and never answers), and releases the request that
+// waits for that refetch.
+func TestLeakCloseWhileJWKSFetchHangs(t *testing.T) {
+	iss := startIssuer(t, "ES256")
+	ignore := goleak.IgnoreCurrent()
+	a, err := core.New(context.Background(), func() core.Config {
+		cfg := iss.Config()
+		cfg.JWKSURL = iss.JWKSURL()
+		cfg.Logger, cfg.Now = quiet, clock
+		cfg.FetchTimeout = time.Minute // longer than leakWait: only Close can end the fetch
+		return cfg
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	defer close(release)
+	iss.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	waiting := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(context.Background(), bearerReq(authtest.SignRaw(iss.Signer(), []byte(`{"alg":"ES256","kid":"rotated-in"}`), []byte(claimsJSON(iss, "")))))
+		waiting <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(leakWait):
+		t.Fatal("the unknown kid caused no refetch")
+	}
+	closeWithin(t, "Close during a hanging JWKS fetch", a.Close)
+	select {
+	case err := <-waiting:
+		if err == nil {
+			t.Fatal("a token with an unknown kid was accepted")
+		}
+	case <-time.After(leakWait):
+		t.Fatal("the request waiting for the refetch was not released")
+	}
+	noLeaks(t, ignore)
+}
+
+// The MemoryStore sweeper ends on Close, whichever of the store and the
+// authenticator subscribed to it is closed first; a closed authenticator
+// hears no more revocations.
+func TestLeakMemoryStoreSweeperEndsOnClose(t *testing.T) {
+	for _, storeFirst := range []bool{false, true} {
+		ignore := goleak.IgnoreCurrent()
+		var heard atomic.Int64
+		m := core.NewMemoryStore(core.StoreOptions{SweepInterval: time.Millisecond, Audit: core.AuditFunc(func(context.Context, core.AuditEvent) {})})
+		a, err := core.New(context.Background(), core.Config{Opaque: m, Sessions: m, Logger: quiet,
+			Observer: core.ObserverFunc(func(_ context.Context, e core.Event) {
+				if e.Kind == core.EventRevocation {
+					heard.Add(1)
+				}
+			})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, tok, err := m.Create(context.Background(), core.NewSession{Subject: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Authenticate(context.Background(), bearerReq(tok)); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Revoke(context.Background(), s.ID); err != nil || heard.Load() != 1 {
+			t.Fatalf("revocation heard %d times (%v)", heard.Load(), err)
+		}
+		if storeFirst {
+			closeWithin(t, "MemoryStore.Close", m.Close)
+			closeWithin(t, "Close", a.Close)
+		} else {
+			closeWithin(t, "Close", a.Close)
+			s2, _, err := m.Create(context.Background(), core.NewSession{Subject: "u2"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.Revoke(context.Background(), s2.ID); err != nil || heard.Load() != 1 {
+				t.Fatalf("a closed authenticator still hears revocations (%d, %v)", heard.Load(), err)
+			}
+			closeWithin(t, "MemoryStore.Close", m.Close)
+		}
+		noLeaks(t, ignore)
+	}
+}
+
+// hangingChecker blocks every check until its context ends.
+type hangingChecker struct{ entered chan struct{} }
+
+func (h hangingChecker) Check(ctx context.Context, sid string) (core.SessionState, error) {
+	select {
+	case h.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return core.SessionRevoked, ctx.Err()
+}
+
+// A live session check in flight (the shared call's goroutine) outlives
+// Close only until its own timeout: it ends then, and leaves nothing.
+func TestLeakSessionCheckInFlightEnds(t *testing.T) {
+	iss := startIssuer(t, "ES256")
+	ignore := goleak.IgnoreCurrent()
+	chk := hangingChecker{entered: make(chan struct{}, 1)}
+	a, err := core.New(context.Background(), func() core.Config {
+		cfg := iss.Config()
+		cfg.JWKSURL = iss.JWKSURL()
+		cfg.Logger, cfg.Now = quiet, clock
+		cfg.SessionPolicy, cfg.Sessions = core.Always, chk
+		cfg.SessionCheck.Timeout = 100 * time.Millisecond
+		return cfg
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Admit(context.Background(), bearerReq(iss.Token(nil)), false)
+		done <- err
+	}()
+	select {
+	case <-chk.entered:
+	case <-time.After(leakWait):
+		t.Fatal("no session check started")
+	}
+	closeWithin(t, "Close during a session check", a.Close)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("admitted while the session checker hung")
+		}
+	case <-time.After(leakWait):
+		t.Fatal("the request waiting for the session check was not released")
+	}
+	noLeaks(t, ignore)
+}
+
+// An introspection in flight ends with its own timeout (the Introspector
+// has no Close); nothing is left.
+func TestLeakIntrospectionInFlightEnds(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	release := make(chan struct{})
+	stub := newIntrospectionStub(t, func(string) (int, string) {
+		select {
+		case entered <- struct{}{}:
+		default:
+		}
+		<-release
+		return 200, `{"active":false}`
+	})
+	ignore := goleak.IgnoreCurrent()
+	in := newIntrospector(t, stub.URL, func(o *core.IntrospectionOptions) { o.Timeout = 100 * time.Millisecond })
+	a, err := core.New(context.Background(), core.Config{Opaque: in, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Authenticate(context.Background(), bearerReq("opaque-0123456789abcdef"))
+		done <- err
+	}()
+	select {
+	case <-entered:
+	case <-time.After(leakWait):
+		t.Fatal("no introspection started")
+	}
+	closeWithin(t, "Close during an introspection", a.Close)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("admitted while the introspection endpoint hung")
+		}
+	case <-time.After(leakWait):
+		t.Fatal("the request waiting for the introspection was not released")
+	}
+	close(release) // the stub's handler; the client side ended on its timeout
+	noLeaks(t, ignore)
+}
+
+// Close should end a live session check in flight at once, not at its
+// timeout: the shared call runs on a context detached from the request, and
+// nothing cancels it on Close (session_policy.go; see
+// /work/notes/fuzzleak-requests.md R1 for the fix and then drop the Skip).
+func TestLeakCloseEndsSessionCheckInFlight(t *testing.T) {
+	t.Skip("pending R1 of fuzzleak-requests.md: Close does not cancel the shared session check")
+	iss := startIssuer(t, "ES256")
+	ignore := goleak.IgnoreCurrent()
+	chk := hangingChecker{entered: make(chan struct{}, 1)}
+	a, err := core.New(context.Background(), func() core.Config {
+		cfg := iss.Config()
+		cfg.JWKSURL = iss.JWKSURL()
+		cfg.Logger, cfg.Now = quiet, clock
+		cfg.SessionPolicy, cfg.Sessions = core.Always, chk
+		cfg.SessionCheck.Timeout = 30 * time.Second // longer than goleak waits
+		return cfg
+	}())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go a.Admit(ctx, bearerReq(iss.Token(nil)), false)
+	select {
+	case <-chk.entered:
+	case <-time.After(leakWait):
+		t.Fatal("no session check started")
+	}
+	closeWithin(t, "Close during a session check", a.Close)
+	cancel() // the waiting request goes; the shared call must have gone with Close
+	noLeaks(t, ignore)
+}
