@@ -28,6 +28,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -193,15 +197,47 @@ func Run(t *testing.T, h Harness) {
 	}
 	t.Cleanup(func() { _ = auth.Close() })
 	env := &Env{Auth: auth}
-	addr := h.Start(t, env)
-	r := &runner{addr: addr, tokens: mintTokens(iss)}
+	tokens := mintTokens(iss)
+	// One server per configuration: the suite's own, and each variant a case
+	// names (started when first needed).
+	type server struct {
+		env *Env
+		r   *runner
+	}
+	servers := map[string]server{"": {env, &runner{addr: h.Start(t, env), tokens: tokens}}}
+	serverFor := func(variant string) server {
+		if s, ok := servers[variant]; ok {
+			return s
+		}
+		cfg := Config(iss, sessions)
+		variants[variant](&cfg)
+		a, err := core.New(context.Background(), cfg)
+		if err != nil {
+			t.Fatalf("core.New for variant %q: %v", variant, err)
+		}
+		t.Cleanup(func() { _ = a.Close() })
+		e := &Env{Auth: a}
+		s := server{e, &runner{addr: h.Start(t, e), tokens: tokens}}
+		servers[variant] = s
+		return s
+	}
 
 	cs := cases()
 	if len(cs) < 30 {
 		t.Fatalf("the conformance table has %d cases; it must hold at least 30", len(cs))
 	}
 	for _, c := range cs {
+		if _, ok := variants[c.variant]; c.variant != "" && !ok {
+			t.Fatalf("case %q names the unknown variant %q", c.name, c.variant)
+		}
+		srv := serverFor(c.variant)
+		env, r := srv.env, srv.r
 		t.Run(c.name, func(t *testing.T) {
+			defer func() {
+				if t.Failed() {
+					t.Logf("source: %s; configuration: %q", c.source, c.variant)
+				}
+			}()
 			env.takeHits()
 			before := sessions.Calls()
 			resp, body, err := r.do(c)
@@ -273,11 +309,78 @@ func mintTokens(iss *authtest.Issuer) map[string]string {
 		"tampered":  tampered,
 		"forged":    forged,
 		"malformed": "abc.def",
-		"algnone":   "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTEifQ.",
+		// RFC 8725 and advisories (issue 9 attack suite).
+		"hsconfusion":   hsConfusion(iss, base),
+		"jwkheader":     iss.Sign(rogue, map[string]any{"jwk": authtest.PublicJWK(rogue)}, forgedClaims),
+		"crit":          iss.Sign(signer, map[string]any{"crit": []string{"x-must-understand"}, "x-must-understand": true}, claimsOf(iss, base)),
+		"dpop":          iss.Sign(signer, map[string]any{"typ": "dpop+jwt"}, claimsOf(iss, base)),
+		"badutf":        authtest.SignRaw(signer, headerOf(signer), withRawClaim(iss, base, `"name":"ad`+"\xff"+`min"`)),
+		"dupsub":        authtest.SignRaw(signer, headerOf(signer), withRawClaim(iss, base, `"sub":"admin"`)),
+		"dots":          strings.Repeat(".", 2000),
+		"dotsover":      strings.Repeat(".", 2100),
+		"expiredforged": flipSignature(with(authtest.Claims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()})),
+		"jwezip":        b64url(`{"alg":"RSA-OAEP","enc":"A256GCM","zip":"DEF"}`) + ".ZW5jcnlwdGVkLWtleQ.aW5pdGlhbGl6YXRpb24tdmVjdG9y.Y2lwaGVydGV4dA.YXV0aGVudGljYXRpb24tdGFn",
+		"pbes":          b64url(`{"alg":"PBES2-HS256+A128KW","enc":"A128GCM","p2c":2147483647,"p2s":"c2FsdHNhbHQ"}`) + ".ZW5jcnlwdGVkLWtleQ.aW5pdGlhbGl6YXRpb24tdmVjdG9y.Y2lwaGVydGV4dA.YXV0aGVudGljYXRpb24tdGFn",
+		"jsonjws":       jsonSerialized(good),
+		"audempty":      with(authtest.Claims{"aud": []string{}}),
+		"algnone":       "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.eyJzdWIiOiJ1c2VyLTEifQ.",
 		// Larger than the 2 KiB MaxTokenSize, JWT-shaped, well below 4 KiB.
 		"oversize": strings.Repeat("a", 1000) + "." + strings.Repeat("b", 1000) + "." + strings.Repeat("c", 100),
 	}
 }
+
+// claimsOf is the issuer's default claims with over laid on them.
+func claimsOf(iss *authtest.Issuer, over authtest.Claims) authtest.Claims {
+	c := iss.Defaults()
+	for k, v := range over {
+		c[k] = v
+	}
+	return c
+}
+
+// headerOf is k's default JOSE header as JSON.
+func headerOf(k *authtest.Key) []byte {
+	b, _ := json.Marshal(map[string]any{"alg": k.Alg, "kid": k.ID, "typ": "JWT"})
+	return b
+}
+
+// withRawClaim is the JSON of claimsOf(iss, over) with member (raw JSON
+// "name":value) appended, so that it may repeat a name or hold invalid UTF-8.
+func withRawClaim(iss *authtest.Issuer, over authtest.Claims, member string) []byte {
+	b, _ := json.Marshal(map[string]any(claimsOf(iss, over)))
+	return append(append(b[:len(b)-1], ","+member...), '}')
+}
+
+// hsConfusion MACs a valid claim set with HS256, keyed by the PEM of the
+// issuer's public key, under the issuer's kid (RFC 8725 section 2.1).
+func hsConfusion(iss *authtest.Issuer, over authtest.Claims) string {
+	k := iss.Signer()
+	h, _ := json.Marshal(map[string]any{"alg": "HS256", "kid": k.ID, "typ": "JWT"})
+	c, _ := json.Marshal(map[string]any(claimsOf(iss, over)))
+	in := b64url(string(h)) + "." + b64url(string(c))
+	m := hmac.New(sha256.New, []byte(authtest.PublicPEM(k)))
+	m.Write([]byte(in))
+	return in + "." + base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// flipSignature changes one character in the middle of tok's signature.
+func flipSignature(tok string) string {
+	i := strings.LastIndexByte(tok, '.') + 40
+	flip := byte('A')
+	if tok[i] == 'A' {
+		flip = 'B'
+	}
+	return tok[:i] + string(flip) + tok[i+1:]
+}
+
+// jsonSerialized is tok as a flattened JSON serialization with no
+// "protected" member (the shape of CVE-2024-21664).
+func jsonSerialized(tok string) string {
+	s := strings.Split(tok, ".")
+	return `{"payload":"` + s[1] + `","signature":"` + s[2] + `"}`
+}
+
+func b64url(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
 
 type runner struct {
 	addr   string
@@ -317,10 +420,15 @@ func (r *runner) do(c tcase) (*http.Response, []byte, error) {
 		b.WriteString(line)
 		b.WriteString("\r\n")
 	}
-	if c.method == http.MethodPost {
-		b.WriteString("Content-Length: 0\r\n")
+	reqBody := r.expand(c.body)
+	if m := placeholder.FindString(reqBody); m != "" {
+		return nil, nil, fmt.Errorf("the case's body names %s, which is no token of mintTokens", m)
+	}
+	if reqBody != "" || c.method == http.MethodPost {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(reqBody))
 	}
 	b.WriteString("Connection: close\r\n\r\n")
+	b.WriteString(reqBody)
 	if _, err := conn.Write(b.Bytes()); err != nil {
 		return nil, nil, err
 	}

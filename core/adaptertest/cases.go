@@ -9,13 +9,78 @@ import (
 
 // tcase is one request and the answer every adapter must give.
 type tcase struct {
-	name   string
+	name string
+	// source is the rule, advisory or document the case comes from; a case
+	// named after a security catalog row gets that row's source (see
+	// catalogSource) unless it says otherwise.
+	source string
 	method string
 	path   string
 	// header lines exactly as sent ("Name: value"); {token} names,
 	// {origin} and {host} are replaced (see mintTokens and runner.expand).
 	header []string
-	want   want
+	// body is sent as the request body (expanded like the header lines),
+	// with its Content-Length; "" sends none.
+	body string
+	// variant names the authenticator configuration the case runs against
+	// (see variants); "" is the suite's Config.
+	variant string
+	want    want
+}
+
+// from sets the case's source.
+func (c tcase) from(source string) tcase { c.source = source; return c }
+
+// in runs the case against the named configuration variant.
+func (c tcase) in(variant string) tcase { c.variant = variant; return c }
+
+// withBody sends body with the request.
+func (c tcase) withBody(body string) tcase { c.body = body; return c }
+
+// variants are the authenticator configurations besides the suite's own
+// (Config). Run starts one more server per variant a case names.
+var variants = map[string]func(*core.Config){
+	// EX-11: query-string tokens enabled (RFC 6750 section 2.3).
+	"query": func(c *core.Config) { c.QueryParam = "access_token" },
+}
+
+// catalogSource is the source of each security catalog row the table uses
+// (../shared/SECURITY-CATALOG.md).
+var catalogSource = map[string]string{
+	"EX-01": "RFC 6750 §3.1",
+	"EX-02": "RFC 6750 §3.1",
+	"EX-03": "RFC 9110 §11.1",
+	"EX-04": "RFC 6750 §2.1",
+	"EX-05": "RFC 6750 §3.1",
+	"EX-06": "RFC 9110 §5.3",
+	"EX-07": "RFC 6750 §2.1",
+	"EX-08": "RFC 8725bis §3.14",
+	"EX-09": "RFC 6750 §2",
+	"EX-10": "RFC 6750 §2.3",
+	"EX-11": "RFC 6750 §2.3",
+	"EX-12": "RFC 6750 §2.2",
+	"EX-13": "CVE-2025-30204",
+	"EX-14": "DESIGN.md (Optional)",
+	"EX-15": "net/http ServeMux (a GET pattern matches HEAD)",
+	"EX-16": "router normalisation (fiber CaseSensitive/StrictRouting)",
+	"EX-17": "RFC 6750 §2",
+	"CK-01": "net/http CrossOriginProtection",
+	"CK-02": "net/http CrossOriginProtection",
+	"CK-03": "net/http CrossOriginProtection",
+	"CK-04": "net/http CrossOriginProtection",
+	"CK-05": "net/http CrossOriginProtection",
+	"CK-06": "RFC 6750 §5.3",
+	"CK-09": "RFC 6265 §4.2.2",
+	"CK-12": "RFC 6265 §4.1.1",
+	"OP-05": "valyala/fasthttp#471 (no recovery)",
+}
+
+// catalogID returns the catalog row a case name starts with, or "".
+func catalogID(name string) string {
+	if len(name) >= 5 && name[2] == '-' && name[3] >= '0' && name[3] <= '9' {
+		return name[:5]
+	}
+	return ""
 }
 
 type checks uint8
@@ -117,6 +182,7 @@ var (
 	fromHeader = user(core.SourceHeader)
 	fromCookie = user(core.SourceCookie)
 	fromCustom = user(core.SourceCustomHeader)
+	fromQuery  = user(core.SourceQuery)
 	checked    = fromHeader.with(func(w *who) { w.checked = true })
 	scoped     = fromHeader.with(func(w *who) { w.scopes = []string{"orders:read", "profile"} })
 	admin      = fromHeader.with(func(w *who) { w.roles = []string{"admin"} })
@@ -124,7 +190,7 @@ var (
 
 func cases() []tcase {
 	c := func(name, method, path string, want want, header ...string) tcase {
-		return tcase{name: name, method: method, path: path, header: header, want: want}
+		return tcase{name: name, source: catalogSource[catalogID(name)], method: method, path: path, header: header, want: want}
 	}
 	const (
 		GET  = "GET"
@@ -136,9 +202,9 @@ func cases() []tcase {
 	return []tcase{
 		// Extraction (EX).
 		c("EX-01 no credentials on a protected route get 401 without error code", GET, "/me", noToken),
-		c("valid bearer token in the Authorization header is admitted", GET, "/me", served(RouteMe, fromHeader), bearer),
-		c("valid token in the access_token cookie is admitted", GET, "/me", served(RouteMe, fromCookie), cookie),
-		c("valid token in the custom header X-Access-Token is admitted", GET, "/me", served(RouteMe, fromCustom), "X-Access-Token: {good}"),
+		c("valid bearer token in the Authorization header is admitted", GET, "/me", served(RouteMe, fromHeader), bearer).from("positive control"),
+		c("valid token in the access_token cookie is admitted", GET, "/me", served(RouteMe, fromCookie), cookie).from("positive control"),
+		c("valid token in the custom header X-Access-Token is admitted", GET, "/me", served(RouteMe, fromCustom), "X-Access-Token: {good}").from("positive control"),
 		c("EX-03 scheme bearer in lower case is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: bearer {good}"),
 		c("EX-03 scheme BEARER in upper case is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: BEARER {good}"),
 		c("EX-03 scheme bEaReR in mixed case is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: bEaReR {good}"),
@@ -167,8 +233,8 @@ func cases() []tcase {
 		c("EX-17 the custom header repeated is refused", GET, "/me", invalidRequest, "X-Access-Token: {good}", "X-Access-Token: {good}"),
 		c("EX-17 the custom header and Authorization with different tokens are refused", GET, "/me", invalidRequest, bearer, "X-Access-Token: {other}"),
 
-		c("header names are case-insensitive: authorization", GET, "/me", served(RouteMe, fromHeader), "authorization: Bearer {good}"),
-		c("header names are case-insensitive: AUTHORIZATION", GET, "/me", served(RouteMe, fromHeader), "AUTHORIZATION: Bearer {good}"),
+		c("header names are case-insensitive: authorization", GET, "/me", served(RouteMe, fromHeader), "authorization: Bearer {good}").from("RFC 9110 §5.1 (field names are case-insensitive)"),
+		c("header names are case-insensitive: AUTHORIZATION", GET, "/me", served(RouteMe, fromHeader), "AUTHORIZATION: Bearer {good}").from("RFC 9110 §5.1 (field names are case-insensitive)"),
 		c("EX-08 a double quote in the token is refused by the charset gate", GET, "/me", invalidToken, `Authorization: Bearer "{good}"`),
 		c("EX-08 a brace in the token is refused by the charset gate", GET, "/me", invalidToken, "Authorization: Bearer {{good}"),
 		c("EX-08 a percent-encoded dot in the token is refused", GET, "/me", invalidToken, "Authorization: Bearer {good}%2E"),
@@ -180,23 +246,23 @@ func cases() []tcase {
 		c("EX-08 a non-ASCII byte in the token is refused", GET, "/me", refusedRaw, "Authorization: Bearer {good}\xc3\xa9"),
 
 		// Verification.
-		c("a malformed token is invalid", GET, "/me", invalidToken, "Authorization: Bearer {malformed}"),
-		c("a token with alg none and no signature is invalid", GET, "/me", invalidToken, "Authorization: Bearer {algnone}"),
-		c("a token with a changed signature is invalid", GET, "/me", invalidToken, "Authorization: Bearer {tampered}"),
-		c("a token signed by an unpublished key under a known kid is invalid", GET, "/me", invalidToken, "Authorization: Bearer {forged}"),
-		c("an expired token is refused as expired", GET, "/me", expiredToken, "Authorization: Bearer {expired}"),
-		c("a token for another audience is invalid", GET, "/me", invalidToken, "Authorization: Bearer {wrongaud}"),
-		c("a token from an untrusted issuer is invalid", GET, "/me", invalidToken, "Authorization: Bearer {wrongiss}"),
-		c("an expired token in the cookie is refused as expired", GET, "/me", expiredToken, "Cookie: access_token={expired}"),
+		c("a malformed token is invalid", GET, "/me", invalidToken, "Authorization: Bearer {malformed}").from("RFC 7519 §7.2"),
+		c("a token with alg none and no signature is invalid", GET, "/me", invalidToken, "Authorization: Bearer {algnone}").from("RFC 8725 §2.1"),
+		c("a token with a changed signature is invalid", GET, "/me", invalidToken, "Authorization: Bearer {tampered}").from("RFC 7515 §5.2"),
+		c("a token signed by an unpublished key under a known kid is invalid", GET, "/me", invalidToken, "Authorization: Bearer {forged}").from("RFC 7515 §5.2"),
+		c("an expired token is refused as expired", GET, "/me", expiredToken, "Authorization: Bearer {expired}").from("RFC 7519 §4.1.4"),
+		c("a token for another audience is invalid", GET, "/me", invalidToken, "Authorization: Bearer {wrongaud}").from("RFC 8725 §3.9"),
+		c("a token from an untrusted issuer is invalid", GET, "/me", invalidToken, "Authorization: Bearer {wrongiss}").from("RFC 8725 §3.8"),
+		c("an expired token in the cookie is refused as expired", GET, "/me", expiredToken, "Cookie: access_token={expired}").from("RFC 7519 §4.1.4"),
 
 		// Scopes and roles.
-		c("a token with the required scope is admitted", GET, "/orders", served(RouteOrders, scoped), "Authorization: Bearer {scoped}"),
-		c("a token without the required scope gets 403 naming the scope", GET, "/orders", scopeDenied, bearer),
-		c("no token on a scoped route gets 401, not 403", GET, "/orders", noToken),
+		c("a token with the required scope is admitted", GET, "/orders", served(RouteOrders, scoped), "Authorization: Bearer {scoped}").from("positive control"),
+		c("a token without the required scope gets 403 naming the scope", GET, "/orders", scopeDenied, bearer).from("RFC 6750 §3.1"),
+		c("no token on a scoped route gets 401, not 403", GET, "/orders", noToken).from("RFC 6750 §3.1"),
 		c("EX-15 HEAD on a scoped GET route without the scope gets 403", HEAD, "/orders", scopeDenied, bearer),
-		c("a principal with the required role is admitted", GET, "/admin", served(RouteAdmin, admin), "Authorization: Bearer {admin}"),
-		c("a principal without the required role gets 403", GET, "/admin", roleDenied, bearer),
-		c("a route marker without the middleware answers 500", GET, "/misconfigured", misconfigured, "Authorization: Bearer {scoped}"),
+		c("a principal with the required role is admitted", GET, "/admin", served(RouteAdmin, admin), "Authorization: Bearer {admin}").from("positive control"),
+		c("a principal without the required role gets 403", GET, "/admin", roleDenied, bearer).from("README (RequireRoles)"),
+		c("a route marker without the middleware answers 500", GET, "/misconfigured", misconfigured, "Authorization: Bearer {scoped}").from("README (a route marker without the middleware)"),
 
 		// Optional and public routes.
 		c("EX-14 optional route without credentials runs anonymously", GET, "/optional", served(RouteOptional, nil)),
@@ -204,24 +270,24 @@ func cases() []tcase {
 		c("EX-14 optional route with an expired token is refused", GET, "/optional", expiredToken, "Authorization: Bearer {expired}"),
 		c("EX-14 optional route with a malformed token is refused", GET, "/optional", invalidToken, "Authorization: Bearer {malformed}"),
 		c("EX-14 optional route with an empty bearer credential is refused", GET, "/optional", invalidRequest, "Authorization: Bearer "),
-		c("a public route needs no token", GET, "/healthz", served(RoutePublic, nil)),
-		c("a public route ignores a bad token", GET, "/healthz", served(RoutePublic, nil), "Authorization: Bearer {malformed}"),
+		c("a public route needs no token", GET, "/healthz", served(RoutePublic, nil)).from("positive control"),
+		c("a public route ignores a bad token", GET, "/healthz", served(RoutePublic, nil), "Authorization: Bearer {malformed}").from("README (public routes)"),
 
 		// Sensitive routes: the live session check.
-		c("sensitive route with an active session runs after a live check", POST, "/transfer", served(RouteTransfer, checked), bearer),
-		c("a live check on one request does not mark the next request's principal checked", GET, "/me", served(RouteMe, fromHeader), bearer),
-		c("sensitive route with a revoked session gets 401", POST, "/transfer", sessionEnded, "Authorization: Bearer {revoked}"),
-		c("sensitive route when the session backend is down gets 503 with Retry-After", POST, "/transfer", unavailable, "Authorization: Bearer {down}"),
+		c("sensitive route with an active session runs after a live check", POST, "/transfer", served(RouteTransfer, checked), bearer).from("DESIGN.md (session policy)"),
+		c("a live check on one request does not mark the next request's principal checked", GET, "/me", served(RouteMe, fromHeader), bearer).from("DESIGN.md (session policy)"),
+		c("sensitive route with a revoked session gets 401", POST, "/transfer", sessionEnded, "Authorization: Bearer {revoked}").from("DESIGN.md (session policy)"),
+		c("sensitive route when the session backend is down gets 503 with Retry-After", POST, "/transfer", unavailable, "Authorization: Bearer {down}").from("DESIGN.md (session policy, fail closed)"),
 		c("OP-05 a panicking session checker is answered 503 and the server lives on", POST, "/transfer", unavailable, "Authorization: Bearer {panic}"),
 		c("a cookie token on a same-origin POST to a sensitive route is checked live", POST, "/transfer",
-			served(RouteTransfer, fromCookie.with(func(w *who) { w.checked = true })), cookie, "Sec-Fetch-Site: same-origin"),
-		c("sensitive route with a token without sid gets 401", POST, "/transfer", withChecks(invalidToken, checksNone), "Authorization: Bearer {nosid}"),
-		c("sensitive route with an expired token makes no session check", POST, "/transfer", expiredToken, "Authorization: Bearer {expired}"),
-		c("sensitive GET route with an active session", GET, "/account", served(RouteAccount, checked), bearer),
+			served(RouteTransfer, fromCookie.with(func(w *who) { w.checked = true })), cookie, "Sec-Fetch-Site: same-origin").from("DESIGN.md (session policy)"),
+		c("sensitive route with a token without sid gets 401", POST, "/transfer", withChecks(invalidToken, checksNone), "Authorization: Bearer {nosid}").from("DESIGN.md (session policy)"),
+		c("sensitive route with an expired token makes no session check", POST, "/transfer", expiredToken, "Authorization: Bearer {expired}").from("DESIGN.md (session policy)"),
+		c("sensitive GET route with an active session", GET, "/account", served(RouteAccount, checked), bearer).from("DESIGN.md (session policy)"),
 		c("EX-15 HEAD on a sensitive GET route with a revoked session gets 401", HEAD, "/account", sessionEnded, "Authorization: Bearer {revoked}"),
 		c("EX-15 HEAD on a sensitive GET route with an active session is checked live", HEAD, "/account", served(RouteAccount, checked), bearer),
 		c("a non-sensitive route with a revoked session's token makes no session check", GET, "/me",
-			served(RouteMe, fromHeader.with(func(w *who) { w.sid = SessionRevoked })), "Authorization: Bearer {revoked}"),
+			served(RouteMe, fromHeader.with(func(w *who) { w.sid = SessionRevoked })), "Authorization: Bearer {revoked}").from("DESIGN.md (session policy)"),
 
 		// Cookie tokens and cross-origin requests (CK).
 		c("CK-01 cookie token on a cross-site POST is refused", POST, "/me", crossOrigin, cookie, "Sec-Fetch-Site: cross-site"),
@@ -253,5 +319,44 @@ func cases() []tcase {
 		c("EX-16 /me;x", GET, "/me;x", notServed),
 		c("EX-16 /healthz/..%2Fadmin", GET, "/healthz/..%2Fadmin", notServed),
 		c("EX-16 /./transfer by POST", POST, "/./transfer", notServed),
+
+		// RFC 6750 request rules (issue 9 attack suite).
+		c("EX-08 base64 padding after the token is refused by the charset gate", GET, "/me", invalidToken, "Authorization: Bearer {good}=="),
+		c("EX-08 a tilde in the token is refused by the charset gate", GET, "/me", invalidToken, "Authorization: Bearer {good}~"),
+		c("EX-12 an access_token in a form body is no credential", POST, "/me", noToken,
+			"Content-Type: application/x-www-form-urlencoded").withBody("access_token={good}"),
+		c("EX-12 a header token with a form body is admitted", POST, "/me", served(RouteMePost, fromHeader),
+			bearer, "Content-Type: application/x-www-form-urlencoded").withBody("access_token={other}"),
+		c("RFC 6750 §3 HEAD without credentials gets the challenge and no body", HEAD, "/account", noToken).from("RFC 6750 §3"),
+
+		// EX-11: query-string tokens enabled (Config.QueryParam). A response
+		// to a request admitted on a query token must not be cached (RFC 6750
+		// section 2.3); the lead's core.CacheControl and one line per adapter.
+		c("EX-11 a header token with query tokens enabled gets no Cache-Control", GET, "/me", served(RouteMe, fromHeader), bearer).in("query"),
+		c("EX-11 a cookie token with query tokens enabled gets no Cache-Control", GET, "/me", served(RouteMe, fromCookie), cookie).in("query"),
+		c("EX-11 query and header with different tokens are refused", GET, "/me?access_token={good}", invalidRequest, "Authorization: Bearer {other}").in("query"),
+		c("EX-11 the query parameter twice is refused", GET, "/me?access_token={good}&access_token={good}", invalidRequest).in("query"),
+		c("EX-11 an empty query parameter is refused", GET, "/me?access_token=", invalidRequest).in("query"),
+		c("EX-11 an expired query token is refused as expired", GET, "/me?access_token={expired}", expiredToken).in("query"),
+		c("EX-11 a forged query token is invalid", GET, "/me?access_token={forged}", invalidToken).in("query"),
+		c("EX-11 a query token under another parameter name is ignored", GET, "/me?token={good}", noToken).in("query"),
+
+		// RFC 8725 and advisories against Go JOSE/JWT libraries, over HTTP.
+		c("a token MACed with HS256 keyed by the public key is invalid", GET, "/me", invalidToken, "Authorization: Bearer {hsconfusion}").from("RFC 8725 §3.1"),
+		c("a token carrying its own key in a jwk header is invalid", GET, "/me", invalidToken, "Authorization: Bearer {jwkheader}").from("RFC 8725 §3.10"),
+		c("a token with an unknown crit extension is invalid", GET, "/me", invalidToken, "Authorization: Bearer {crit}").from("RFC 7515 §4.1.11"),
+		c("a token typed dpop+jwt is invalid", GET, "/me", invalidToken, "Authorization: Bearer {dpop}").from("RFC 8725 §3.11"),
+		c("a token with invalid UTF-8 in its claims is invalid", GET, "/me", invalidToken, "Authorization: Bearer {badutf}").from("RFC 8725 §3.7"),
+		c("a token with a duplicate sub claim is invalid", GET, "/me", invalidToken, "Authorization: Bearer {dupsub}").from("RFC 7519 §4"),
+		c("CVE-2025-30204 a dot flood inside MaxTokenSize is an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {dots}").from("CVE-2025-30204"),
+		c("CVE-2025-30204 a dot flood over MaxTokenSize is an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {dotsover}").from("CVE-2025-30204"),
+		c("CVE-2024-51744 an expired token with a bad signature is invalid, not expired", GET, "/me", invalidToken, "Authorization: Bearer {expiredforged}").from("CVE-2024-51744"),
+		c("CVE-2024-28122 a compact JWE with zip DEF is an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {jwezip}").from("CVE-2024-28122"),
+		c("CVE-2023-49290 a PBES2 JWE with a huge p2c is an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {pbes}").from("CVE-2023-49290"),
+		c("CVE-2024-21664 a JSON-serialized JWS without protected header is an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {jsonjws}").from("CVE-2024-21664"),
+		c("CVE-2020-26160 aud [] is an invalid token", GET, "/me", invalidToken, "Authorization: Bearer {audempty}").from("CVE-2020-26160"),
 	}
 }
+
+// noStore is w with the Cache-Control: no-store a query-token response carries.
+func noStore(w want) want { w.cacheControl = "no-store"; return w }
