@@ -80,6 +80,9 @@ type Introspector struct {
 	sem        chan struct{}
 	flight     singleflight.Group
 
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+
 	negTTL  time.Duration
 	negSize int
 	mu      sync.Mutex
@@ -115,7 +118,9 @@ func NewIntrospector(opts IntrospectionOptions) (*Introspector, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	return &Introspector{
+		ctx: ctx, cancel: cancel,
 		endpoint: opts.Endpoint, id: opts.ClientID, secret: opts.ClientSecret,
 		issuer: opts.Issuer, audience: slices.Clone(opts.Audience),
 		client: noRedirectClient(opts.Client), timeout: timeout, maxBody: maxBody,
@@ -129,8 +134,18 @@ func errInactive() error {
 	return newError(ErrSessionRevoked, errors.New("introspection: token not active"))
 }
 
+// Close cancels the introspections in flight and makes later calls fail
+// (503). Close the Introspector after the Authenticators that use it.
+func (in *Introspector) Close() error {
+	in.cancel()
+	return nil
+}
+
 // AuthenticateOpaque introspects token.
 func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*Session, error) {
+	if in.ctx.Err() != nil {
+		return nil, errors.New("introspector closed")
+	}
 	h := HashOpaqueToken(token)
 	if in.negative(h) {
 		return nil, errInactive()
@@ -149,6 +164,8 @@ func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*
 		defer func() { <-in.sem }()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), in.timeout)
 		defer cancel()
+		stop := context.AfterFunc(in.ctx, cancel) // Close ends calls in flight
+		defer stop()
 		s, err := in.introspect(cctx, token)
 		if errors.Is(err, ErrSessionRevoked) {
 			in.remember(h)

@@ -270,12 +270,10 @@ func TestLeakIntrospectionInFlightEnds(t *testing.T) {
 	noLeaks(t, ignore)
 }
 
-// Close should end a live session check in flight at once, not at its
-// timeout: the shared call runs on a context detached from the request, and
-// nothing cancels it on Close (session_policy.go; see
-// /work/notes/fuzzleak-requests.md R1 for the fix and then drop the Skip).
+// Close ends a live session check in flight at once, not at its timeout:
+// the shared call runs on a context detached from the request, and Close
+// cancels it (session_policy.go shared).
 func TestLeakCloseEndsSessionCheckInFlight(t *testing.T) {
-	t.Skip("pending R1 of fuzzleak-requests.md: Close does not cancel the shared session check")
 	iss := startIssuer(t, "ES256")
 	ignore := goleak.IgnoreCurrent()
 	chk := hangingChecker{entered: make(chan struct{}, 1)}

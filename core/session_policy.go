@@ -378,6 +378,8 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 		start := s.now()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 		defer cancel()
+		stop := context.AfterFunc(s.a.ctx, cancel) // Close ends calls in flight
+		defer stop()
 		st, err := safeCheck(cctx, checker, k.sid)
 		s.record(k, start, gen, st, err)
 		return st, err
