@@ -332,9 +332,15 @@ func cases() []tcase {
 		// EX-11: query-string tokens enabled (Config.QueryParam). A response
 		// to a request admitted on a query token must not be cached (RFC 6750
 		// section 2.3); the lead's core.CacheControl and one line per adapter.
+		c("EX-11 a query token, when enabled, is admitted with Cache-Control: no-store", GET, "/me?access_token={good}", noStore(served(RouteMe, fromQuery))).in("query"),
+		c("EX-11 a query token on an optional route is admitted with Cache-Control: no-store", GET, "/optional?access_token={good}", noStore(served(RouteOptional, fromQuery))).in("query"),
+		c("EX-11 a query token on a sensitive route is checked live and not cached", GET, "/account?access_token={good}",
+			noStore(served(RouteAccount, fromQuery.with(func(w *who) { w.checked = true })))).in("query"),
 		c("EX-11 a header token with query tokens enabled gets no Cache-Control", GET, "/me", served(RouteMe, fromHeader), bearer).in("query"),
 		c("EX-11 a cookie token with query tokens enabled gets no Cache-Control", GET, "/me", served(RouteMe, fromCookie), cookie).in("query"),
 		c("EX-11 query and header with different tokens are refused", GET, "/me?access_token={good}", invalidRequest, "Authorization: Bearer {other}").in("query"),
+		c("EX-11 query and header with the same token are refused (RFC 6750 §2: one method)", GET, "/me?access_token={good}", invalidRequest, bearer).in("query"),
+		c("EX-11 query and cookie with the same token are refused", GET, "/me?access_token={good}", invalidRequest, cookie).in("query"),
 		c("EX-11 the query parameter twice is refused", GET, "/me?access_token={good}&access_token={good}", invalidRequest).in("query"),
 		c("EX-11 an empty query parameter is refused", GET, "/me?access_token=", invalidRequest).in("query"),
 		c("EX-11 an expired query token is refused as expired", GET, "/me?access_token={expired}", expiredToken).in("query"),
