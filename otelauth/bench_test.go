@@ -14,8 +14,21 @@ import (
 // BenchmarkHotPath measures Authenticate with and without an otelauth
 // Observer on a real SDK MeterProvider (and TracerProvider), in the same run:
 // a token served by the verified-token cache, and an RS256 token verified in
-// full (cache disabled).
-func BenchmarkHotPath(b *testing.B) {
+// full (cache disabled). BenchmarkHotPathParallel does the same from
+// GOMAXPROCS goroutines at once (run it with -cpu 1,2), where counters
+// shared between cores would contend. Both report cpu-ns/op (the process's
+// CPU time) besides ns/op.
+//
+// One run measures every round of one side before the other's, so load
+// that drifts on a shared machine falls on one side: interleave them (one
+// process per side, alternating; bench/otel-ab.sh), or see
+// BenchmarkHotPathPaired.
+func BenchmarkHotPath(b *testing.B) { benchHotPath(b, false) }
+
+// BenchmarkHotPathParallel is BenchmarkHotPath under b.RunParallel.
+func BenchmarkHotPathParallel(b *testing.B) { benchHotPath(b, true) }
+
+func benchHotPath(b *testing.B, parallel bool) {
 	iss := authtest.New(b)
 	tok := iss.Token(nil)
 	for _, path := range []struct {
@@ -28,37 +41,64 @@ func BenchmarkHotPath(b *testing.B) {
 				name = path.name + "/observer=otel"
 			}
 			b.Run(name, func(b *testing.B) {
-				cfg := iss.Config()
-				cfg.TokenCache.Disabled = path.noCache
-				if observed {
-					mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
-					tp := sdktrace.NewTracerProvider()
-					defer mp.Shutdown(context.Background())
-					defer tp.Shutdown(context.Background())
-					obs, err := otelauth.New(mp, tp)
-					if err != nil {
-						b.Fatal(err)
-					}
-					defer obs.Close()
-					cfg.Observer = obs
-				}
-				a, err := core.New(context.Background(), cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer a.Close()
-				req := bearer(tok)
+				a := hotPathAuth(b, iss, path.noCache, observed)
 				ctx := context.Background()
-				if _, err := a.Authenticate(ctx, req); err != nil {
+				if _, err := a.Authenticate(ctx, bearer(tok)); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportAllocs()
-				for b.Loop() {
-					if _, err := a.Authenticate(ctx, req); err != nil {
-						b.Fatal(err)
+				if !parallel {
+					req := bearer(tok)
+					done := reportCPU(b)
+					for b.Loop() {
+						if _, err := a.Authenticate(ctx, req); err != nil {
+							b.Fatal(err)
+						}
 					}
+					done()
+					return
 				}
+				b.ResetTimer()
+				done := reportCPU(b)
+				b.RunParallel(func(pb *testing.PB) {
+					req := bearer(tok) // each goroutine its own request
+					for pb.Next() {
+						if _, err := a.Authenticate(ctx, req); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				done()
 			})
 		}
 	}
+}
+
+// hotPathAuth returns an Authenticator for iss, with its token cache off
+// when noCache, and, when observed, an otelauth Observer on real SDK
+// providers (a ManualReader and a TracerProvider without processors).
+func hotPathAuth(b *testing.B, iss *authtest.Issuer, noCache, observed bool) *core.Authenticator {
+	cfg := iss.Config()
+	cfg.TokenCache.Disabled = noCache
+	if observed {
+		mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))
+		tp := sdktrace.NewTracerProvider()
+		obs, err := otelauth.New(mp, tp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() {
+			obs.Close()
+			mp.Shutdown(context.Background())
+			tp.Shutdown(context.Background())
+		})
+		cfg.Observer = obs
+	}
+	a, err := core.New(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { a.Close() })
+	return a
 }

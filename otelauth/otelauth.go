@@ -45,9 +45,11 @@ package otelauth
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/authgate/authgate/core"
 	"go.opentelemetry.io/otel/attribute"
@@ -104,14 +106,16 @@ type Observer struct {
 	lag      metric.Float64Histogram
 	reg      metric.Registration
 
-	// Precomputed attribute sets: the hot path builds none.
-	// Precomputed attribute sets, as option slices: the hot path builds
-	// and allocates none.
+	// Precomputed attribute sets, as options: the hot path builds and
+	// allocates none.
 	acceptAttrs [3][5][3]metric.ObserveOption // kind, source, cache
 	// accepted counts accepted tokens in memory (an atomic add per request,
-	// far cheaper than a synchronous SDK measurement); the asynchronous
-	// counter authgate.authentications reports the totals at collection.
-	accepted     [3][5][3]atomic.Int64
+	// far cheaper than a synchronous SDK measurement), striped so that
+	// requests on different cores do not fight over one cache line; the
+	// asynchronous counter authgate.authentications reports the sums at
+	// collection.
+	accepted     []acceptedStripe               // len a power of two
+	stripeShift  uint                           // 64 - log2(len(accepted))
 	verifyAttrs  [3][5][3][]metric.RecordOption // kind, source, cache
 	sessionAttrs [6][2][]metric.RecordOption    // outcome, sensitive
 	refusalAttrs sync.Map                       // refusalKey -> []metric.AddOption (bounded: fixed reasons x statuses)
@@ -122,6 +126,38 @@ type Observer struct {
 	denySize    atomic.Int64
 	feedsBehind atomic.Int64
 	watched     atomic.Pointer[core.Authenticator]
+}
+
+// acceptedStripe is one stripe of the accepted-token counters, by kind,
+// source and cache result. The padding keeps two stripes off a shared cache
+// line whatever the alignment of the slice.
+type acceptedStripe struct {
+	n [3][5][3]atomic.Int64
+	_ [cacheLine]byte
+}
+
+// cacheLine is the coherence unit of the CPUs Go runs on (64 bytes; 128 on
+// some arm64, where two stripes may then share a line: slower, still exact).
+const cacheLine = 64
+
+// stripe picks the stripe of the calling goroutine from the address of its
+// stack: stable while the goroutine runs (so a core keeps writing its own
+// lines), different between goroutines (stacks are distinct allocations of
+// at least 2 KiB). Only the choice of stripe depends on it, never a count.
+func (o *Observer) stripe() *acceptedStripe {
+	var local byte
+	h := uint64(uintptr(unsafe.Pointer(&local)) >> 11) // drop the offset within a stack
+	return &o.accepted[(h*0x9e3779b97f4a7c15)>>o.stripeShift]
+}
+
+// stripes returns how many stripes New allocates: a power of two, four per
+// P (so that goroutines on different Ps rarely share one), from 8 to 256.
+func stripes() (n int, shift uint) {
+	n, shift = 8, 61
+	for n < 4*runtime.GOMAXPROCS(0) && n < 256 {
+		n, shift = n*2, shift-1
+	}
+	return n, shift
 }
 
 type issuerState struct {
@@ -149,6 +185,8 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 	}
 	m := mp.Meter(ScopeName)
 	ob := &Observer{identity: o.identity, tracer: tp.Tracer(ScopeName), issuers: map[string]*issuerState{}}
+	n, shift := stripes()
+	ob.accepted, ob.stripeShift = make([]acceptedStripe, n), shift
 
 	var errs [12]error
 	accepted, e11 := m.Int64ObservableCounter("authgate.authentications", metric.WithUnit("{request}"),
@@ -186,10 +224,21 @@ func New(mp metric.MeterProvider, tp trace.TracerProvider, opts ...Option) (*Obs
 		return nil, err
 	}
 	ob.reg, errs[10] = m.RegisterCallback(func(_ context.Context, obs metric.Observer) error {
-		for k := range ob.accepted {
-			for s := range ob.accepted[k] {
-				for c := range ob.accepted[k][s] {
-					if n := ob.accepted[k][s][c].Load(); n > 0 {
+		var sum [3][5][3]int64
+		for i := range ob.accepted {
+			st := &ob.accepted[i].n
+			for k := range st {
+				for s := range st[k] {
+					for c := range st[k][s] {
+						sum[k][s][c] += st[k][s][c].Load()
+					}
+				}
+			}
+		}
+		for k := range sum {
+			for s := range sum[k] {
+				for c := range sum[k][s] {
+					if n := sum[k][s][c]; n > 0 {
 						obs.ObserveInt64(accepted, n, ob.acceptAttrs[k][s][c])
 					}
 				}
@@ -266,7 +315,7 @@ func (o *Observer) Observe(ctx context.Context, e core.Event) {
 	switch e.Kind {
 	case core.EventAuthenticated:
 		k, s, c := idx(int(e.TokenKind), 3), idx(int(e.Source), 5), idx(int(e.Cache), 3)
-		o.accepted[k][s][c].Add(1)
+		o.stripe().n[k][s][c].Add(1)
 		if !e.Start.IsZero() { // a cache hit is not timed
 			o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[k][s][c]...)
 		}
