@@ -129,14 +129,19 @@ func (a *Authenticator) goBackground(f func(ctx context.Context)) {
 //
 // A request without credentials gets an error wrapping ErrNoToken.
 func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal, error) {
-	p, err := a.authenticate(ctx, r)
+	p, err := a.authenticate(ctx, r, nil)
 	if err != nil {
 		a.logRefusal(ctx, err)
 	}
 	return p, err
 }
 
-func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal, error) {
+// authenticate is Authenticate without the refusal log. With out nil the
+// principal is a new Principal; otherwise (Admit) it is made inside the
+// context to hand on, a child of ctx, and *out is set to that context: one
+// allocation for both on the hot path. A principal that came from elsewhere
+// (opaque tokens) leaves *out nil.
+func (a *Authenticator) authenticate(ctx context.Context, r Request, out *context.Context) (*Principal, error) {
 	tok, src, err := a.extract(r)
 	if err != nil {
 		return nil, err
@@ -148,6 +153,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 	}
 	var (
 		p     *Principal
+		e     *tokenEntry
 		v     verified
 		hit   bool
 		cache CacheResult
@@ -155,11 +161,19 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 	)
 	if a.tokens != nil {
 		// Only JWTs that verified are cached, so a hit needs no shape check.
-		p, err, hit = a.lookupToken(tok)
+		e, err, hit = a.lookupToken(tok)
 	}
 	switch {
 	case hit:
 		cache = CacheHit
+		if err == nil {
+			// The cached principal is a template: this request gets its own
+			// copy, slices included, since the per-request fields are set on
+			// it below and users may keep and modify the *Principal.
+			m := newPrincipal(ctx, out)
+			m.copyOf(&e.p)
+			p = &m.p
+		}
 	case isJWTShape(tok):
 		if a.tokens != nil {
 			cache = CacheMiss
@@ -167,7 +181,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 		if a.obs != nil {
 			start = time.Now()
 		}
-		p, err = a.verifyJWT(ctx, tok, &v)
+		p, err = a.verifyJWT(ctx, tok, &v, out)
 	case a.cfg.Opaque != nil && isOpaqueShape(tok):
 		if a.obs != nil {
 			start = time.Now()
@@ -205,7 +219,8 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request) (*Principal
 //
 // Adapters call Admit, and on error write [Authenticator.Render] of it.
 func (a *Authenticator) Admit(ctx context.Context, r Request, optional bool) (context.Context, error) {
-	p, err := a.authenticate(ctx, r)
+	var out context.Context
+	p, err := a.authenticate(ctx, r, &out)
 	if err != nil {
 		if optional && errors.Is(err, ErrNoToken) {
 			return context.WithValue(ctx, ctxKey{}, a.anon), nil
@@ -219,7 +234,10 @@ func (a *Authenticator) Admit(ctx context.Context, r Request, optional bool) (co
 			return ctx, err
 		}
 	}
-	return context.WithValue(ctx, ctxKey{}, p), nil
+	if out == nil {
+		out = context.WithValue(ctx, ctxKey{}, p)
+	}
+	return out, nil
 }
 
 // Requirements are what a route asks beyond authentication. Adapters build

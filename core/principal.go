@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -120,6 +121,85 @@ func (p *Principal) HasScope(s string) bool { return slices.Contains(p.Scopes, s
 func (p *Principal) HasRole(r string) bool { return slices.Contains(p.Roles, r) }
 
 type ctxKey struct{}
+
+// principalMem is the memory of one request's principal: the Principal and
+// room for its slices, so that a principal copied from the verified-token
+// cache shares no mutable memory with the cache or with another request,
+// in one allocation.
+type principalMem struct {
+	p   Principal
+	buf [8]string // Audience, Scopes and Roles of a copy, when they fit
+}
+
+// copyOf sets m.p to a copy of t whose Audience, Scopes and Roles are m's
+// own (in m.buf when they fit). Strings are immutable and shared.
+func (m *principalMem) copyOf(t *Principal) {
+	m.p = *t
+	if n := len(t.Audience) + len(t.Scopes) + len(t.Roles); n <= len(m.buf) {
+		m.p.ownSlices(m.buf[:0:n])
+	} else {
+		m.p.ownSlices(nil)
+	}
+}
+
+// ownSlices copies p's Audience, Scopes and Roles into dst, a new array
+// when dst is nil, so that p shares them with nothing (nil stays nil; each
+// slice's capacity is clipped, so an append copies).
+func (p *Principal) ownSlices(dst []string) {
+	if dst == nil {
+		dst = make([]string, 0, len(p.Audience)+len(p.Scopes)+len(p.Roles))
+	}
+	p.Audience, dst = appendOwn(dst, p.Audience)
+	p.Scopes, dst = appendOwn(dst, p.Scopes)
+	p.Roles, _ = appendOwn(dst, p.Roles)
+}
+
+// appendOwn appends s to dst and returns the appended part, with its
+// capacity clipped (nil for a nil s), and the rest of dst.
+func appendOwn(dst, s []string) (own, rest []string) {
+	if s == nil {
+		return nil, dst
+	}
+	n := len(dst)
+	dst = append(dst, s...)
+	return dst[n:len(dst):len(dst)], dst[len(dst):]
+}
+
+// principalCtx is the context Admit hands on: its parent plus the request's
+// principal, made in one allocation (context.WithValue and a Principal of
+// its own would be two). Value answers ctxKey{} as context.WithValue would.
+type principalCtx struct {
+	context.Context
+	principalMem
+}
+
+func (c *principalCtx) Value(key any) any {
+	if _, ok := key.(ctxKey); ok {
+		return &c.p
+	}
+	return c.Context.Value(key)
+}
+
+// String names the context as context.WithValue's does, without printing
+// the principal (OP-02: no subject or session id in logs).
+func (c *principalCtx) String() string {
+	if s, ok := c.Context.(fmt.Stringer); ok {
+		return s.String() + ".WithValue(authgate principal)"
+	}
+	return "context.WithValue(authgate principal)"
+}
+
+// newPrincipal returns the memory of one request's principal. With out nil
+// it is a new one; otherwise it lives in a principalCtx, a child of parent,
+// and *out is set to that context.
+func newPrincipal(parent context.Context, out *context.Context) *principalMem {
+	if out == nil {
+		return new(principalMem)
+	}
+	pc := &principalCtx{Context: parent}
+	*out = pc
+	return &pc.principalMem
+}
 
 // PrincipalFrom returns the principal the middleware put in ctx. ok is false
 // for an anonymous request (an Optional route without credentials) and when no

@@ -69,7 +69,6 @@ type tokenCache struct {
 	seed   maphash.Seed
 	mask   uint64
 	shards []tokenShard
-	misses atomic.Uint64 // lookups that found nothing usable; for tests
 }
 
 type tokenShard struct {
@@ -85,7 +84,10 @@ type tokenShard struct {
 	bytes      int64
 	maxEntries int
 	maxBytes   int64
-	_          [64]byte // keep shards' locks on separate cache lines
+	// misses counts lookups that found nothing usable (for tests), per
+	// shard so that misses on different shards write different lines.
+	misses atomic.Uint64
+	_      [64]byte // keep shards' locks and counters on separate cache lines
 }
 
 // tokenEntry is one verified token. Everything but ref is immutable once
@@ -151,23 +153,26 @@ func (c *tokenCache) shard(tok string) *tokenShard {
 	return &c.shards[maphash.String(c.seed, tail)&c.mask]
 }
 
-// lookup serves tok from the cache. ok is false when tok is not cached or
-// its entry may no longer be served (its key left the issuer's keyring): the
-// caller then verifies tok in full. With ok true, either p is a fresh copy
-// of the cached principal for this request alone, or err says why the
-// still-valid signature no longer makes a valid token (expired, ...).
-func (a *Authenticator) lookupToken(tok string) (p *Principal, err error, ok bool) {
-	c := a.tokens
-	s := c.shard(tok)
+// lookupToken serves tok from the cache. ok is false when tok is not cached
+// or its entry may no longer be served (its key left the issuer's keyring):
+// the caller then verifies tok in full. With ok true, either e is the
+// entry, whose principal the caller copies for this request alone, or err
+// says why the still-valid signature no longer makes a valid token
+// (expired, ...).
+//
+// A hit takes no lock and writes nothing shared, except the entry's CLOCK
+// reference bit when it is not set yet.
+func (a *Authenticator) lookupToken(tok string) (e *tokenEntry, err error, ok bool) {
+	s := a.tokens.shard(tok)
 	v, _ := s.m.Load(tok)
-	e, _ := v.(*tokenEntry)
+	e, _ = v.(*tokenEntry)
 	if e == nil {
-		c.misses.Add(1)
+		s.misses.Add(1)
 		return nil, nil, false
 	}
 	if !e.is.holds(e) {
 		s.remove(e)
-		c.misses.Add(1)
+		s.misses.Add(1)
 		return nil, nil, false
 	}
 	if err := a.checkClaims(&e.c, e.is); err != nil {
@@ -177,9 +182,7 @@ func (a *Authenticator) lookupToken(tok string) (p *Principal, err error, ok boo
 	if !e.ref.Load() {
 		e.ref.Store(true)
 	}
-	p = new(Principal)
-	*p = e.p
-	return p, nil, true
+	return e, nil, true
 }
 
 // addToken remembers tok, accepted with principal p, as v says it was
@@ -190,13 +193,19 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 		return
 	}
 	e := &tokenEntry{
-		is: v.is, vk: v.vk, kid: v.hdr.kid, alg: v.hdr.alg, c: v.c, p: *p,
+		is: v.is, vk: v.vk, kid: v.hdr.kid, alg: v.hdr.alg, c: v.c,
 		// The token is held twice (the copy below and the decode buffer
 		// behind the claims), plus the decoded claims' strings.
 		size: 4*int64(len(tok)) + tokenEntryOverhead,
 	}
 	// A cached principal is a template: each hit hands out a copy, and the
-	// per-request fields are set on that copy.
+	// per-request fields are set on that copy. Its slices are its own, not
+	// those of p, which this request's handler may modify.
+	e.p = *p
+	e.p.ownSlices(nil)
+	// The claims the hits check are the entry's own too (aud was p's
+	// Audience); the grants are not checked again.
+	e.c.aud, e.c.scope, e.c.scp, e.c.roles = e.p.Audience, nil, nil, nil
 	e.p.Source, e.p.auth, e.p.SessionChecked = 0, nil, false
 	// Remember the keyring that resolves the token to its key now (a
 	// refresh may have run since the verification).
@@ -255,7 +264,7 @@ func (s *tokenShard) makeRoom(size int64, dead func(*tokenEntry) bool) int {
 		s.hand = (s.hand + 1) % len(s.ring)
 		switch e := s.ring[i]; {
 		case e == nil:
-		case dead(e) || !e.ref.Load():
+		case !e.ref.Load() || dead(e): // the bit first: dead reads the clock
 			s.evict(e)
 		default:
 			e.ref.Store(false)

@@ -14,6 +14,7 @@ func (a *Authenticator) TokenCacheStats() (entries int, bytes int64, misses uint
 		entries += s.n
 		bytes += s.bytes
 		s.mu.Unlock()
+		misses += s.misses.Load()
 	}
-	return entries, bytes, c.misses.Load()
+	return entries, bytes, misses
 }

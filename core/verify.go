@@ -13,8 +13,9 @@ import (
 // issuer named by iss, check alg against that issuer's allow-list, find the
 // key by kid within that issuer's keys, verify the signature, and only then
 // judge the claims, so that "expired" is never said of a forged token.
-// When v is not nil, it is filled for the verified-token cache.
-func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified) (*Principal, error) {
+// When v is not nil, it is filled for the verified-token cache. The
+// principal is made by newPrincipal(ctx, out).
+func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified, out *context.Context) (*Principal, error) {
 	j, err := decodeJWS(tok)
 	if err != nil {
 		return nil, err
@@ -50,7 +51,10 @@ func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified) 
 	if v != nil { // for the verified-token cache
 		*v = verified{c: c, is: is, vk: key, hdr: j.h}
 	}
-	return a.principal(&c, j.payload), nil
+	// The slices are this request's own (parsed from its token).
+	p := &newPrincipal(ctx, out).p
+	a.fillPrincipal(p, &c, j.payload)
+	return p, nil
 }
 
 // checkClaims judges the claims of a token whose signature verified.
@@ -100,8 +104,9 @@ func (a *Authenticator) checkClaims(c *claims, is *issuer) error {
 	return nil
 }
 
-func (a *Authenticator) principal(c *claims, payload []byte) *Principal {
-	p := &Principal{
+// fillPrincipal sets p from verified claims c and their JSON.
+func (a *Authenticator) fillPrincipal(p *Principal, c *claims, payload []byte) {
+	*p = Principal{
 		Subject:   c.sub,
 		SessionID: c.sid,
 		TokenID:   c.jti,
@@ -124,7 +129,6 @@ func (a *Authenticator) principal(c *claims, payload []byte) *Principal {
 	default:
 		p.Scopes = c.scp
 	}
-	return p
 }
 
 func numericTime(f float64) time.Time {
