@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -21,6 +22,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -663,5 +665,112 @@ func TestAttackTable(t *testing.T) {
 	}
 	for _, s := range order {
 		t.Logf("%-18s %d", s, perSource[s])
+	}
+}
+
+// TestRevocationUnderEachPolicy pins the revocation table of SECURITY.md:
+// how soon a revoked session is refused on a plain and on a sensitive route,
+// under each SessionPolicy, when the revocation is known only to the
+// checker (an HTTP session endpoint without feed), when it arrives through a
+// revocation feed (deny set), and with the MemoryStore (checker and feed).
+// Every token was accepted, and so cached by the verified-token cache,
+// before the revocation.
+func TestRevocationUnderEachPolicy(t *testing.T) {
+	type want struct{ plain, sensitive int }
+	cases := []struct {
+		how    string
+		policy core.Policy
+		want   want
+	}{
+		{"checker only", core.Never, want{200, 200}},
+		{"checker only", core.SensitiveOnly, want{200, 401}},
+		{"checker only", core.Always, want{401, 401}},
+		{"feed", core.Never, want{401, 401}},
+		{"feed", core.SensitiveOnly, want{401, 401}},
+		{"feed", core.Always, want{401, 401}},
+		{"MemoryStore", core.Never, want{401, 401}},
+		{"MemoryStore", core.SensitiveOnly, want{401, 401}},
+		{"MemoryStore", core.Always, want{401, 401}},
+	}
+	names := map[core.Policy]string{core.Never: "Never", core.SensitiveOnly: "SensitiveOnly", core.Always: "Always"}
+	for _, tc := range cases {
+		t.Run(tc.how+" "+names[tc.policy], func(t *testing.T) {
+			feed := &stubFeed{}
+			var store *core.MemoryStore
+			e := newSessEnv(t, func(c *core.Config) {
+				c.SessionPolicy = tc.policy
+				switch tc.how {
+				case "feed":
+					c.Revocations = feed
+				case "MemoryStore":
+					store = core.NewMemoryStore(core.StoreOptions{Now: func() time.Time { return fixedNow }})
+					t.Cleanup(func() { store.Close() })
+					c.Sessions = store
+				}
+			})
+			sid := "s-1"
+			if store != nil {
+				s, _, err := store.Create(context.Background(), core.NewSession{Subject: "user-1", Issuer: e.iss.URL})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sid = s.ID
+			}
+			tok := e.token(sid)
+			for _, sensitive := range []bool{false, true, false} {
+				if _, err := e.do(context.Background(), tok, sensitive); err != nil {
+					t.Fatalf("before the revocation (sensitive=%t): %v", sensitive, err)
+				}
+			}
+			switch tc.how {
+			case "checker only":
+				e.checker.revoke(sid)
+			case "feed":
+				// The checker still answers active: only the deny set knows.
+				feed.push(core.Revocation{SessionID: sid, Issuer: e.iss.URL, At: e.clock.Now()})
+			case "MemoryStore":
+				if err := store.Revoke(context.Background(), sid); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, errPlain := e.do(context.Background(), tok, false)
+			_, errSensitive := e.do(context.Background(), tok, true)
+			if got := (want{statusOf(errPlain), statusOf(errSensitive)}); got != tc.want {
+				t.Fatalf("after the revocation: plain %d, sensitive %d; want %d, %d (errors %v, %v)",
+					got.plain, got.sensitive, tc.want.plain, tc.want.sensitive, errPlain, errSensitive)
+			}
+			for _, err := range []error{errPlain, errSensitive} {
+				if err != nil && !errors.Is(err, core.ErrSessionRevoked) {
+					t.Fatalf("refused with %v, want ErrSessionRevoked", err)
+				}
+			}
+		})
+	}
+}
+
+// TestIntrospectedTokenRevokedAtTheServerIsRefusedNextRequest pins the
+// introspection row of SECURITY.md's revocation table: active answers are
+// never cached, so a token the authorization server stops calling active is
+// refused on the very next request, on every route.
+func TestIntrospectedTokenRevokedAtTheServerIsRefusedNextRequest(t *testing.T) {
+	var revoked atomic.Bool
+	stub := newIntrospectionStub(t, func(tok string) (int, string) {
+		if revoked.Load() {
+			return 200, `{"active":false}`
+		}
+		return 200, `{"active":true,"sub":"u1","sid":"s-9"}`
+	})
+	a := startAuth(t, core.Config{Opaque: newIntrospector(t, stub.URL, nil)})
+	req := bearerReq("opaque-0123456789abcdefghij")
+	for range 3 {
+		if _, err := a.Authenticate(context.Background(), req); err != nil {
+			t.Fatalf("active token refused: %v", err)
+		}
+	}
+	revoked.Store(true)
+	_, err := a.Authenticate(context.Background(), req)
+	checkRefused(t, a, err, core.ErrSessionRevoked, "opaque-0123456789abcdefghij")
+	if n := stub.calls.Load(); n != 4 {
+		t.Fatalf("%d introspection calls for 4 requests: an active answer was reused", n)
 	}
 }
