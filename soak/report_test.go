@@ -23,7 +23,10 @@ type figures struct {
 	RefusedRevoking, RefusedSlow, CheckFailures int64
 	BadSent, BadServed                          int64
 	RevokedSent, RevokedServed, ServedInFlight  int64
-	ServedJoined                                int64
+	ServedJoined, ServedFeedLag                 int64
+	MaxFeedLag                                  time.Duration
+	Instances                                   int
+	P50, P99, MaxLatency, Max503                time.Duration
 	Violations                                  int
 	Panics, ErrorLogLines, TransportErrs        int64
 	LogWarn, LogErr, TokensInLogs               int64
@@ -72,6 +75,9 @@ func (h *harness) fill(f *figures) {
 		return true
 	})
 	f.ServedInFlight, f.ServedJoined = st.servedInFlight.Load(), st.servedJoined.Load()
+	f.ServedFeedLag, f.MaxFeedLag = st.servedFeedLag.Load(), time.Duration(st.maxFeedLag.Load())
+	f.P50, f.P99 = st.quantile(0.5), st.quantile(0.99)
+	f.MaxLatency, f.Max503 = time.Duration(st.maxLat.Load()), time.Duration(st.max503.Load())
 	f.RefusedNewKey, f.RefusedRotated = st.refusedNewKey.Load(), st.refusedRotated.Load()
 	f.RefusedDown, f.RefusedRevoking = st.refusedDown.Load(), st.refusedRevoking.Load()
 	f.RefusedSlow, f.CheckFailures = st.refusedSlow.Load(), st.checkFailures.Load()
@@ -103,7 +109,7 @@ func pct(n, d int64) string {
 func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 	fmt.Fprintf(b, "%d workers, GOMAXPROCS %d, race detector %v, %s, %s of traffic in all.\n\n",
 		workers, runtime.GOMAXPROCS(0), raceEnabled, runtime.Version(), total)
-	b.WriteString("| backend | policy | requests | req/s | good: served · refused (401 key not yet fetched · 401 key removed · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served while revoked in flight; served from a check already in flight) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
+	b.WriteString("| backend | policy | requests | req/s | good: served · refused (401 key not yet fetched · 401 key removed · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · joined a check begun before the revocation · instance B plain route before the feed delivered, longest lag) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
 	b.WriteString("|---|---|---:|---:|---|---|---|---:|---:|---|---|---|---|\n")
 	for _, f := range rows {
 		if f.Requests == 0 {
@@ -111,12 +117,12 @@ func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 			continue
 		}
 		rps := float64(f.Requests) / f.Elapsed.Seconds()
-		fmt.Fprintf(b, "| %s | %s | %d | %.0f | %d · %d (%d · %d · %d · %d · %d) | %d (%d) | %d (%d; %d; %d) | %d | %d | %d (%d) · %d · %d · %v | %d · %d | %d → %d → %d | %.1f → %.1f → %.1f (%.1f) |\n",
+		fmt.Fprintf(b, "| %s | %s | %d | %.0f | %d · %d (%d · %d · %d · %d · %d) | %d (%d) | %d (%d; %d · %d · %d, %v) | %d | %d | %d (%d) · %d · %d · %v | %d · %d | %d → %d → %d | %.1f → %.1f → %.1f (%.1f) |\n",
 			f.Backend, f.Policy, f.Requests, rps,
 			f.GoodServed, f.GoodSent-f.Sent[cGood][0][s200]-f.Sent[cGood][1][s200],
 			f.RefusedNewKey, f.RefusedRotated, f.RefusedDown, f.RefusedSlow, f.RefusedRevoking,
 			f.BadServed, f.BadSent,
-			f.RevokedServed-f.ServedInFlight-f.ServedJoined, f.RevokedSent, f.ServedInFlight, f.ServedJoined,
+			f.RevokedServed-f.ServedInFlight-f.ServedJoined-f.ServedFeedLag, f.RevokedSent, f.ServedInFlight, f.ServedJoined, f.ServedFeedLag, f.MaxFeedLag.Round(time.Microsecond),
 			f.Violations, f.Panics,
 			f.JWKSStops, f.RotationsDuringOutage, f.Removals, f.BackendStops, f.MaxRecovery.Round(time.Millisecond),
 			f.RevokesAcked, f.RevokesFailed,
@@ -146,8 +152,8 @@ func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 	b.WriteString("\nBackends:\n")
 	for _, f := range rows {
 		if f.Note != "" {
-			fmt.Fprintf(b, "- %s: %s; %v of traffic; JWKS fetches %d; failed session checks %d; sessions created with errors %d; RevokeSubject %d; log records Warn %d, Error %d, with a token %d; server ErrorLog lines %d; transport errors %d.\n",
-				f.Backend, f.Note, f.Elapsed.Round(time.Millisecond), f.JWKSFetches, f.CheckFailures, f.CreateFails, f.SubjectRevokes, f.LogWarn, f.LogErr, f.TokensInLogs, f.ErrorLogLines, f.TransportErrs)
+			fmt.Fprintf(b, "- %s: %s; %d instance(s); %v of traffic; latency p50 ≤ %v, p99 ≤ %v, max %v, slowest 503 %v; JWKS fetches %d; failed session checks %d; sessions created with errors %d; RevokeSubject %d; log records Warn %d, Error %d, with a token %d; server ErrorLog lines %d; transport errors %d.\n",
+				f.Backend, f.Note, f.Instances, f.Elapsed.Round(time.Millisecond), f.P50, f.P99, f.MaxLatency.Round(time.Millisecond), f.Max503.Round(time.Millisecond), f.JWKSFetches, f.CheckFailures, f.CreateFails, f.SubjectRevokes, f.LogWarn, f.LogErr, f.TokensInLogs, f.ErrorLogLines, f.TransportErrs)
 		}
 	}
 }

@@ -157,27 +157,21 @@ func (b *memoryBackend) close() { _ = b.store.Close() }
 // feed: every request is checked live, so a revocation at the endpoint is
 // refused on every route).
 type httpBackend struct {
-	mu       sync.Mutex
-	live     map[string]string // sid -> subject
-	activeAt map[string]int64  // sid -> arrival stamp of the last request answered "active"
+	mu   sync.Mutex
+	live map[string]string // sid -> subject
 
 	srv     *restartable
 	tr      *http.Transport
 	checker *core.HTTPSessionChecker
 }
 
-func newHTTPBackend(t testing.TB, errLog *log.Logger, stamp func() int64) *httpBackend {
+func newHTTPBackend(t testing.TB, errLog *log.Logger) *httpBackend {
 	t.Helper()
-	b := &httpBackend{live: map[string]string{}, activeAt: map[string]int64{}}
+	b := &httpBackend{live: map[string]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /sessions/{sid}", func(w http.ResponseWriter, r *http.Request) {
-		arrived := stamp()
-		sid := r.PathValue("sid")
 		b.mu.Lock()
-		_, ok := b.live[sid]
-		if ok && arrived > b.activeAt[sid] {
-			b.activeAt[sid] = arrived
-		}
+		_, ok := b.live[r.PathValue("sid")]
 		b.mu.Unlock()
 		if !ok {
 			http.NotFound(w, r)
@@ -233,14 +227,6 @@ func (b *httpBackend) revokeSubject(_ context.Context, subject string) error {
 		}
 	}
 	return nil
-}
-
-// lastActiveArrival returns when the last request answered "active" for
-// sid arrived (0: never).
-func (b *httpBackend) lastActiveArrival(sid string) int64 {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.activeAt[sid]
 }
 
 func (b *httpBackend) restartable() bool { return true }
@@ -307,13 +293,7 @@ func newRedisBackend(t testing.TB, logger *slogLogger) *redisBackend {
 	b.prefix = "soak" + hex.EncodeToString(r[:]) + ":"
 	b.rdb = redis.NewClient(&redis.Options{Addr: addr, DialTimeout: 250 * time.Millisecond,
 		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 16})
-	s, err := redisstore.New(context.Background(), b.rdb, redisstore.Options{
-		Prefix:         b.prefix,
-		CommandTimeout: 300 * time.Millisecond,
-		FeedBlock:      100 * time.Millisecond,
-		Logger:         logger.Logger,
-		Audit:          core.AuditFunc(func(context.Context, core.AuditEvent) {}),
-	})
+	s, err := redisstore.New(context.Background(), b.rdb, b.options(logger))
 	if err != nil {
 		_ = b.rdb.Close()
 		b.proc.kill()
@@ -321,6 +301,16 @@ func newRedisBackend(t testing.TB, logger *slogLogger) *redisBackend {
 	}
 	b.store = s
 	return b
+}
+
+func (b *redisBackend) options(logger *slogLogger) redisstore.Options {
+	return redisstore.Options{
+		Prefix:         b.prefix,
+		CommandTimeout: 300 * time.Millisecond,
+		FeedBlock:      100 * time.Millisecond,
+		Logger:         logger.Logger,
+		Audit:          core.AuditFunc(func(context.Context, core.AuditEvent) {}),
+	}
 }
 
 func (b *redisBackend) configure(cfg *core.Config, wrap func(core.SessionChecker) core.SessionChecker) {
@@ -440,18 +430,59 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// recordingChecker passes checks on and records the time span of each
-// failed one, so that a 503 can be matched with the failure behind it.
-type recordingChecker struct {
+// checkRecorder passes checks on and records, for each session, when the
+// latest call that answered "active" began, and the time span of each call
+// that failed, so that a 503 can be matched with the failure behind it.
+type checkRecorder struct {
 	inner core.SessionChecker
 	h     *harness
+
+	mu          sync.Mutex
+	activeStart map[string]int64
 }
 
-func (c recordingChecker) Check(ctx context.Context, sid string) (core.SessionState, error) {
+func newCheckRecorder(inner core.SessionChecker, h *harness) *checkRecorder {
+	return &checkRecorder{inner: inner, h: h, activeStart: map[string]int64{}}
+}
+
+func (c *checkRecorder) Check(ctx context.Context, sid string) (core.SessionState, error) {
 	start := c.h.stamp()
 	st, err := c.inner.Check(ctx, sid)
-	if err != nil && !errors.Is(err, core.ErrSessionRevoked) {
+	switch {
+	case err == nil && st == core.SessionActive:
+		c.mu.Lock()
+		if start > c.activeStart[sid] {
+			c.activeStart[sid] = start
+		}
+		c.mu.Unlock()
+	case err != nil && !errors.Is(err, core.ErrSessionRevoked):
 		c.h.noteCheckFailure(start, c.h.stamp())
 	}
 	return st, err
+}
+
+// lastActiveStart returns when the latest call that answered "active" for
+// sid began (0: none).
+func (c *checkRecorder) lastActiveStart(sid string) int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.activeStart[sid]
+}
+
+// second is a backend that can serve a second instance: another process
+// with its own client, store and authenticator on the same data.
+type second interface {
+	secondStore(t testing.TB, logger *slogLogger) (*redisstore.Store, func())
+}
+
+func (b *redisBackend) secondStore(t testing.TB, logger *slogLogger) (*redisstore.Store, func()) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: b.rdb.Options().Addr, DialTimeout: 250 * time.Millisecond,
+		ReadTimeout: time.Second, WriteTimeout: time.Second, PoolSize: 16})
+	s, err := redisstore.New(context.Background(), rdb, b.options(logger))
+	if err != nil {
+		_ = rdb.Close()
+		t.Fatal(err)
+	}
+	return s, func() { _ = s.Close(); _ = rdb.Close() }
 }

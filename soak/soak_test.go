@@ -30,24 +30,43 @@ import (
 // workers send requests as fast as they are answered, over loopback, to a
 // real server running the net/http adapter, with a mix of good, expired,
 // forged, tampered, rotated-out and revoked tokens, on a plain route and a
-// Sensitive one. Meanwhile a schedule rotates the issuer's keys, stops and
-// restarts the key set server (a key is rotated in, and an old one removed,
-// while it is down, so unknown-kid refetches fail and later succeed), and
-// stops and restarts the session backend; a churn goroutine opens and
-// revokes sessions throughout.
+// Sensitive one. Meanwhile a schedule (see faults) rotates the issuer's
+// keys, stops and restarts the key set server (a key is rotated in, and old
+// ones removed, while it is down, so unknown-kid refetches fail and later
+// succeed), and stops and restarts the session backend; a churn goroutine
+// opens and revokes sessions throughout. The backends:
+//
+//   - memory: core.MemoryStore, policy SensitiveOnly. It cannot go down; its
+//     fault is a burst of RevokeSubject.
+//   - http: core.NewHTTPSessionChecker against an endpoint of our own that
+//     is closed and reopened on the same port, policy Always (no feed, so
+//     every request is checked live).
+//   - redis: redisstore on a redis-server of its own, SIGKILLed and
+//     restarted on the same port, policy SensitiveOnly, with a second
+//     instance (its own client, store and authenticator) that hears of
+//     revocations only through the feed, as another process would.
 //
 // What is asserted, each measured where it happens:
 //   - at the handler, which records the token it was called with: no
-//     expired, forged or tampered token, no token of a session whose
-//     revocation was acknowledged before the request started, no token of a
-//     key the authenticator had already dropped; the principal is the
-//     token's; a Sensitive handler only runs after a live check;
+//     expired, forged or tampered token; no token of a session whose
+//     revocation was acknowledged before the request started (on the
+//     revoking instance: every route, as the README promises for the
+//     MemoryStore and a Store's own subscribers; with the HTTP endpoint
+//     under Always and on the second Redis instance's Sensitive route: a
+//     request may share the answer of a check of the same session that was
+//     already running before the revocation, which is counted apart and
+//     told from a violation by the checker's own record; on the second Redis
+//     instance's plain route the feed is asynchronous: counted, with the
+//     longest lag); no token of a key the authenticator had already dropped;
+//     the principal is the token's; a Sensitive handler only runs after a
+//     live check;
 //   - at the client: a good token is refused only for a documented reason:
-//     401 while its key was not yet in the authenticator's key set (rotated
-//     in, not yet fetched) or after the key was removed from the JWKS; 503
-//     while the session backend was down or recovering, on routes that need
-//     it (Sensitive; every route under Always; every route with Redis,
-//     whose feed is then behind);
+//     401 while its key was not yet in that authenticator's key set (rotated
+//     in, not yet fetched: unknown kids are refused 401, never parked) or
+//     after the key was removed from the JWKS; 503 on routes that need the
+//     backend (Sensitive; every route under Always; every route with Redis,
+//     whose feed is then behind) while it was down or recovering, or when a
+//     check of the backend failed during the request (timeouts);
 //   - no panic (a recover in the handler, the servers' ErrorLog), no token in
 //     a log record, no transport error;
 //   - after Close, goroutines back to the baseline and the heap within a
@@ -55,7 +74,8 @@ import (
 //
 // SOAK_DURATION (default 15s) is the traffic time of the whole test, split
 // evenly between the three backends; SOAK_REPORT=path writes the figures as
-// markdown.
+// markdown; SOAK_DEBUG=1 prints the timeline of faults and key sets,
+// SOAK_LOG=1 the logs.
 
 const (
 	workers       = 4
@@ -145,9 +165,9 @@ type token struct {
 
 type keyState struct {
 	key       *authtest.Key
-	removed   atomic.Int64 // stamp: taken out of the published JWKS
-	firstSeen atomic.Int64 // stamp: first seen in the authenticator's key set
-	gone      atomic.Int64 // stamp: seen missing from it after firstSeen
+	removed   atomic.Int64    // stamp: taken out of the published JWKS
+	firstSeen [2]atomic.Int64 // per instance, stamp: first seen in its authenticator's key set
+	gone      [2]atomic.Int64 // per instance, stamp: seen missing from it after firstSeen
 }
 
 type window struct{ from, to int64 } // to == 0: still open
@@ -173,6 +193,15 @@ func statusClass(code int) int {
 	return sOther
 }
 
+// instance is one simulated API process: an authenticator behind the
+// net/http adapter on a real loopback server.
+type instance struct {
+	idx  int
+	auth *core.Authenticator
+	srv  *httptest.Server
+	rec  *checkRecorder // nil for the MemoryStore (called directly by core)
+}
+
 type harness struct {
 	t       *testing.T
 	name    string
@@ -181,8 +210,8 @@ type harness struct {
 	live503 bool // good tokens may get 503 on plain routes while the backend is down
 	iss     *authtest.Issuer
 	jwks    *restartable
-	auth    *core.Authenticator
-	srv     *httptest.Server
+	inst    []*instance
+	closers []func()
 	client  *http.Client
 	log     *slogLogger
 	errLog  *errorLog
@@ -226,7 +255,11 @@ type counters struct {
 
 	served           [nCategories][2]atomic.Int64 // at the handler, by what the token was at that moment
 	servedInFlight   atomic.Int64                 // revoked while its request was in flight
-	servedJoined     atomic.Int64                 // revoked before, served from a check in flight (HTTP, no feed)
+	servedJoined     atomic.Int64                 // revoked before, served from a check already running (no synchronous revocation)
+	servedFeedLag    atomic.Int64                 // revoked before, served on instance B's plain route (feed not yet delivered)
+	maxFeedLag       atomic.Int64
+	lat              [40]atomic.Int64 // request latency histogram, bucket i: [2^i, 2^(i+1)) µs
+	maxLat, max503   atomic.Int64
 	canaryServed     atomic.Int64
 	handlerPanics    atomic.Int64
 	refusedNewKey    atomic.Int64 // good, 401: key not yet in the authenticator's key set
@@ -248,6 +281,51 @@ type counters struct {
 	peakHeap         atomic.Uint64
 	peakGoroutines   atomic.Int64
 	unknownKidRounds atomic.Int64 // rotations made while the JWKS server was down
+}
+
+func maxInto(a *atomic.Int64, v int64) {
+	for {
+		old := a.Load()
+		if v <= old || a.CompareAndSwap(old, v) {
+			return
+		}
+	}
+}
+
+// latency records one answer's round trip (ns).
+func (c *counters) latency(d int64, code int) {
+	us := max(d/1000, 1)
+	i := 0
+	for us > 1 && i < len(c.lat)-1 {
+		us >>= 1
+		i++
+	}
+	c.lat[i].Add(1)
+	maxInto(&c.maxLat, d)
+	if code == http.StatusServiceUnavailable {
+		maxInto(&c.max503, d)
+	}
+}
+
+// quantile returns the upper bound of the histogram bucket holding the q
+// quantile.
+func (c *counters) quantile(q float64) time.Duration {
+	var total int64
+	for i := range c.lat {
+		total += c.lat[i].Load()
+	}
+	if total == 0 {
+		return 0
+	}
+	want := int64(q * float64(total))
+	var seen int64
+	for i := range c.lat {
+		seen += c.lat[i].Load()
+		if seen > want {
+			return time.Duration(int64(2)<<i) * time.Microsecond
+		}
+	}
+	return 0
 }
 
 func (h *harness) stamp() int64 { return int64(time.Since(h.t0)) + 1 }
@@ -320,7 +398,7 @@ func runSoak(t *testing.T, name string, dur time.Duration, f *figures) {
 	case "memory":
 		h.back = newMemoryBackend()
 	case "http":
-		h.back = newHTTPBackend(t, h.errLog.logger(), h.stamp)
+		h.back = newHTTPBackend(t, h.errLog.logger())
 		h.live503 = true
 	case "redis":
 		h.back = newRedisBackend(t, h.log)
@@ -341,25 +419,29 @@ func runSoak(t *testing.T, name string, dur time.Duration, f *figures) {
 		SessionCheck:      core.SessionCheckOptions{Timeout: time.Second},
 		Logger:            h.log.Logger,
 	}
-	h.back.configure(&cfg, func(c core.SessionChecker) core.SessionChecker { return recordingChecker{inner: c, h: h} })
+	var rec *checkRecorder
+	h.back.configure(&cfg, func(c core.SessionChecker) core.SessionChecker {
+		rec = newCheckRecorder(c, h)
+		return rec
+	})
 	f.Policy = map[core.Policy]string{core.SensitiveOnly: "SensitiveOnly", core.Always: "Always", core.Never: "Never"}[cfg.SessionPolicy]
-	auth, err := core.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
+	defer h.closeInstances()
+	h.addInstance(t, cfg, rec)
+	if sb, ok := h.back.(second); ok {
+		// A second process on the same Redis: its own client, store and
+		// authenticator. Revocations made through the first reach it
+		// through the feed only.
+		store, closeStore := sb.secondStore(t, h.log)
+		h.closers = append(h.closers, closeStore)
+		rec2 := newCheckRecorder(store, h)
+		cfg2 := cfg
+		cfg2.Sessions, cfg2.Revocations = rec2, store
+		h.addInstance(t, cfg2, rec2)
 	}
-	h.auth = auth
-	defer auth.Close()
-
-	mux := http.NewServeMux()
-	mux.Handle("GET /plain", h.handler(false))
-	mux.Handle("POST /sensitive", nethttpauth.Sensitive(h.handler(true)))
-	h.srv = httptest.NewUnstartedServer(nethttpauth.New(auth)(mux))
-	h.srv.Config.ErrorLog = h.errLog.logger()
-	h.srv.Start()
-	defer h.srv.Close()
 	clientTr := &http.Transport{MaxIdleConnsPerHost: 2 * workers}
 	defer clientTr.CloseIdleConnections()
 	h.client = &http.Client{Transport: clientTr, Timeout: 15 * time.Second}
+	f.Instances = len(h.inst)
 
 	ctx := context.Background()
 	sid, err := h.back.create(ctx, "canary", h.iss.URL)
@@ -437,6 +519,38 @@ func runSoak(t *testing.T, name string, dur time.Duration, f *figures) {
 	h.poolMu.Lock()
 	h.sessions, h.tokensOf, h.pools, h.doubt = nil, nil, [nCategories][]*token{}, nil
 	h.poolMu.Unlock()
+}
+
+// addInstance starts an authenticator with cfg behind the adapter on a
+// loopback server.
+func (h *harness) addInstance(t *testing.T, cfg core.Config, rec *checkRecorder) {
+	t.Helper()
+	auth, err := core.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{idx: len(h.inst), auth: auth, rec: rec}
+	mux := http.NewServeMux()
+	mux.Handle("GET /plain", h.handler(false, in))
+	mux.Handle("POST /sensitive", nethttpauth.Sensitive(h.handler(true, in)))
+	in.srv = httptest.NewUnstartedServer(nethttpauth.New(auth)(mux))
+	in.srv.Config.ErrorLog = h.errLog.logger()
+	in.srv.Start()
+	h.inst = append(h.inst, in)
+}
+
+// closeInstances closes the servers, then the authenticators, then what
+// the second instance owns.
+func (h *harness) closeInstances() {
+	for _, in := range h.inst {
+		in.srv.Close()
+	}
+	for _, in := range h.inst {
+		_ = in.auth.Close()
+	}
+	for _, c := range h.closers {
+		c()
+	}
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
@@ -610,7 +724,7 @@ func tamperSignature(tok string) string {
 
 // ---- the handler ----
 
-func (h *harness) handler(sensitive bool) http.Handler {
+func (h *harness) handler(sensitive bool, in *instance) http.Handler {
 	route := 0
 	if sensitive {
 		route = 1
@@ -659,23 +773,29 @@ func (h *harness) handler(sensitive bool) http.Handler {
 			if ack := tk.sess.acked.Load(); ack != 0 {
 				c = cRevoked
 				if ack < start {
-					if hb, ok := h.back.(*httpBackend); ok && hb.lastActiveArrival(tk.sess.sid) < start {
-						// No feed: core cannot know of the revocation. The
-						// request joined a check of the same session that was
-						// already at the endpoint before it started (and
-						// before the revocation): singleflight shared its
-						// "active" answer. Its own call would have been
-						// answered 404.
+					switch {
+					case in.idx == 1 && !sensitive:
+						// Another process: the revocation reaches its deny
+						// set through the feed, asynchronously.
+						h.st.servedFeedLag.Add(1)
+						maxInto(&h.st.maxFeedLag, start-ack)
+					case in.rec != nil && (in.idx == 1 || h.name == "http") && in.rec.lastActiveStart(tk.sess.sid) < start:
+						// No synchronous revocation here (HTTP: no feed;
+						// instance B: the feed is asynchronous): the request
+						// joined a check of the same session that was already
+						// running when it started, and had begun before the
+						// revocation; singleflight shared its "active" answer.
+						// A call of its own would have been answered revoked.
 						h.st.servedJoined.Add(1)
-					} else {
-						h.violate("token of a session revoked (acknowledged) before the request started let through on the %s route", rn)
+					default:
+						h.violate("token of a session revoked (acknowledged) before the request started let through on the %s route of instance %d", rn, in.idx)
 					}
 				} else {
 					h.st.servedInFlight.Add(1)
 				}
 			}
 			if ks := h.keyState(tk.kid); ks != nil {
-				if g := ks.gone.Load(); g != 0 && g < start {
+				if g := ks.gone[in.idx].Load(); g != 0 && g < start {
 					h.violate("token of a key the authenticator had dropped let through on the %s route", rn)
 				}
 				if ks.removed.Load() != 0 && c == cGood {
@@ -721,7 +841,11 @@ func (h *harness) worker(ctx context.Context, seed uint64) {
 			continue
 		}
 		sensitive := r.IntN(2) == 1
-		code, start, end, err := h.send(tk.raw, sensitive)
+		in := h.inst[0]
+		if len(h.inst) > 1 && r.IntN(3) == 0 {
+			in = h.inst[1]
+		}
+		code, start, end, err := h.send(in, tk.raw, sensitive)
 		if err != nil {
 			if ctx.Err() == nil {
 				h.st.transportErrs.Add(1)
@@ -733,22 +857,23 @@ func (h *harness) worker(ctx context.Context, seed uint64) {
 			route = 1
 		}
 		h.st.sent[c][route][statusClass(code)].Add(1)
+		h.st.latency(end-start, code)
 		if statusClass(code) == sOther {
 			v, _ := h.st.otherCodes.LoadOrStore(code, new(atomic.Int64))
 			v.(*atomic.Int64).Add(1)
 		}
 		if c == cGood && code != http.StatusOK {
-			h.classifyGoodRefusal(tk, sensitive, code, start, end)
+			h.classifyGoodRefusal(in, tk, sensitive, code, start, end)
 		}
 	}
 }
 
-func (h *harness) send(raw string, sensitive bool) (code int, start, end int64, err error) {
+func (h *harness) send(in *instance, raw string, sensitive bool) (code int, start, end int64, err error) {
 	method, path := http.MethodGet, "/plain"
 	if sensitive {
 		method, path = http.MethodPost, "/sensitive"
 	}
-	req, _ := http.NewRequest(method, h.srv.URL+path, nil)
+	req, _ := http.NewRequest(method, in.srv.URL+path, nil)
 	req.Header.Set("Authorization", "Bearer "+raw)
 	start = h.stamp()
 	req.Header.Set("X-Soak-Start", strconv.FormatInt(start, 10))
@@ -763,7 +888,7 @@ func (h *harness) send(raw string, sensitive bool) (code int, start, end int64, 
 
 // classifyGoodRefusal accepts a refusal of a good token only for a
 // documented reason.
-func (h *harness) classifyGoodRefusal(tk *token, sensitive bool, code int, start, end int64) {
+func (h *harness) classifyGoodRefusal(in *instance, tk *token, sensitive bool, code int, start, end int64) {
 	route := "plain"
 	if sensitive {
 		route = "sensitive"
@@ -775,7 +900,7 @@ func (h *harness) classifyGoodRefusal(tk *token, sensitive bool, code int, start
 	ks := h.keyState(tk.kid)
 	switch code {
 	case http.StatusUnauthorized:
-		if fs := ks.firstSeen.Load(); fs == 0 || fs > start {
+		if fs := ks.firstSeen[in.idx].Load(); fs == 0 || fs > start {
 			h.st.refusedNewKey.Add(1)
 			return
 		}
@@ -795,7 +920,7 @@ func (h *harness) classifyGoodRefusal(tk *token, sensitive bool, code int, start
 			}
 		}
 	}
-	h.violate("good token refused %d on the %s route (backend down: %v)", code, route, h.backendDownDuring(start, end))
+	h.violate("good token refused %d on the %s route of instance %d (backend down: %v)", code, route, in.idx, h.backendDownDuring(start, end))
 }
 
 func (h *harness) noteCheckFailure(start, end int64) {
@@ -1069,12 +1194,18 @@ func (h *harness) waitRecovered() {
 				tk = h.mint(k, h.canary, kCanary)
 				h.canaryTokens[k.ID] = tk
 			}
-			a, _, _, err1 := h.send(tk.raw, false)
-			b, _, _, err2 := h.send(tk.raw, true)
-			if err1 == nil && err2 == nil && a == http.StatusOK && b == http.StatusOK {
+			served := true
+			for _, in := range h.inst {
+				a, _, _, err1 := h.send(in, tk.raw, false)
+				b, _, _, err2 := h.send(in, tk.raw, true)
+				if err1 != nil || err2 != nil || a != http.StatusOK || b != http.StatusOK {
+					h.debugf("canary (key %s) on instance %d: plain %d %v, sensitive %d %v", k.ID, in.idx, a, err1, b, err2)
+					served = false
+				}
+			}
+			if served {
 				break
 			}
-			h.debugf("canary (key %s): plain %d %v, sensitive %d %v", k.ID, a, err1, b, err2)
 		}
 		if time.Now().After(deadline) {
 			h.violate("the service did not recover within %v of the backend's restart", recoveryBound)
@@ -1090,13 +1221,23 @@ func (h *harness) waitRecovered() {
 	h.winMu.Unlock()
 }
 
-// knownKey returns a published key the authenticator holds.
+// heldByAll reports whether every instance holds ks now.
+func (h *harness) heldByAll(ks *keyState) bool {
+	for _, in := range h.inst {
+		if ks.firstSeen[in.idx].Load() == 0 || ks.gone[in.idx].Load() != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// knownKey returns a published key every authenticator holds.
 func (h *harness) knownKey() *authtest.Key {
 	h.keysMu.Lock()
 	defer h.keysMu.Unlock()
 	for i := len(h.order) - 1; i >= 0; i-- {
 		ks := h.order[i]
-		if ks.firstSeen.Load() != 0 && ks.gone.Load() == 0 && ks.removed.Load() == 0 {
+		if ks.removed.Load() == 0 && h.heldByAll(ks) {
 			return ks.key
 		}
 	}
@@ -1121,7 +1262,7 @@ func (h *harness) publishKey() *authtest.Key {
 func (h *harness) waitHeld(ctx context.Context, k *authtest.Key, d time.Duration) {
 	ks := h.keyState(k.ID)
 	deadline := time.Now().Add(d)
-	for ks.firstSeen.Load() == 0 && time.Now().Before(deadline) && ctx.Err() == nil {
+	for !h.heldByAll(ks) && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
@@ -1212,27 +1353,28 @@ func (h *harness) monitor(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		st := h.auth.Status()
-		held := map[string]bool{}
-		for _, is := range st.Issuers {
-			for _, kid := range is.KeyIDs {
-				held[kid] = true
-			}
-		}
-		now := h.stamp()
-		h.keysMu.Lock()
-		for kid, ks := range h.keys {
-			if held[kid] {
-				if ks.firstSeen.CompareAndSwap(0, now) {
-					h.debugf("key %s now held", kid)
-				}
-			} else if ks.firstSeen.Load() != 0 {
-				if ks.gone.CompareAndSwap(0, now) {
-					h.debugf("key %s now dropped", kid)
+		for _, in := range h.inst {
+			held := map[string]bool{}
+			for _, is := range in.auth.Status().Issuers {
+				for _, kid := range is.KeyIDs {
+					held[kid] = true
 				}
 			}
+			now := h.stamp()
+			h.keysMu.Lock()
+			for kid, ks := range h.keys {
+				if held[kid] {
+					if ks.firstSeen[in.idx].CompareAndSwap(0, now) {
+						h.debugf("key %s now held by instance %d", kid, in.idx)
+					}
+				} else if ks.firstSeen[in.idx].Load() != 0 {
+					if ks.gone[in.idx].CompareAndSwap(0, now) {
+						h.debugf("key %s now dropped by instance %d", kid, in.idx)
+					}
+				}
+			}
+			h.keysMu.Unlock()
 		}
-		h.keysMu.Unlock()
 		if n%50 == 0 {
 			runtime.ReadMemStats(&ms)
 			if ms.HeapAlloc > h.st.peakHeap.Load() {
