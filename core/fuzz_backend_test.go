@@ -261,6 +261,7 @@ func newFuzzIntrospector(tb testing.TB, tr http.RoundTripper) *Introspector {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { in.Close() })
 	return in
 }
 

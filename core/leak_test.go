@@ -2,6 +2,7 @@ package core_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -24,7 +25,8 @@ import (
 // ask for), the MemoryStore sweeper (ended and waited for by
 // MemoryStore.Close), and the shared calls of live session checks and
 // introspections (singleflight, one goroutine per call, ended by the call's
-// own timeout).
+// own timeout, and sooner by Authenticator.Close for session checks and by
+// Introspector.Close for introspections; see introspect_close_test.go).
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
@@ -189,8 +191,9 @@ func (h hangingChecker) Check(ctx context.Context, sid string) (core.SessionStat
 	return core.SessionRevoked, ctx.Err()
 }
 
-// A live session check in flight (the shared call's goroutine) outlives
-// Close only until its own timeout: it ends then, and leaves nothing.
+// A live session check in flight (the shared call's goroutine) and the
+// request waiting for it both end, and leave nothing, when Close comes
+// during the call.
 func TestLeakSessionCheckInFlightEnds(t *testing.T) {
 	iss := startIssuer(t, "ES256")
 	ignore := goleak.IgnoreCurrent()
@@ -228,8 +231,8 @@ func TestLeakSessionCheckInFlightEnds(t *testing.T) {
 	noLeaks(t, ignore)
 }
 
-// An introspection in flight ends with its own timeout (the Introspector
-// has no Close); nothing is left.
+// An introspection in flight ends with its own timeout when nobody closes
+// the Introspector (Authenticator.Close does not own it); nothing is left.
 func TestLeakIntrospectionInFlightEnds(t *testing.T) {
 	entered := make(chan struct{}, 1)
 	release := make(chan struct{})
@@ -299,4 +302,67 @@ func TestLeakCloseEndsSessionCheckInFlight(t *testing.T) {
 	closeWithin(t, "Close during a session check", a.Close)
 	cancel() // the waiting request goes; the shared call must have gone with Close
 	noLeaks(t, ignore)
+}
+
+// A New that fails part-way closes what it had started: the refresh loop of
+// an issuer already set up, and the revocation subscriptions already made.
+func TestLeakFailedNewLeavesNothing(t *testing.T) {
+	good := startIssuer(t, "ES256")
+	bad, _ := countingServer(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(500) })
+	t.Run("second issuer's keys unreachable", func(t *testing.T) {
+		ignore := goleak.IgnoreCurrent()
+		_, err := core.New(context.Background(), core.Config{Logger: quiet, Now: clock, Issuers: []core.IssuerConfig{
+			{Issuer: good.URL, Audience: []string{"a"}, JWKSURL: good.JWKSURL()},
+			{Issuer: bad.URL, Audience: []string{"a"}, JWKSURL: bad.URL + "/jwks.json"},
+		}})
+		if err == nil {
+			t.Fatal("New succeeded without the second issuer's keys")
+		}
+		noLeaks(t, ignore)
+	})
+	t.Run("session policy refused after the issuers started", func(t *testing.T) {
+		ignore := goleak.IgnoreCurrent()
+		_, err := core.New(context.Background(), core.Config{Logger: quiet, Now: clock,
+			Issuer: good.URL, Audience: []string{"a"}, JWKSURL: good.JWKSURL(), SessionPolicy: core.Always})
+		if err == nil {
+			t.Fatal("policy Always without a checker was accepted")
+		}
+		noLeaks(t, ignore)
+	})
+	t.Run("second feed refuses the subscription", func(t *testing.T) {
+		ignore := goleak.IgnoreCurrent()
+		var heard atomic.Int64
+		m := core.NewMemoryStore(core.StoreOptions{Audit: core.AuditFunc(func(context.Context, core.AuditEvent) {})})
+		_, err := core.New(context.Background(), core.Config{Logger: quiet, Now: clock, Sessions: m, Opaque: refusingFeed{},
+			Issuer: good.URL, Audience: []string{"a"}, JWKSURL: good.JWKSURL(),
+			Observer: core.ObserverFunc(func(_ context.Context, e core.Event) {
+				if e.Kind == core.EventRevocation {
+					heard.Add(1)
+				}
+			})})
+		if err == nil {
+			t.Fatal("New succeeded with a feed that refused to subscribe")
+		}
+		s, _, err := m.Create(context.Background(), core.NewSession{Subject: "u1"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Revoke(context.Background(), s.ID); err != nil || heard.Load() != 0 {
+			t.Fatalf("the failed authenticator is still subscribed (%d revocations heard, %v)", heard.Load(), err)
+		}
+		closeWithin(t, "MemoryStore.Close", m.Close)
+		noLeaks(t, ignore)
+	})
+}
+
+// refusingFeed is an OpaqueAuthenticator and a RevocationFeed whose
+// subscriptions fail.
+type refusingFeed struct{}
+
+func (refusingFeed) AuthenticateOpaque(context.Context, string) (*core.Session, error) {
+	return nil, core.ErrSessionRevoked
+}
+
+func (refusingFeed) SubscribeRevocations(context.Context, func(core.Revocation)) (func(), error) {
+	return nil, errors.New("feed unavailable")
 }
