@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -186,7 +187,10 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request, out *contex
 		if a.obs != nil {
 			start = time.Now()
 		}
-		p, err = a.authenticateOpaque(ctx, tok)
+		// A copy: the Request's strings may point into an adapter's reused
+		// buffers (fasthttp), and an opaque token goes to a store or an
+		// introspection call that may outlive the request.
+		p, err = a.authenticateOpaque(ctx, strings.Clone(tok))
 	default:
 		err = invalid("token is neither a compact JWS nor an accepted opaque token")
 	}

@@ -2,13 +2,17 @@ package core
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/base64"
 	"errors"
 	"io"
 	"math"
 	"strings"
 	"sync"
+	"unsafe"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -63,21 +67,26 @@ type jws struct {
 // segments of the base64url alphabet, RFC 8725bis section 3.14), decodes the
 // segments with strict base64url (RFC 7515 section 2: no padding, no spare
 // bits) and parses the JOSE header. It never splits tok and allocates one
-// buffer for the three decoded segments.
+// buffer for the decoded segments.
 func decodeJWS(tok string) (jws, error) {
-	var j jws
 	if !isJWTShape(tok) {
-		return j, invalid("token is not a compact JWS")
+		return jws{}, invalid("token is not a compact JWS")
 	}
+	return decodeShaped(tok)
+}
+
+// decodeShaped is decodeJWS of a token that passed isJWTShape.
+func decodeShaped(tok string) (jws, error) {
+	var j jws
 	d1 := strings.IndexByte(tok, '.')
 	d2 := d1 + 1 + strings.IndexByte(tok[d1+1:], '.')
-	// One copy of the token's bytes (base64 decodes from []byte), then the
-	// decoded segments after it in the same allocation.
+	// The decoder reads the token's bytes in place (it never writes to its
+	// source) and writes the decoded segments into one new buffer, which
+	// the principal keeps (its raw claims): nothing decoded points into
+	// tok, whose memory an adapter may reuse after the request.
+	src := unsafe.Slice(unsafe.StringData(tok), len(tok))
 	hl, pl, sl := d1, d2-d1-1, len(tok)-d2-1
-	buf := make([]byte, len(tok)+b64.DecodedLen(hl)+b64.DecodedLen(pl)+b64.DecodedLen(sl))
-	src := buf[:len(tok)]
-	copy(src, tok)
-	out := buf[len(tok):]
+	out := make([]byte, b64.DecodedLen(hl)+b64.DecodedLen(pl)+b64.DecodedLen(sl))
 	hn, err := b64.Decode(out, src[:d1])
 	if err != nil {
 		return j, invalid("header is not canonical base64url")
@@ -105,14 +114,49 @@ func decodeJWS(tok string) (jws, error) {
 // verifySignature checks j's signature with key under j's alg. The caller
 // has checked the alg against the allow-list and bound the key to it.
 func verifySignature(j *jws, key any) error {
-	m, ok := methods[j.h.alg]
-	if !ok {
-		return invalid("unsupported alg")
+	var err error
+	switch j.h.alg {
+	case "RS256":
+		err = verifyPKCS1v15(crypto.SHA256, j.signingInput, j.sig, key)
+	case "RS384":
+		err = verifyPKCS1v15(crypto.SHA384, j.signingInput, j.sig, key)
+	case "RS512":
+		err = verifyPKCS1v15(crypto.SHA512, j.signingInput, j.sig, key)
+	default:
+		m, ok := methods[j.h.alg]
+		if !ok {
+			return invalid("unsupported alg")
+		}
+		err = m.Verify(j.signingInput, j.sig, key)
 	}
-	if err := m.Verify(j.signingInput, j.sig, key); err != nil {
+	if err != nil {
 		return invalid("signature does not verify")
 	}
 	return nil
+}
+
+// verifyPKCS1v15 is what golang-jwt's SigningMethodRSA.Verify does (the key
+// must be an *rsa.PublicKey; rsa.VerifyPKCS1v15 of the digest of the
+// signing input), without its copy of the signing input and its hash
+// object: the digest is computed in place, on the stack.
+func verifyPKCS1v15(h crypto.Hash, signingInput string, sig []byte, key any) error {
+	pub, ok := key.(*rsa.PublicKey)
+	if !ok || pub == nil {
+		return errors.New("RSA verify expects *rsa.PublicKey")
+	}
+	in := unsafe.Slice(unsafe.StringData(signingInput), len(signingInput)) // read only
+	switch h {
+	case crypto.SHA256:
+		d := sha256.Sum256(in)
+		return rsa.VerifyPKCS1v15(pub, h, d[:], sig)
+	case crypto.SHA384:
+		d := sha512.Sum384(in)
+		return rsa.VerifyPKCS1v15(pub, h, d[:], sig)
+	case crypto.SHA512:
+		d := sha512.Sum512(in)
+		return rsa.VerifyPKCS1v15(pub, h, d[:], sig)
+	}
+	return errors.New("unsupported hash")
 }
 
 // header is the part of the JOSE header authgate reads.
@@ -153,8 +197,10 @@ func putDecoder(r *jsonReader) {
 
 // readObject walks a top-level JSON object and calls member for each name
 // with the decoder positioned at its value; member must consume the value.
-// The decoder rejects invalid UTF-8, duplicate names and trailing data.
-func readObject(b []byte, member func(name string, d *jsontext.Decoder) error) error {
+// The name is only valid during the call (it points into the decoder's
+// buffer; a name with escapes is unquoted into a new one). The decoder
+// rejects invalid UTF-8, duplicate names and trailing data.
+func readObject(b []byte, member func(name []byte, d *jsontext.Decoder) error) error {
 	r := getDecoder(b)
 	defer putDecoder(r)
 	d := r.dec
@@ -163,11 +209,18 @@ func readObject(b []byte, member func(name string, d *jsontext.Decoder) error) e
 		return errors.New("not a JSON object")
 	}
 	for d.PeekKind() != '}' {
-		t, err := d.ReadToken()
+		// ReadValue, not ReadToken: a token's String would copy the name.
+		v, err := d.ReadValue() // a name: validated, duplicates refused
 		if err != nil {
 			return err
 		}
-		if err := member(t.String(), d); err != nil {
+		name := v[1 : len(v)-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			if name, err = jsontext.AppendUnquote(nil, v); err != nil {
+				return err
+			}
+		}
+		if err := member(name, d); err != nil {
 			return err
 		}
 	}
@@ -285,9 +338,9 @@ var refusedHeaderParams = map[string]bool{
 func parseHeader(b []byte) (header, error) {
 	var h header
 	var hasAlg bool
-	err := readObject(b, func(name string, d *jsontext.Decoder) error {
+	err := readObject(b, func(name []byte, d *jsontext.Decoder) error {
 		var err error
-		switch name {
+		switch string(name) {
 		case "alg":
 			h.alg, err = readInterned(d, internAlg)
 			hasAlg = true
@@ -300,7 +353,7 @@ func parseHeader(b []byte) (header, error) {
 		case "typ":
 			h.typ, err = readInterned(d, internTyp)
 		default:
-			if refusedHeaderParams[name] {
+			if refusedHeaderParams[string(name)] {
 				return errors.New("refused header parameter")
 			}
 			err = d.SkipValue()
@@ -320,18 +373,34 @@ func parseHeader(b []byte) (header, error) {
 // typ must be at+jwt. Either way, a typ naming another kind of JWT (DPoP
 // proof, security event, logout token, ...) is refused.
 func checkTyp(typ string, requireAT bool) error {
-	t := strings.ToLower(typ)
-	t = strings.TrimPrefix(t, "application/")
+	var t string
+	if isASCII(typ) {
+		t = typ // compared case-insensitively below, without a lower-cased copy
+		if len(t) >= len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
+			t = t[len("application/"):]
+		}
+	} else {
+		t = strings.TrimPrefix(strings.ToLower(typ), "application/")
+	}
 	if requireAT {
-		if t != "at+jwt" {
+		if !strings.EqualFold(t, "at+jwt") {
 			return errors.New("typ is not at+jwt")
 		}
 		return nil
 	}
-	if strings.HasSuffix(t, "+jwt") && t != "at+jwt" {
+	if len(t) >= len("+jwt") && strings.EqualFold(t[len(t)-len("+jwt"):], "+jwt") && !strings.EqualFold(t, "at+jwt") {
 		return errors.New("typ names another kind of JWT")
 	}
 	return nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // claims are the registered and configured claims authgate reads.
@@ -346,9 +415,9 @@ type claims struct {
 func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 	var c claims
 	names := &a.cfg.Claims
-	err := readObject(b, func(name string, d *jsontext.Decoder) error {
+	err := readObject(b, func(name []byte, d *jsontext.Decoder) error {
 		var err error
-		switch name {
+		switch string(name) {
 		case "iss":
 			c.iss, err = readInterned(d, a.internIssuer)
 			c.hasIss = true
@@ -380,7 +449,7 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 		case "scp":
 			c.scp, err = readScopes(d)
 		default:
-			switch name {
+			switch string(name) {
 			case names.SessionID:
 				c.sid, err = readString(d)
 			case names.Tenant:
@@ -405,12 +474,14 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 // section 4.2; also Azure AD's "scp") or an array of strings (RFC 9068
 // section 2.2.3.1 allows either for "scp"); any other shape grants nothing.
 func readScopes(d *jsontext.Decoder) ([]string, error) {
-	isString := d.PeekKind() == '"'
-	out, err := readLenientStrings(d)
-	if err != nil || !isString || len(out) != 1 {
-		return out, err
+	if d.PeekKind() != '"' {
+		return readLenientStrings(d)
 	}
-	return splitScope(out[0]), nil
+	s, err := readString(d)
+	if err != nil {
+		return nil, err
+	}
+	return splitScope(s), nil
 }
 
 // splitScope splits a space-delimited scope string (RFC 6749 section 3.3,
@@ -418,7 +489,18 @@ func readScopes(d *jsontext.Decoder) ([]string, error) {
 // anything outside %x21 / %x23-5B / %x5D-7E (a tab, a newline, a quote, a
 // backslash, non-ASCII) is dropped rather than split into grants.
 func splitScope(s string) []string {
-	var out []string
+	n := 0
+	for rest := s; rest != ""; {
+		var tok string
+		tok, rest, _ = strings.Cut(rest, " ")
+		if tok != "" && validScopeToken(tok) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]string, 0, n)
 	for s != "" {
 		var tok string
 		tok, s, _ = strings.Cut(s, " ")
@@ -449,19 +531,45 @@ func (a *Authenticator) internIssuer(b []byte) (string, bool) {
 
 // readLenientStrings reads a string or an array of strings; a value of any
 // other shape grants nothing (nil) instead of failing the token, so that a
-// malformed scope or roles claim yields 403, never 500.
+// malformed scope or roles claim yields 403, never 500. Invalid JSON still
+// fails. One pass: the rest of an array with a non-string is skipped.
 func readLenientStrings(d *jsontext.Decoder) ([]string, error) {
-	v, err := d.ReadValue()
-	if err != nil {
-		return nil, err
+	switch d.PeekKind() {
+	case '"':
+		s, err := readString(d)
+		if err != nil {
+			return nil, err
+		}
+		return []string{s}, nil
+	case '[':
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		var out []string
+		lenient := false // an element was not a string: the claim grants nothing
+		for d.PeekKind() != ']' {
+			if !lenient && d.PeekKind() == '"' {
+				s, err := readString(d)
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, s)
+				continue
+			}
+			lenient = true
+			if err := d.SkipValue(); err != nil {
+				return nil, err
+			}
+		}
+		if _, err := d.ReadToken(); err != nil {
+			return nil, err
+		}
+		if lenient {
+			return nil, nil
+		}
+		return out, nil
 	}
-	r := getDecoder(v)
-	defer putDecoder(r)
-	out, err := readStrings(r.dec)
-	if err != nil {
-		return nil, nil
-	}
-	return out, nil
+	return nil, d.SkipValue()
 }
 
 // strictUnmarshal decodes JSON with json v2's defaults: exact-case names, no

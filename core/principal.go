@@ -201,6 +201,15 @@ func newPrincipal(parent context.Context, out *context.Context) *principalMem {
 	return &pc.principalMem
 }
 
+// newPrincipalOwning is newPrincipal for a principal whose slices are
+// already its own (freshly parsed): without out, no room for copies.
+func newPrincipalOwning(parent context.Context, out *context.Context) *Principal {
+	if out == nil {
+		return new(Principal)
+	}
+	return &newPrincipal(parent, out).p
+}
+
 // PrincipalFrom returns the principal the middleware put in ctx. ok is false
 // for an anonymous request (an Optional route without credentials) and when no
 // middleware ran.

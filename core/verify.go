@@ -16,7 +16,7 @@ import (
 // When v is not nil, it is filled for the verified-token cache. The
 // principal is made by newPrincipal(ctx, out).
 func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified, out *context.Context) (*Principal, error) {
-	j, err := decodeJWS(tok)
+	j, err := decodeShaped(tok) // authenticate checked isJWTShape
 	if err != nil {
 		return nil, err
 	}
@@ -52,7 +52,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified, 
 		*v = verified{c: c, is: is, vk: key, hdr: j.h}
 	}
 	// The slices are this request's own (parsed from its token).
-	p := &newPrincipal(ctx, out).p
+	p := newPrincipalOwning(ctx, out)
 	a.fillPrincipal(p, &c, j.payload)
 	return p, nil
 }
