@@ -19,15 +19,19 @@
 // handlers placed before the route's own handler; they run after routing.
 //
 // Fiber runs on fasthttp, which has no *http.Request and reuses its buffers
-// between requests: the adapter reads headers from fasthttp directly and
-// copies every value it hands to authgate. The principal lives in
-// c.UserContext(), so core.PrincipalFrom(c.UserContext()) finds it.
+// between requests: the adapter hands authgate views of fasthttp's header
+// bytes, valid only while the middleware runs, and authgate copies what it
+// keeps (the verified-token cache's key; the principal is decoded from the
+// token into memory of its own). The principal lives in c.UserContext(), so
+// core.PrincipalFrom(c.UserContext()) finds it.
 package fiberauth
 
 import (
 	"errors"
 	"net/http"
 	"net/url"
+	"sync"
+	"unsafe"
 
 	"github.com/authgate/authgate/core"
 	"github.com/gofiber/fiber/v2"
@@ -72,7 +76,10 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 		if o.returnErrors {
 			c.Locals(modeKey{}, true)
 		}
-		ctx, err := auth.Admit(c.UserContext(), request{c}, optional)
+		q := requests.Get().(*request)
+		q.c = c
+		ctx, err := auth.Admit(c.UserContext(), q, optional)
+		q.release() // nothing the core keeps points into q or fasthttp's buffers
 		if err != nil {
 			return refuse(c, auth.Render(err), err)
 		}
@@ -156,39 +163,73 @@ func write(c *fiber.Ctx, resp core.Response) error {
 	return c.Send(resp.Body)
 }
 
-// request is the core's view of a fasthttp request. Every string it returns
-// is a copy: fasthttp reuses its buffers once the request ends.
-type request struct{ c *fiber.Ctx }
+// request is the core's view of a fasthttp request. Its strings are views of
+// fasthttp's buffers, not copies (core.Request: they are read while the
+// request is served, never after), and the slices Header returns are cut
+// from vals, so that a cache hit costs no allocation here. Requests are
+// pooled; each is used by one Admit at a time.
+type request struct {
+	c    *fiber.Ctx
+	vals [8]string // Header's results, each call its own part
+	used int
+}
 
-func (q request) Method() string { return method(q.c.Method()) }
+var requests = sync.Pool{New: func() any { return new(request) }}
+
+// release clears q (no view of this request's buffers stays reachable) and
+// returns it to the pool.
+func (q *request) release() {
+	clear(q.vals[:q.used])
+	q.c, q.used = nil, 0
+	requests.Put(q)
+}
+
+// view returns the bytes of b as a string without copying: valid only while
+// b is, which for fasthttp's header buffers is until the request ends.
+func view(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
+func (q *request) Method() string { return method(q.c.Method()) }
 
 // Host returns the host as net/http's Request.Host has it: the host of an
 // absolute-form request line ("POST http://host/path"), else the Host header.
 // fasthttp's URI().Host() would lower-case it, which net/http does not.
-func (q request) Host() string {
+func (q *request) Host() string {
 	h := &q.c.Request().Header
 	if uri := h.RequestURI(); len(uri) > 0 && uri[0] != '/' {
-		if u, err := url.ParseRequestURI(string(uri)); err == nil && u.Host != "" {
+		if u, err := url.ParseRequestURI(view(uri)); err == nil && u.Host != "" {
 			return u.Host
 		}
 	}
-	return string(h.Host())
+	return view(h.Host())
 }
 
 // Header returns every field line of name, as net/http's Header[name] does.
-func (q request) Header(name string) []string {
+// Each call gets slots of its own (the core may hold two results at once,
+// e.g. Origin and Sec-Fetch-Site), with the capacity clipped.
+func (q *request) Header(name string) []string {
 	vals := q.c.Request().Header.PeekAll(name)
 	if len(vals) == 0 {
 		return nil
 	}
-	out := make([]string, len(vals))
+	var out []string
+	if n := q.used + len(vals); n <= len(q.vals) {
+		out = q.vals[q.used:n:n]
+		q.used = n
+	} else {
+		out = make([]string, len(vals))
+	}
 	for i, v := range vals {
-		out[i] = string(v)
+		out[i] = view(v)
 	}
 	return out
 }
 
-func (q request) RawQuery() string { return string(q.c.Request().URI().QueryString()) }
+func (q *request) RawQuery() string { return view(q.c.Request().URI().QueryString()) }
 
 // method returns m as a constant for the common methods and a copy otherwise
 // (fiber's method string points into fasthttp's buffer).
