@@ -505,6 +505,7 @@ func attacks() []attack {
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "core.CacheControl follows the request's source, also on a token cache hit", by: "TestCacheControl"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "query and header tokens together", by: "conformance/EX-11 query and header with different tokens are refused"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "query parameter repeated or empty", by: "TestQuerySource"},
+		{source: "RFC 6750 §2.3", id: "EX-16", what: "a non-canonical path with a query token never reaches the handler (a framework redirect may repeat the query)", by: "conformance/EX-16 //me with a query token never reaches the handler"},
 		{source: "RFC 6750 §3", id: "OP-03", what: "every 401 carries a Bearer challenge with the realm", by: "conformance/EX-01 no credentials on a protected route get 401 without error code"},
 		{source: "RFC 6750 §3", id: "OP-03", what: "challenge quoting", by: "TestChallengeQuoting"},
 		{source: "RFC 6750 §3", id: "OP-03", what: "HEAD without credentials gets the challenge and no body", by: "conformance/RFC 6750 §3 HEAD without credentials gets the challenge and no body"},
@@ -772,5 +773,47 @@ func TestIntrospectedTokenRevokedAtTheServerIsRefusedNextRequest(t *testing.T) {
 	checkRefused(t, a, err, core.ErrSessionRevoked, "opaque-0123456789abcdefghij")
 	if n := stub.calls.Load(); n != 4 {
 		t.Fatalf("%d introspection calls for 4 requests: an active answer was reused", n)
+	}
+}
+
+// TestBackendDownUnderEachPolicy pins the "session backend down" rows of
+// SECURITY.md: which routes answer 503 (fail closed, the token not blamed)
+// while the checker fails, under each SessionPolicy, and that the same
+// routes answer again once it recovers.
+func TestBackendDownUnderEachPolicy(t *testing.T) {
+	type want struct{ plain, sensitive int }
+	for _, tc := range []struct {
+		name   string
+		policy core.Policy
+		want   want
+	}{
+		{"Never", core.Never, want{200, 200}},
+		{"SensitiveOnly", core.SensitiveOnly, want{200, 503}},
+		{"Always", core.Always, want{503, 503}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newSessEnv(t, func(c *core.Config) { c.SessionPolicy = tc.policy })
+			tok := e.token("s-1")
+			e.checker.set(func(f *stubChecker) { f.err = errors.New("backend down") })
+			_, errPlain := e.do(context.Background(), tok, false)
+			_, errSensitive := e.do(context.Background(), tok, true)
+			if got := (want{statusOf(errPlain), statusOf(errSensitive)}); got != tc.want {
+				t.Fatalf("backend down: plain %d, sensitive %d; want %d, %d", got.plain, got.sensitive, tc.want.plain, tc.want.sensitive)
+			}
+			for _, err := range []error{errPlain, errSensitive} {
+				if err != nil {
+					checkRefused(t, e.auth, err, core.ErrUnavailable, tok)
+					if resp := e.auth.Render(err); resp.Header.Get("Retry-After") == "" || strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+						t.Fatalf("503 without Retry-After, or blaming the token: %v", resp.Header)
+					}
+				}
+			}
+			e.checker.set(func(f *stubChecker) { f.err = nil })
+			for _, sensitive := range []bool{false, true} {
+				if _, err := e.do(context.Background(), tok, sensitive); err != nil {
+					t.Fatalf("after recovery (sensitive=%t): %v", sensitive, err)
+				}
+			}
+		})
 	}
 }

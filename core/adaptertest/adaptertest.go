@@ -257,6 +257,13 @@ func Run(t *testing.T, h Harness) {
 				return
 			}
 			if name := r.echoes(resp, body); name != "" {
+				if c.want.redirectEcho && resp.StatusCode/100 == 3 {
+					// The framework redirected before any middleware ran
+					// and copied the query, token included (SECURITY.md,
+					// "does not guarantee").
+					t.Logf("framework redirect %d repeats the query token (documented)", resp.StatusCode)
+					return
+				}
 				t.Errorf("I5: the response echoes a piece of the %s token", name)
 			}
 		})
