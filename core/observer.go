@@ -26,6 +26,18 @@ type Observer interface {
 	Observe(ctx context.Context, e Event)
 }
 
+// CacheHitCounter may be implemented by an Observer that, of a token the
+// verified-token cache served, only counts the kind and source: core then
+// calls CountCacheHit instead of Observe for each such EventAuthenticated
+// (Cache CacheHit), without building an Event. A cache hit takes a few
+// hundred nanoseconds, and building and passing an Event costs several
+// percent of it; this is the most frequent event. Every other event still
+// goes to Observe. Like Observe, CountCacheHit must be fast and must not
+// block; a panic in it is recovered and logged.
+type CacheHitCounter interface {
+	CountCacheHit(kind Kind, source Source)
+}
+
 // ObserverFunc adapts a function to Observer.
 type ObserverFunc func(ctx context.Context, e Event)
 
@@ -44,7 +56,8 @@ const (
 	// live session check that replaces it). A cache hit is not timed (Start
 	// and Duration are zero): two clock reads can cost more than the hit.
 	// The session policy and route requirements come after: a request may
-	// still be refused.
+	// still be refused. An Observer that implements [CacheHitCounter] gets
+	// cache hits through it instead.
 	EventAuthenticated EventKind = iota + 1
 	// EventRefused: Authenticate, Admit or Require refused a request.
 	// Reason (a class from [ReasonOf]) and Status. A request that an Optional
@@ -279,6 +292,35 @@ func (a *Authenticator) observe(ctx context.Context, e Event) {
 		}
 	}()
 	a.obs.Observe(ctx, e)
+}
+
+// observeAuthenticated reports an accepted token: p as it is handed out
+// (Source set), cache how it was found, start when its verification began
+// (zero for a cache hit, which is not timed). Callers check a.obs != nil
+// first. A cache hit goes to a CacheHitCounter without an Event.
+func (a *Authenticator) observeAuthenticated(ctx context.Context, p *Principal, cache CacheResult, start time.Time) {
+	if cache == CacheHit {
+		if c, ok := a.obs.(CacheHitCounter); ok {
+			a.countCacheHit(c, p.Kind, p.Source)
+			return
+		}
+	}
+	e := Event{Kind: EventAuthenticated, Issuer: p.Issuer, TokenKind: p.Kind, Source: p.Source,
+		Cache: cache, Start: start, Subject: p.Subject, SessionID: p.SessionID}
+	if !start.IsZero() {
+		e.Duration = time.Since(start)
+	}
+	a.observe(ctx, e)
+}
+
+// countCacheHit calls c, recovering a panic as observe does.
+func (a *Authenticator) countCacheHit(c CacheHitCounter, kind Kind, source Source) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.observerPanicked(EventAuthenticated, r)
+		}
+	}()
+	c.CountCacheHit(kind, source)
 }
 
 func (a *Authenticator) observerPanicked(k EventKind, r any) {

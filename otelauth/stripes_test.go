@@ -5,6 +5,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/authgate/authgate/core"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 )
 
@@ -58,5 +59,20 @@ func TestAcceptedCountIsExactUnderConcurrency(t *testing.T) {
 		map[string]string{"authgate.token.kind": "jwt", "authgate.token.source": "header", "authgate.token.cache": "miss"})
 	if hits != goroutines*each || misses != 1 {
 		t.Fatalf("counted %v hits and %v misses, want %d and 1", hits, misses, goroutines*each)
+	}
+}
+
+// CountCacheHit (core's path for a cache hit, without an Event) counts in
+// authgate.authentications with the same attributes as Observe would.
+func TestCountCacheHit(t *testing.T) {
+	e := newEnv(t)
+	e.obs.CountCacheHit(core.KindJWT, core.SourceCookie)
+	e.obs.CountCacheHit(core.KindJWT, core.SourceCookie)
+	e.obs.Observe(context.Background(), core.Event{Kind: core.EventAuthenticated, TokenKind: core.KindJWT,
+		Source: core.SourceCookie, Cache: core.CacheHit})
+	got := point(t, e.collect(), "authgate.authentications", "{request}",
+		map[string]string{"authgate.token.kind": "jwt", "authgate.token.source": "cookie", "authgate.token.cache": "hit"})
+	if got != 3 {
+		t.Fatalf("counted %v cache hits, want 3", got)
 	}
 }
