@@ -26,6 +26,7 @@ type figures struct {
 	ServedJoined, ServedFeedLag                 int64
 	MaxFeedLag                                  time.Duration
 	Instances                                   int
+	FeedProbes, FeedProbesRefused               int64
 	P50, P99, MaxLatency, Max503                time.Duration
 	Violations                                  int
 	Panics, ErrorLogLines, TransportErrs        int64
@@ -76,6 +77,7 @@ func (h *harness) fill(f *figures) {
 	})
 	f.ServedInFlight, f.ServedJoined = st.servedInFlight.Load(), st.servedJoined.Load()
 	f.ServedFeedLag, f.MaxFeedLag = st.servedFeedLag.Load(), time.Duration(st.maxFeedLag.Load())
+	f.FeedProbes, f.FeedProbesRefused = st.feedProbes.Load(), st.feedProbesRefused.Load()
 	f.P50, f.P99 = st.quantile(0.5), st.quantile(0.99)
 	f.MaxLatency, f.Max503 = time.Duration(st.maxLat.Load()), time.Duration(st.max503.Load())
 	f.RefusedNewKey, f.RefusedRotated = st.refusedNewKey.Load(), st.refusedRotated.Load()
@@ -109,7 +111,7 @@ func pct(n, d int64) string {
 func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 	fmt.Fprintf(b, "%d workers, GOMAXPROCS %d, race detector %v, %s, %s of traffic in all.\n\n",
 		workers, runtime.GOMAXPROCS(0), raceEnabled, runtime.Version(), total)
-	b.WriteString("| backend | policy | requests | req/s | good: served · refused (401 key not yet fetched · 401 key removed · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · joined a check begun before the revocation · instance B plain route before the feed delivered, longest lag) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
+	b.WriteString("| backend | policy | requests | req/s | good: served · refused (401 key not yet fetched · 401 key removed · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · joined a check begun before the revocation · instance B plain route before the feed delivered, at most this long after the revocation) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
 	b.WriteString("|---|---|---:|---:|---|---|---|---:|---:|---|---|---|---|\n")
 	for _, f := range rows {
 		if f.Requests == 0 {
@@ -147,6 +149,12 @@ func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 				fmt.Fprintf(b, " %d×%d", f.OtherCodes[c], c)
 			}
 			b.WriteString(" | | |\n")
+		}
+	}
+	for _, f := range rows {
+		if f.FeedProbes > 0 {
+			fmt.Fprintf(b, "\n%s, across instances: %d revoked tokens sent to instance B's plain route right after the revocation returned on instance A: %d refused (the feed had delivered), %d served before it did (at most %v after the revocation returned).\n",
+				f.Backend, f.FeedProbes, f.FeedProbesRefused, f.ServedFeedLag, f.MaxFeedLag.Round(time.Microsecond))
 		}
 	}
 	b.WriteString("\nBackends:\n")
