@@ -302,6 +302,12 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 	if !known && is.a.obs != nil {
 		is.a.observe(ctx, Event{Kind: EventUnknownKID, Issuer: is.cfg.Issuer})
 	}
+	if !known && is.lastErr.Load() != nil {
+		// The key set cannot be fetched: the kid may be a key rotated in
+		// during the outage. Not the token's fault as far as we can tell:
+		// 503 (retry), not 401 (log in again). Nothing is admitted.
+		return nil, newError(ErrUnavailable, errors.New("unknown kid and the key set cannot be fetched"))
+	}
 	return nil, invalid("unknown kid")
 }
 
