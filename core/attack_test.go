@@ -479,6 +479,24 @@ func attacks() []attack {
 		{source: "RFC 7515 §4.1.11", id: "HD-08", what: "crit with an unknown extension", by: "TestHeader/HD-08 crit with an unknown extension (RFC 7515 4.1.11)"},
 		{source: "RFC 7515 §4.1.11", id: "HD-09", what: "b64 false with crit b64 (RFC 7797)", by: "TestHeader/HD-09 b64 false with crit b64 (RFC 7797)"},
 
+		// Member names are compared after JSON unescaping (RFC 8259 7; RFC 7515 4,
+		// RFC 7519 4): an escaped spelling must not slip past a name check.
+		{source: "RFC 7515 §4.1.11", id: "HD-08", what: "crit spelled with a JSON escape", tok: sig(`,"cr\u0069t":["x"],"x":1`, ""), want: core.ErrInvalidToken},
+		{source: "RFC 8725 §2.4", id: "HD-13", what: "zip spelled with a JSON escape", tok: sig(`,"\u007aip":"DEF"`, ""), want: core.ErrInvalidToken},
+		{source: "RFC 8725 §3.11", id: "HD-10", what: "typ dpop+jwt with the name spelled with a JSON escape", tok: rawTok(func(k *authtest.Key) string {
+			return fmt.Sprintf(`{"alg":%q,"kid":%q,"t\u0079p":"dpop+jwt"}`, k.Alg, k.ID)
+		}, func(iss *authtest.Issuer) string { return claimsJSON(iss, "") }), want: core.ErrInvalidToken},
+		{source: "RFC 7515 §5.2", id: "FM-07", what: "alg repeated under an escaped name", tok: sig(`,"\u0061lg":"none"`, ""), want: core.ErrInvalidToken},
+		{source: "RFC 7519 §7.2", id: "FM-07", what: "sub repeated under an escaped name", tok: sig("", `,"s\u0075b":"admin"`), want: core.ErrInvalidToken},
+		{source: "RFC 7519 §7.2", id: "CL-07", what: "nbf in the future under an escaped name", tok: func(t *testing.T, iss *authtest.Issuer) string {
+			return sig("", fmt.Sprintf(`,"n\u0062f":%d`, fixedNow.Add(time.Hour).Unix()))(t, iss)
+		}, want: core.ErrInvalidToken},
+		{source: "RFC 8725 §3.12", id: "CL-18", what: "cnf under an escaped name", tok: sig("", `,"\u0063nf":{"jkt":"0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}`), want: core.ErrInvalidToken},
+		{source: "RFC 8725 §3.12", id: "HD-11", what: "events under an escaped name", tok: sig("", `,"\u0065vents":{"urn:x":{}}`), want: core.ErrInvalidToken},
+		{source: "RFC 7515 §5.2", id: "HD-14", what: "positive control: kid spelled with a JSON escape is the kid", tok: rawTok(func(k *authtest.Key) string {
+			return fmt.Sprintf(`{"alg":%q,"k\u0069d":%q}`, k.Alg, k.ID)
+		}, func(iss *authtest.Issuer) string { return claimsJSON(iss, "") })},
+
 		// RFC 7519 §7.2 Validating a JWT.
 		{source: "RFC 7519 §7.2", id: "FM-04", what: "step 2: a line break inside the header segment, signed as sent", tok: func(t *testing.T, iss *authtest.Issuer) string {
 			k := iss.Signer()

@@ -332,6 +332,7 @@ func cases() []tcase {
 		c("EX-12 a header token with a form body is admitted", POST, "/me", served(RouteMePost, fromHeader),
 			bearer, "Content-Type: application/x-www-form-urlencoded").withBody("access_token={other}"),
 		c("RFC 6750 §3 HEAD without credentials gets the challenge and no body", HEAD, "/account", noToken).from("RFC 6750 §3"),
+		c("whitespace between the field name and the colon is never taken as Authorization", GET, "/me", refusedRaw, "Authorization : Bearer {good}").from("RFC 9112 §5.1"),
 
 		// EX-11: query-string tokens enabled (Config.QueryParam). A response
 		// to a request admitted on a query token must not be cached (RFC 6750
