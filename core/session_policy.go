@@ -310,7 +310,7 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 		state, err = checker.Check(ctx, k.sid)
 		s.record(k, start, gen, state, err)
 	} else {
-		state, err = s.shared(ctx, checker, k)
+		state, err = s.shared(ctx, checker, k, ttl == 0)
 	}
 	// A revocation heard while the call was running wins over its answer
 	// (SS-04, SS-05).
@@ -361,42 +361,64 @@ var errBusy = errors.New("too many session checks in flight")
 // in the same revocation generation. The call runs on a context detached
 // from any one caller, with its own timeout, so one cancelled client fails
 // nobody else; a panicking checker becomes an error for every waiter. Each
-// caller waits at most the timeout.
-func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k sessKey) (SessionState, error) {
-	gen := s.cache.generation()
-	// Callers that start after a revocation never join a call that began
-	// before it: the generation is part of the flight key (SS-04).
-	fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
+// caller waits at most the timeout in all.
+//
+// With fresh set (no cached answer may be reused), a caller accepts only an
+// answer read by a call that began after the caller arrived: the generation
+// moves only for revocations this process hears of, and a backend without a
+// feed (an HTTP session endpoint, another instance's store) revokes where we
+// cannot see it. A caller that joined an older call asks once more; all the
+// callers that arrived during call N share call N+1, so the backend still
+// sees at most one call per session at a time.
+func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k sessKey, fresh bool) (SessionState, error) {
+	arrived := time.Now() // monotonic, whatever Config.Now says
 	timeout := s.opts.Timeout
-	ch := s.flight.DoChan(fk, func() (any, error) {
-		select {
-		case s.sem <- struct{}{}:
-		default:
-			return SessionRevoked, errBusy
-		}
-		defer func() { <-s.sem }()
-		start := s.now()
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-		defer cancel()
-		stop := context.AfterFunc(s.a.ctx, cancel) // Close ends calls in flight
-		defer stop()
-		st, err := safeCheck(cctx, checker, k.sid)
-		s.record(k, start, gen, st, err)
-		return st, err
-	})
 	t := time.NewTimer(timeout)
 	defer t.Stop()
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return SessionRevoked, r.Err
+	for attempt := 0; ; attempt++ {
+		gen := s.cache.generation()
+		// Callers that start after a revocation never join a call that began
+		// before it: the generation is part of the flight key (SS-04).
+		fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
+		ch := s.flight.DoChan(fk, func() (any, error) {
+			began := time.Now()
+			select {
+			case s.sem <- struct{}{}:
+			default:
+				return flightResult{SessionRevoked, began}, errBusy
+			}
+			defer func() { <-s.sem }()
+			start := s.now()
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+			defer cancel()
+			stop := context.AfterFunc(s.a.ctx, cancel) // Close ends calls in flight
+			defer stop()
+			st, err := safeCheck(cctx, checker, k.sid)
+			s.record(k, start, gen, st, err)
+			return flightResult{st, began}, err
+		})
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return SessionRevoked, r.Err
+			}
+			fr := r.Val.(flightResult)
+			if fresh && attempt == 0 && fr.began.Before(arrived) {
+				continue // read before this request arrived: share the next call
+			}
+			return fr.st, nil
+		case <-ctx.Done():
+			return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
+		case <-t.C:
+			return SessionRevoked, errors.New("session check timed out")
 		}
-		return r.Val.(SessionState), nil
-	case <-ctx.Done():
-		return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
-	case <-t.C:
-		return SessionRevoked, errors.New("session check timed out")
 	}
+}
+
+// flightResult is a shared call's answer and when the call began.
+type flightResult struct {
+	st    SessionState
+	began time.Time
 }
 
 // record caches the answer of a call that started at start in generation gen.
