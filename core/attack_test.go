@@ -523,6 +523,8 @@ func attacks() []attack {
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "core.CacheControl follows the request's source, also on a token cache hit", by: "TestCacheControl"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "query and header tokens together", by: "conformance/EX-11 query and header with different tokens are refused"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "query parameter repeated or empty", by: "TestQuerySource"},
+		{source: "RFC 6750 §2", id: "EX-17", what: "the same token in the custom header and Authorization", by: "conformance/EX-17 the custom header and Authorization with the same token are refused"},
+		{source: "DESIGN.md (Optional)", id: "EX-14", what: "a revoked session on an Optional route is refused, not anonymous", by: "TestOptionalRouteRefusesARevokedSession"},
 		{source: "RFC 6750 §2.3", id: "EX-16", what: "a non-canonical path with a query token never reaches the handler (a framework redirect may repeat the query)", by: "conformance/EX-16 //me with a query token never reaches the handler"},
 		{source: "RFC 6750 §3", id: "OP-03", what: "every 401 carries a Bearer challenge with the realm", by: "conformance/EX-01 no credentials on a protected route get 401 without error code"},
 		{source: "RFC 6750 §3", id: "OP-03", what: "challenge quoting", by: "TestChallengeQuoting"},
@@ -833,5 +835,25 @@ func TestBackendDownUnderEachPolicy(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestOptionalRouteRefusesARevokedSession pins EX-14 with SS-02: on an
+// Optional route a token whose session was revoked is refused, never
+// downgraded to an anonymous request.
+func TestOptionalRouteRefusesARevokedSession(t *testing.T) {
+	feed := &stubFeed{}
+	e := newSessEnv(t, func(c *core.Config) { c.Revocations = feed })
+	r := bearerReq(e.token("s-1"))
+	if _, err := e.auth.Admit(context.Background(), r, true); err != nil {
+		t.Fatalf("before the revocation: %v", err)
+	}
+	feed.push(core.Revocation{SessionID: "s-1", At: e.clock.Now()})
+	ctx, err := e.auth.Admit(context.Background(), r, true)
+	if !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatalf("optional route after the revocation: %v, want ErrSessionRevoked", err)
+	}
+	if _, ok := core.PrincipalFrom(ctx); ok {
+		t.Fatal("a principal was handed on")
 	}
 }

@@ -236,6 +236,8 @@ func cases() []tcase {
 		c("EX-13 a cookie token over MaxTokenSize is refused before parsing", GET, "/me", invalidToken, "Cookie: access_token={oversize}"),
 		c("EX-17 the custom header repeated is refused", GET, "/me", invalidRequest, "X-Access-Token: {good}", "X-Access-Token: {good}"),
 		c("EX-17 the custom header and Authorization with different tokens are refused", GET, "/me", invalidRequest, bearer, "X-Access-Token: {other}"),
+		c("EX-17 the custom header and Authorization with the same token are refused", GET, "/me", invalidRequest, bearer, "X-Access-Token: {good}"),
+		c("EX-17 the custom header and the cookie with the same token are refused", GET, "/me", invalidRequest, cookie, "X-Access-Token: {good}"),
 
 		c("header names are case-insensitive: authorization", GET, "/me", served(RouteMe, fromHeader), "authorization: Bearer {good}").from("RFC 9110 §5.1 (field names are case-insensitive)"),
 		c("header names are case-insensitive: AUTHORIZATION", GET, "/me", served(RouteMe, fromHeader), "AUTHORIZATION: Bearer {good}").from("RFC 9110 §5.1 (field names are case-insensitive)"),
