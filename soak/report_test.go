@@ -20,10 +20,11 @@ type figures struct {
 	OtherCodes                                  map[int]int64
 	GoodSent, GoodServed                        int64
 	RefusedNewKey, RefusedRotated, RefusedDown  int64
+	RefusedNewKey503                            int64
 	RefusedRevoking, RefusedSlow, CheckFailures int64
 	BadSent, BadServed                          int64
 	RevokedSent, RevokedServed, ServedInFlight  int64
-	ServedJoined, ServedFeedLag                 int64
+	ServedFeedLag                               int64
 	MaxFeedLag                                  time.Duration
 	Instances                                   int
 	FeedProbes, FeedProbesRefused               int64
@@ -75,12 +76,13 @@ func (h *harness) fill(f *figures) {
 		f.OtherCodes[k.(int)] = v.(*atomic.Int64).Load()
 		return true
 	})
-	f.ServedInFlight, f.ServedJoined = st.servedInFlight.Load(), st.servedJoined.Load()
+	f.ServedInFlight = st.servedInFlight.Load()
 	f.ServedFeedLag, f.MaxFeedLag = st.servedFeedLag.Load(), time.Duration(st.maxFeedLag.Load())
 	f.FeedProbes, f.FeedProbesRefused = st.feedProbes.Load(), st.feedProbesRefused.Load()
 	f.P50, f.P99 = st.quantile(0.5), st.quantile(0.99)
 	f.MaxLatency, f.Max503 = time.Duration(st.maxLat.Load()), time.Duration(st.max503.Load())
 	f.RefusedNewKey, f.RefusedRotated = st.refusedNewKey.Load(), st.refusedRotated.Load()
+	f.RefusedNewKey503 = st.refusedNewKey503.Load()
 	f.RefusedDown, f.RefusedRevoking = st.refusedDown.Load(), st.refusedRevoking.Load()
 	f.RefusedSlow, f.CheckFailures = st.refusedSlow.Load(), st.checkFailures.Load()
 	h.vmu.Lock()
@@ -111,7 +113,7 @@ func pct(n, d int64) string {
 func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 	fmt.Fprintf(b, "%d workers, GOMAXPROCS %d, race detector %v, %s, %s of traffic in all.\n\n",
 		workers, runtime.GOMAXPROCS(0), raceEnabled, runtime.Version(), total)
-	b.WriteString("| backend | policy | requests | req/s | good: served · refused (401 key not yet fetched · 401 key removed · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · joined a check begun before the revocation · instance B plain route before the feed delivered, at most this long after the revocation) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
+	b.WriteString("| backend | policy | requests | req/s | good: served · refused (key not yet fetched: 401 · 503 · key removed: 401 or 503 · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · instance B plain route before the feed delivered, at most this long after the revocation) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
 	b.WriteString("|---|---|---:|---:|---|---|---|---:|---:|---|---|---|---|\n")
 	for _, f := range rows {
 		if f.Requests == 0 {
@@ -119,12 +121,12 @@ func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 			continue
 		}
 		rps := float64(f.Requests) / f.Elapsed.Seconds()
-		fmt.Fprintf(b, "| %s | %s | %d | %.0f | %d · %d (%d · %d · %d · %d · %d) | %d (%d) | %d (%d; %d · %d · %d, %v) | %d | %d | %d (%d) · %d · %d · %v | %d · %d | %d → %d → %d | %.1f → %.1f → %.1f (%.1f) |\n",
+		fmt.Fprintf(b, "| %s | %s | %d | %.0f | %d · %d (%d · %d · %d · %d · %d · %d) | %d (%d) | %d (%d; %d · %d, %v) | %d | %d | %d (%d) · %d · %d · %v | %d · %d | %d → %d → %d | %.1f → %.1f → %.1f (%.1f) |\n",
 			f.Backend, f.Policy, f.Requests, rps,
 			f.GoodServed, f.GoodSent-f.Sent[cGood][0][s200]-f.Sent[cGood][1][s200],
-			f.RefusedNewKey, f.RefusedRotated, f.RefusedDown, f.RefusedSlow, f.RefusedRevoking,
+			f.RefusedNewKey, f.RefusedNewKey503, f.RefusedRotated, f.RefusedDown, f.RefusedSlow, f.RefusedRevoking,
 			f.BadServed, f.BadSent,
-			f.RevokedServed-f.ServedInFlight-f.ServedJoined-f.ServedFeedLag, f.RevokedSent, f.ServedInFlight, f.ServedJoined, f.ServedFeedLag, f.MaxFeedLag.Round(time.Microsecond),
+			f.RevokedServed-f.ServedInFlight-f.ServedFeedLag, f.RevokedSent, f.ServedInFlight, f.ServedFeedLag, f.MaxFeedLag.Round(time.Microsecond),
 			f.Violations, f.Panics,
 			f.JWKSStops, f.RotationsDuringOutage, f.Removals, f.BackendStops, f.MaxRecovery.Round(time.Millisecond),
 			f.RevokesAcked, f.RevokesFailed,
