@@ -310,7 +310,10 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 		state, err = checker.Check(ctx, k.sid)
 		s.record(k, start, gen, state, err)
 	} else {
-		state, err = s.shared(ctx, checker, k, ttl == 0)
+		// Without a revocation feed this process never hears of a
+		// revocation, so no generation moves for it: then an answer must
+		// have been read after the request arrived.
+		state, err = s.shared(ctx, checker, k, ttl == 0 && s.feeds == 0)
 	}
 	// A revocation heard while the call was running wins over its answer
 	// (SS-04, SS-05).
@@ -363,13 +366,13 @@ var errBusy = errors.New("too many session checks in flight")
 // nobody else; a panicking checker becomes an error for every waiter. Each
 // caller waits at most the timeout in all.
 //
-// With fresh set (no cached answer may be reused), a caller accepts only an
-// answer read by a call that began after the caller arrived: the generation
-// moves only for revocations this process hears of, and a backend without a
-// feed (an HTTP session endpoint, another instance's store) revokes where we
-// cannot see it. A caller that joined an older call asks once more; all the
-// callers that arrived during call N share call N+1, so the backend still
-// sees at most one call per session at a time.
+// With fresh set (no cached answer may be reused and no revocation feed),
+// a caller accepts only an answer read by a call that began after the
+// caller arrived: the generation moves only for revocations this process
+// hears of, and a backend without a feed (an HTTP session endpoint) revokes
+// where we cannot see it. A caller that joined an older call asks once more;
+// all the callers that arrived during call N share call N+1, so the backend
+// still sees at most one call per session at a time.
 func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k sessKey, fresh bool) (SessionState, error) {
 	arrived := time.Now() // monotonic, whatever Config.Now says
 	timeout := s.opts.Timeout
