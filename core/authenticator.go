@@ -206,12 +206,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request, out *contex
 	p.Source = src
 	p.auth = a
 	if a.obs != nil {
-		e := Event{Kind: EventAuthenticated, Issuer: p.Issuer, TokenKind: p.Kind, Source: src,
-			Cache: cache, Start: start, Subject: p.Subject, SessionID: p.SessionID}
-		if !start.IsZero() {
-			e.Duration = time.Since(start)
-		}
-		a.observe(ctx, e)
+		a.observeAuthenticated(ctx, p, cache, start)
 	}
 	return p, nil
 }
