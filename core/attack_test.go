@@ -437,6 +437,9 @@ func attacks() []attack {
 		{source: "RFC 8725 §3.11", id: "HD-10", what: "the RFC 9068 profile refuses typ JWT", by: "TestHeader/HD-10 RFC 9068 profile enforced"},
 		{source: "RFC 8725 §3.11", id: "HD-10", what: "typ DPOP+JWT in upper case", tok: withTyp(`"DPOP+JWT"`), want: core.ErrInvalidToken},
 		{source: "RFC 8725 §3.11", id: "HD-10", what: "typ application/secevent+jwt", tok: withTyp(`"application/secevent+jwt"`), want: core.ErrInvalidToken},
+		{source: "RFC 8725 §3.11", id: "HD-10", what: "typ dpop+jwt with a trailing space", tok: withTyp(`"dpop+jwt "`), want: core.ErrInvalidToken},
+		{source: "RFC 8725 §3.11", id: "HD-10", what: "typ with media-type parameters (RFC 7515 4.1.9)", tok: withTyp(`"application/secevent+jwt; x=y"`), want: core.ErrInvalidToken},
+		{source: "RFC 8725 §3.11", id: "HD-10", what: "typ dc+sd-jwt (an SD-JWT from the same issuer)", tok: withTyp(`"dc+sd-jwt"`), want: core.ErrInvalidToken},
 
 		// RFC 8725 §3.12 Use mutually exclusive validation rules for different kinds of JWTs.
 		{source: "RFC 8725 §3.12", id: "CL-18", what: "a DPoP-bound token (cnf.jkt) presented as Bearer", by: "TestClaims/CL-18 cnf.jkt (DPoP-bound) presented as Bearer (RFC 9449 7.2)"},

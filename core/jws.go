@@ -388,10 +388,26 @@ func checkTyp(typ string, requireAT bool) error {
 		}
 		return nil
 	}
-	if len(t) >= len("+jwt") && strings.EqualFold(t[len(t)-len("+jwt"):], "+jwt") && !strings.EqualFold(t, "at+jwt") {
+	// Another kind of JWT from the same issuer (RFC 8725 3.11): judged on the
+	// media type alone, without parameters (RFC 7515 4.1.9, RFC 2045) or
+	// surrounding whitespace, so "dpop+jwt ", "application/secevent+jwt; x=y"
+	// and SD-JWTs ("dc+sd-jwt") are refused too.
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i]
+	}
+	t = strings.Trim(t, " \t")
+	if len(t) >= len("application/") && strings.EqualFold(t[:len("application/")], "application/") {
+		t = t[len("application/"):]
+	}
+	if (hasSuffixFold(t, "+jwt") || hasSuffixFold(t, "+sd-jwt")) && !strings.EqualFold(t, "at+jwt") {
 		return errors.New("typ names another kind of JWT")
 	}
 	return nil
+}
+
+// hasSuffixFold is strings.HasSuffix under ASCII case folding.
+func hasSuffixFold(s, suffix string) bool {
+	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
 }
 
 func isASCII(s string) bool {

@@ -71,20 +71,28 @@ func TestLenientStringsOnePass(t *testing.T) {
 	}
 }
 
-// checkTypReference is checkTyp as it was: lower-case, then compare.
+// checkTypReference is checkTyp written plainly: lower-case, then compare;
+// without the profile, parameters and surrounding whitespace are cut first.
 func checkTypReference(typ string, requireAT bool) bool {
 	t := strings.TrimPrefix(strings.ToLower(typ), "application/")
 	if requireAT {
 		return t == "at+jwt"
 	}
-	return !(strings.HasSuffix(t, "+jwt") && t != "at+jwt")
+	t = strings.ToLower(typ)
+	if i := strings.IndexByte(t, ';'); i >= 0 {
+		t = t[:i]
+	}
+	t = strings.TrimPrefix(strings.Trim(t, " \t"), "application/")
+	return !((strings.HasSuffix(t, "+jwt") || strings.HasSuffix(t, "+sd-jwt")) && t != "at+jwt")
 }
 
 func TestCheckTypMatchesLowerCasing(t *testing.T) {
 	for _, typ := range []string{"", "JWT", "jwt", "at+jwt", "AT+JWT", "At+Jwt", "application/at+jwt", "APPLICATION/AT+JWT",
 		"application/JWT", "secevent+jwt", "application/logout+JWT", "dpop+jwt", "+jwt", "jwt+", "application/", "at+jw",
 		"application/at+jwt ", "aT+jWT", "\u212a+jwt", "at+\u212awt", "ſecevent+jwt", "İ+jwt", "application/İat+jwt", "x+JWT\u0130",
-		"appLication/secevent+jwt", "JOSE", "application/jose", "at\u00a0+jwt"} {
+		"appLication/secevent+jwt", "JOSE", "application/jose", "at\u00a0+jwt",
+		"dpop+jwt ", "dpop+jwt\t", " dpop+jwt", "application/dpop+jwt; charset=utf-8", "secevent+jwt;x", "dc+sd-jwt",
+		"vc+sd-jwt", "application/vc+SD-JWT", "at+jwt; x=y", " at+jwt ", "JWT; charset=utf-8", ";+jwt", "sd-jwt"} {
 		for _, req := range []bool{false, true} {
 			if got, want := checkTyp(typ, req) == nil, checkTypReference(typ, req); got != want {
 				t.Errorf("typ %q requireAT %v: accepted %v, reference %v", typ, req, got, want)
