@@ -211,6 +211,7 @@ func sessionEndpointSeeds() []backendSeed {
 		{"200", 200, jsonCT, `{"id":"x"}`, true},
 		{"200, empty", 200, "", ``, true},
 		{"200, HTML (body ignored)", 200, "Content-Type: text/html", `<html>`, true},
+		{"200 whose body says inactive (body ignored: a dead session is 404 or 410)", 200, jsonCT, `{"active":false}`, true},
 		{"200, over the cap (read up to it)", 200, "", strings.Repeat("x", 3*backendMaxBody), true},
 		{"200, truncated by Content-Length (status decides)", 200, "Content-Length: 99", `{}`, true},
 		{"404", 404, "", ``, false},
