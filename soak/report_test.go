@@ -113,7 +113,7 @@ func pct(n, d int64) string {
 func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 	fmt.Fprintf(b, "%d workers, GOMAXPROCS %d, race detector %v, %s, %s of traffic in all.\n\n",
 		workers, runtime.GOMAXPROCS(0), raceEnabled, runtime.Version(), total)
-	b.WriteString("| backend | policy | requests | req/s | good: served · refused (key not yet fetched: 401 · 503 · key removed: 401 or 503 · 503 backend down · 503 check failed, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · instance B plain route before the feed delivered, at most this long after the revocation) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
+	b.WriteString("| backend | policy | requests | req/s | good: served · refused (key not yet fetched: 401 · 503 · key removed: 401 or 503 · 503 backend down · 503 check failed or timed out, backend up · being revoked) | bad let through (sent) | revoked let through (sent; served: revoked while in flight · instance B plain route before the feed delivered, at most this long after the revocation) | violations | panics | faults: JWKS stops (rotations during outage) · key removals · backend stops · longest recovery | revocations acked · failed | goroutines before → peak → after | heap MiB before → end of traffic → after Close (peak) |\n")
 	b.WriteString("|---|---|---:|---:|---|---|---|---:|---:|---|---|---|---|\n")
 	for _, f := range rows {
 		if f.Requests == 0 {

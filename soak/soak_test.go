@@ -86,6 +86,7 @@ const (
 	recoveryBound = 30 * time.Second
 	goroutineTol  = 4
 	heapTolMiB    = 16
+	checkTimeout  = time.Second // SessionCheck.Timeout
 )
 
 func soakDuration(t *testing.T) time.Duration {
@@ -237,6 +238,7 @@ type harness struct {
 	keysMu  sync.Mutex
 	keys    map[string]*keyState
 	order   []*keyState // published keys, oldest first
+	gone    []*keyState // keys taken out of the JWKS, oldest first
 	nextAlg int
 	signer  *authtest.Key // the key good tokens are minted with
 	// impostors: keys never published, one per alg
@@ -445,7 +447,7 @@ func runSoak(t *testing.T, name string, dur time.Duration, f *figures) {
 		HTTPClient:        &http.Client{Transport: fetchTr},
 		FetchTimeout:      time.Second,
 		UnknownKeyRefresh: time.Second,
-		SessionCheck:      core.SessionCheckOptions{Timeout: time.Second},
+		SessionCheck:      core.SessionCheckOptions{Timeout: checkTimeout},
 		Logger:            h.log.Logger,
 	}
 	var rec *checkRecorder
@@ -953,8 +955,10 @@ func (h *harness) classifyGoodRefusal(in *instance, tk *token, sensitive bool, c
 				h.st.refusedDown.Add(1)
 				return
 			}
-			if h.checkFailedDuring(start, end) {
-				h.st.refusedSlow.Add(1) // the backend was up but a check failed (timeout)
+			// The backend was up but a check failed (its timeout), or the
+			// request waited the whole SessionCheck.Timeout for an answer.
+			if h.checkFailedDuring(start, end) || time.Duration(end-start) >= checkTimeout {
+				h.st.refusedSlow.Add(1)
 				return
 			}
 		}
@@ -1301,13 +1305,22 @@ func (h *harness) heldByAll(ks *keyState) bool {
 	return true
 }
 
-// knownKey returns a published key every authenticator holds.
+// knownKey returns a key every authenticator holds, for the canary.
+//
+// A key still published is preferred; else (every held key was taken out of
+// the JWKS while it is down, before the new ones could be fetched) a removed
+// key the authenticators still hold: they keep it until they can refetch.
 func (h *harness) knownKey() *authtest.Key {
 	h.keysMu.Lock()
 	defer h.keysMu.Unlock()
 	for i := len(h.order) - 1; i >= 0; i-- {
 		ks := h.order[i]
 		if ks.removed.Load() == 0 && h.heldByAll(ks) {
+			return ks.key
+		}
+	}
+	for i := len(h.gone) - 1; i >= 0; i-- {
+		if ks := h.gone[i]; h.heldByAll(ks) {
 			return ks.key
 		}
 	}
@@ -1384,6 +1397,9 @@ func (h *harness) removeOldKeys() {
 	if len(gone) == 0 {
 		return
 	}
+	h.keysMu.Lock()
+	h.gone = append(h.gone, gone...)
+	h.keysMu.Unlock()
 	isGone := map[string]bool{}
 	for _, ks := range gone {
 		h.iss.RemoveKey(ks.key.ID)
