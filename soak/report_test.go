@@ -14,24 +14,24 @@ type figures struct {
 	Backend, Policy, Note string
 	Elapsed               time.Duration
 
-	Requests                                    int64
-	Sent                                        [nCategories][2][nStatus]int64
-	Served                                      [nCategories][2]int64
-	OtherCodes                                  map[int]int64
-	GoodSent, GoodServed                        int64
-	RefusedNewKey, RefusedRotated, RefusedDown  int64
-	RefusedNewKey503                            int64
-	RefusedRevoking, RefusedSlow, CheckFailures int64
-	BadSent, BadServed                          int64
-	RevokedSent, RevokedServed, ServedInFlight  int64
-	ServedFeedLag                               int64
-	MaxFeedLag                                  time.Duration
-	Instances                                   int
-	FeedProbes, FeedProbesRefused               int64
-	P50, P99, MaxLatency, Max503                time.Duration
-	Violations                                  int
-	Panics, ErrorLogLines, TransportErrs        int64
-	LogWarn, LogErr, TokensInLogs               int64
+	Requests                                        int64
+	Sent                                            [nCategories][2][nStatus]int64
+	Served                                          [nCategories][2]int64
+	OtherCodes                                      map[int]int64
+	GoodSent, GoodServed                            int64
+	RefusedNewKey, RefusedRotated, RefusedDown      int64
+	RefusedNewKey503                                int64
+	RefusedRevoking, RefusedSlow, CheckFailures     int64
+	BadSent, BadServed                              int64
+	RevokedSent, RevokedServed, ServedInFlight      int64
+	ServedFeedLag                                   int64
+	MaxFeedLag                                      time.Duration
+	Instances                                       int
+	FeedProbes, FeedProbesRefused, FeedProbesServed int64
+	P50, P99, MaxLatency, Max503                    time.Duration
+	Violations                                      int
+	Panics, ErrorLogLines, TransportErrs            int64
+	LogWarn, LogErr, TokensInLogs                   int64
 
 	JWKSStops, Rotations, RotationsDuringOutage, Removals, JWKSFetches int64
 	BackendStops                                                       int64
@@ -79,6 +79,7 @@ func (h *harness) fill(f *figures) {
 	f.ServedInFlight = st.servedInFlight.Load()
 	f.ServedFeedLag, f.MaxFeedLag = st.servedFeedLag.Load(), time.Duration(st.maxFeedLag.Load())
 	f.FeedProbes, f.FeedProbesRefused = st.feedProbes.Load(), st.feedProbesRefused.Load()
+	f.FeedProbesServed = st.feedProbesServed.Load()
 	f.P50, f.P99 = st.quantile(0.5), st.quantile(0.99)
 	f.MaxLatency, f.Max503 = time.Duration(st.maxLat.Load()), time.Duration(st.max503.Load())
 	f.RefusedNewKey, f.RefusedRotated = st.refusedNewKey.Load(), st.refusedRotated.Load()
@@ -155,8 +156,8 @@ func writeMarkdown(b *strings.Builder, rows []*figures, total time.Duration) {
 	}
 	for _, f := range rows {
 		if f.FeedProbes > 0 {
-			fmt.Fprintf(b, "\n%s, across instances: %d revoked tokens sent to instance B's plain route right after the revocation returned on instance A: %d refused (the feed had delivered), %d served before it did (at most %v after the revocation returned).\n",
-				f.Backend, f.FeedProbes, f.FeedProbesRefused, f.ServedFeedLag, f.MaxFeedLag.Round(time.Microsecond))
+			fmt.Fprintf(b, "\n%s, across instances: %d revoked tokens sent to instance B's plain route right after the revocation returned on instance A: %d refused 401 (the feed had delivered), %d served (not yet), %d 503 (B could not check: key not yet fetched, or feed behind with Redis down). All revoked tokens served by B's plain route after the revocation returned: %d, at most %v after it.\n",
+				f.Backend, f.FeedProbes, f.FeedProbesRefused, f.FeedProbesServed, f.FeedProbes-f.FeedProbesRefused-f.FeedProbesServed, f.ServedFeedLag, f.MaxFeedLag.Round(time.Microsecond))
 		}
 	}
 	b.WriteString("\nBackends:\n")

@@ -267,6 +267,7 @@ type counters struct {
 	maxFeedLag        atomic.Int64
 	feedProbes        atomic.Int64 // revoked tokens sent to instance B's plain route right after the revocation
 	feedProbesRefused atomic.Int64
+	feedProbesServed  atomic.Int64
 	lat               [40]atomic.Int64 // request latency histogram, bucket i: [2^i, 2^(i+1)) µs
 	maxLat, max503    atomic.Int64
 	canaryServed      atomic.Int64
@@ -1085,8 +1086,11 @@ func (h *harness) acked(ss []*session) {
 		code, _, _, err := h.send(h.inst[1], tk.raw, false)
 		if err == nil {
 			h.st.feedProbes.Add(1)
-			if code == http.StatusUnauthorized {
+			switch code {
+			case http.StatusUnauthorized:
 				h.st.feedProbesRefused.Add(1)
+			case http.StatusOK:
+				h.st.feedProbesServed.Add(1)
 			}
 		}
 	}
