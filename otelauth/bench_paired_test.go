@@ -3,6 +3,7 @@ package otelauth_test
 import (
 	"context"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +23,17 @@ import (
 // observer=otel is the Observer's whole cost, observer=noop the seam's
 // alone (a no-op ObserverFunc), observer=none an A/A run (no Observer on
 // either side) that shows how far from zero the method itself reads.
-func BenchmarkHotPathPaired(b *testing.B) {
+func BenchmarkHotPathPaired(b *testing.B) { benchPairs(b, benchPaired) }
+
+// BenchmarkHotPathPairedParallel is BenchmarkHotPathPaired from GOMAXPROCS
+// goroutines at once (run it with -cpu 1,2), where counters shared between
+// cores would contend. The sides alternate by the clock (every 200µs, all
+// goroutines on the same side); each goroutine times blocks of 64 requests,
+// a block that straddles a switch is dropped, and overhead-% compares the
+// medians of the two sides' block times.
+func BenchmarkHotPathPairedParallel(b *testing.B) { benchPairs(b, benchPairedParallel) }
+
+func benchPairs(b *testing.B, bench func(*testing.B, [2]*core.Authenticator, string)) {
 	iss := authtest.New(b)
 	tok := iss.Token(nil)
 	for _, side := range []struct {
@@ -47,13 +58,14 @@ func BenchmarkHotPathPaired(b *testing.B) {
 				b.Cleanup(func() { a.Close() })
 				with = a
 			}
-			benchPaired(b, [2]*core.Authenticator{hotPathAuth(b, iss, false, false), with}, bearer(tok))
+			bench(b, [2]*core.Authenticator{hotPathAuth(b, iss, false, false), with}, tok)
 		})
 	}
 }
 
-func benchPaired(b *testing.B, auths [2]*core.Authenticator, req request) {
+func benchPaired(b *testing.B, auths [2]*core.Authenticator, tok string) {
 	ctx := context.Background()
+	req := bearer(tok)
 	for _, a := range auths {
 		if _, err := a.Authenticate(ctx, req); err != nil {
 			b.Fatal(err)
@@ -91,6 +103,60 @@ func benchPaired(b *testing.B, auths [2]*core.Authenticator, req request) {
 	b.ReportMetric(median(per[0]), "without-ns/op")
 	b.ReportMetric(median(per[1]), "with-ns/op")
 	b.ReportMetric(100*(median(ratios)-1), "overhead-%")
+}
+
+func benchPairedParallel(b *testing.B, auths [2]*core.Authenticator, tok string) {
+	ctx := context.Background()
+	for _, a := range auths {
+		if _, err := a.Authenticate(ctx, bearer(tok)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const (
+		block  = 64
+		period = 200 * time.Microsecond
+	)
+	var (
+		mu  sync.Mutex
+		per [2][]float64
+	)
+	side := func(t time.Time) int { return int(t.UnixNano()/int64(period)) & 1 }
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		req := bearer(tok) // each goroutine its own request
+		var local [2][]float64
+		for {
+			t0 := time.Now()
+			s := side(t0)
+			k := 0
+			for ; k < block && pb.Next(); k++ {
+				if _, err := auths[s].Authenticate(ctx, req); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+			t1 := time.Now()
+			if k < block {
+				break
+			}
+			if side(t1) == s && t1.Sub(t0) < period {
+				local[s] = append(local[s], float64(t1.Sub(t0))/block)
+			}
+		}
+		mu.Lock()
+		per[0] = append(per[0], local[0]...)
+		per[1] = append(per[1], local[1]...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	if len(per[0]) == 0 || len(per[1]) == 0 {
+		return
+	}
+	none, with := median(per[0]), median(per[1])
+	b.ReportMetric(none, "without-ns/op")
+	b.ReportMetric(with, "with-ns/op")
+	b.ReportMetric(100*(with-none)/none, "overhead-%")
 }
 
 func median(v []float64) float64 {
