@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -44,6 +45,9 @@ type sessionPolicy struct {
 	deny   *denySet
 	flight singleflight.Group
 	sem    chan struct{} // bounds concurrent backend calls
+
+	cmu   sync.Mutex            // guards calls
+	calls map[string]*coalescer // fresh checks per session and generation (see batched)
 
 	issuerKeys []string     // every configured issuer, for ("", sid) revocations
 	behind     atomic.Int32 // feeds that reported they may be missing revocations
@@ -364,64 +368,128 @@ var errBusy = errors.New("too many session checks in flight")
 // in the same revocation generation. The call runs on a context detached
 // from any one caller, with its own timeout, so one cancelled client fails
 // nobody else; a panicking checker becomes an error for every waiter. Each
-// caller waits at most the timeout in all.
+// caller waits at most the timeout.
 //
-// With fresh set (no cached answer may be reused and no revocation feed),
-// a caller accepts only an answer read by a call that began after the
-// caller arrived: the generation moves only for revocations this process
-// hears of, and a backend without a feed (an HTTP session endpoint) revokes
-// where we cannot see it. A caller that joined an older call asks once more;
-// all the callers that arrived during call N share call N+1, so the backend
-// still sees at most one call per session at a time.
+// With fresh set (no cached answer may be reused, and no revocation feed),
+// every caller gets the answer of a call that began after it arrived: the
+// generation moves only for revocations this process hears of, and a backend
+// without a feed (an HTTP session endpoint) revokes where we cannot see it.
+// Callers arriving while a call runs are batched for the next call, so a
+// burst costs at most two backend calls and the backend sees one call per
+// session at a time (see batched).
 func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k sessKey, fresh bool) (SessionState, error) {
-	arrived := time.Now() // monotonic, whatever Config.Now says
-	timeout := s.opts.Timeout
-	t := time.NewTimer(timeout)
+	gen := s.cache.generation()
+	// Callers that start after a revocation never join a call that began
+	// before it: the generation is part of the key (SS-04).
+	fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
+	t := time.NewTimer(s.opts.Timeout)
 	defer t.Stop()
-	for attempt := 0; ; attempt++ {
-		gen := s.cache.generation()
-		// Callers that start after a revocation never join a call that began
-		// before it: the generation is part of the flight key (SS-04).
-		fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
-		ch := s.flight.DoChan(fk, func() (any, error) {
-			began := time.Now()
-			select {
-			case s.sem <- struct{}{}:
-			default:
-				return flightResult{SessionRevoked, began}, errBusy
-			}
-			defer func() { <-s.sem }()
-			start := s.now()
-			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-			defer cancel()
-			stop := context.AfterFunc(s.a.ctx, cancel) // Close ends calls in flight
-			defer stop()
-			st, err := safeCheck(cctx, checker, k.sid)
-			s.record(k, start, gen, st, err)
-			return flightResult{st, began}, err
-		})
+	var st SessionState
+	var err error
+	if fresh {
+		b := s.batched(ctx, checker, k, gen, fk)
+		select {
+		case <-b.done:
+			st, err = b.st, b.err
+		case <-ctx.Done():
+			return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
+		case <-t.C:
+			return SessionRevoked, errors.New("session check timed out")
+		}
+	} else {
+		ch := s.flight.DoChan(fk, func() (any, error) { return s.call(ctx, checker, k, gen) })
 		select {
 		case r := <-ch:
-			if r.Err != nil {
-				return SessionRevoked, r.Err
+			err = r.Err
+			if err == nil {
+				st = r.Val.(SessionState)
 			}
-			fr := r.Val.(flightResult)
-			if fresh && attempt == 0 && fr.began.Before(arrived) {
-				continue // read before this request arrived: share the next call
-			}
-			return fr.st, nil
 		case <-ctx.Done():
 			return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
 		case <-t.C:
 			return SessionRevoked, errors.New("session check timed out")
 		}
 	}
+	if err != nil {
+		return SessionRevoked, err
+	}
+	return st, nil
 }
 
-// flightResult is a shared call's answer and when the call began.
-type flightResult struct {
-	st    SessionState
-	began time.Time
+// call makes one backend call for k: bounded by MaxInFlight and the
+// timeout, detached from the caller's cancellation but ended by Close, a
+// panic recovered; its answer is recorded in the cache under generation gen.
+func (s *sessionPolicy) call(ctx context.Context, checker SessionChecker, k sessKey, gen uint64) (SessionState, error) {
+	select {
+	case s.sem <- struct{}{}:
+	default:
+		return SessionRevoked, errBusy
+	}
+	defer func() { <-s.sem }()
+	start := s.now()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
+	defer cancel()
+	stop := context.AfterFunc(s.a.ctx, cancel) // Close ends calls in flight
+	defer stop()
+	st, err := safeCheck(cctx, checker, k.sid)
+	s.record(k, start, gen, st, err)
+	return st, err
+}
+
+// batch is the callers answered by one backend call.
+type batch struct {
+	done chan struct{} // closed when st and err are set
+	st   SessionState
+	err  error
+}
+
+// coalescer is one session's calls: whether one is running, and the batch
+// of callers that arrived while it runs.
+type coalescer struct {
+	running bool
+	next    *batch
+}
+
+// batched returns the batch whose call began (or will begin) after this
+// caller arrived. The first caller starts a call; callers arriving while it
+// runs form the next batch, which the goroutine that ran the call starts as
+// soon as it ends, so no waiter has to come back in time and the backend
+// sees one call per session at a time.
+func (s *sessionPolicy) batched(ctx context.Context, checker SessionChecker, k sessKey, gen uint64, fk string) *batch {
+	s.cmu.Lock()
+	if s.calls == nil {
+		s.calls = map[string]*coalescer{}
+	}
+	c := s.calls[fk]
+	if c == nil {
+		c = &coalescer{}
+		s.calls[fk] = c
+	}
+	if c.running {
+		if c.next == nil {
+			c.next = &batch{done: make(chan struct{})}
+		}
+		b := c.next
+		s.cmu.Unlock()
+		return b
+	}
+	c.running = true
+	b := &batch{done: make(chan struct{})}
+	s.cmu.Unlock()
+	go func(cur *batch) {
+		for cur != nil {
+			cur.st, cur.err = s.call(ctx, checker, k, gen)
+			close(cur.done)
+			s.cmu.Lock()
+			cur, c.next = c.next, nil
+			if cur == nil {
+				c.running = false
+				delete(s.calls, fk)
+			}
+			s.cmu.Unlock()
+		}
+	}(b)
+	return b
 }
 
 // record caches the answer of a call that started at start in generation gen.

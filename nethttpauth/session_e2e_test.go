@@ -271,6 +271,10 @@ func TestSession100ConcurrentSensitiveRequestsMakeOneBackendCall(t *testing.T) {
 	a := newApp(t, func(iss *authtest.Issuer) core.Config {
 		c := iss.Config()
 		c.Sessions = checker
+		// The store's revocations reach authgate (SS-07's one call per burst;
+		// without a feed a burst costs at most two: core's
+		// TestCancelledLeaderFailsNobodyElse).
+		c.Revocations = store
 		c.SessionCheck.Timeout = 30 * time.Second // joining takes long on a loaded machine
 		return c
 	})
