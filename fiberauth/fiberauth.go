@@ -27,6 +27,7 @@
 package fiberauth
 
 import (
+	"bytes"
 	"errors"
 	"net/http"
 	"net/url"
@@ -229,7 +230,17 @@ func (q *request) Header(name string) []string {
 	return out
 }
 
-func (q *request) RawQuery() string { return view(q.c.Request().URI().QueryString()) }
+// RawQuery returns what follows the first '?' of the request-target, as
+// net/http's URL.RawQuery has it: fasthttp's parsed URI would drop a
+// fragment ("#..."), which a request-target may not carry (RFC 9112 3.2),
+// and the four adapters must hand the core the same bytes.
+func (q *request) RawQuery() string {
+	uri := q.c.Request().Header.RequestURI()
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		return view(uri[i+1:])
+	}
+	return ""
+}
 
 // method returns m as a constant for the common methods and a copy otherwise
 // (fiber's method string points into fasthttp's buffer).

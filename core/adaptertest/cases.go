@@ -356,6 +356,7 @@ func cases() []tcase {
 		c("EX-11 an expired query token is refused as expired", GET, "/me?access_token={expired}", expiredToken).in("query"),
 		c("EX-11 a forged query token is invalid", GET, "/me?access_token={forged}", invalidToken).in("query"),
 		c("EX-11 a query token under another parameter name is ignored", GET, "/me?token={good}", noToken).in("query"),
+		c("EX-11 a fragment in the request-target is not part of a valid token", GET, "/me?access_token={good}#frag", invalidToken).in("query").from("RFC 9112 §3.2"),
 		c("EX-16 //me with a query token never reaches the handler", GET, "//me?access_token={forged}", redirectMayEcho(notServed)).in("query"),
 		c("EX-16 /me/ with a query token never reaches the handler", GET, "/me/?access_token={forged}", redirectMayEcho(notServed)).in("query"),
 		c("EX-16 /healthz/../me with a query token never reaches the handler", GET, "/healthz/../me?access_token={forged}", redirectMayEcho(notServed)).in("query"),
