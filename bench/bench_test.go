@@ -14,9 +14,10 @@ import (
 	"net/url"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/core/adaptertest"
 
 	"github.com/MicahParks/keyfunc/v3"
 	jwtmiddleware "github.com/auth0/go-jwt-middleware/v2"
@@ -221,7 +222,7 @@ func loop(b *testing.B, par bool, op func(i int) error) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer adaptertest.ReportCPU(b)()
 	if !par {
 		i := 0
 		for b.Loop() {
@@ -384,7 +385,7 @@ func loopEach(b *testing.B, par bool, newOp func() func(i int) error) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	defer reportCPU(b)()
+	defer adaptertest.ReportCPU(b)()
 	if !par {
 		op := newOp()
 		i := 0
@@ -437,22 +438,3 @@ func (q stdRequest) Host() string                { return q.r.Host }
 func (q stdRequest) Header(name string) []string { return q.r.Header[name] }
 func (q stdRequest) RawQuery() string            { return q.r.URL.RawQuery }
 func (q stdRequest) StdRequest() *http.Request   { return q.r }
-
-// reportCPU starts counting the process's CPU time (user + system, every
-// thread, GC included) and returns the function that reports it per
-// operation as "cpu-ns/op": unlike ns/op it does not grow when other
-// processes take the CPU away, and under RunParallel it grows when the
-// goroutines contend, so serial vs "-par" shows whether a path scales even
-// on a busy machine.
-func reportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}

@@ -12,9 +12,10 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/authgate/authgate/core/adaptertest"
 
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/authtest"
@@ -143,8 +144,7 @@ func BenchmarkHotPath(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			start := cpuTime()
-			defer func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }()
+			defer adaptertest.ReportCPU(b)()
 			var g atomic.Int64
 			b.RunParallel(func(pb *testing.PB) {
 				i := int(g.Add(1)) * 61
@@ -158,13 +158,4 @@ func BenchmarkHotPath(b *testing.B) {
 			})
 		})
 	}
-}
-
-// cpuTime is the process's CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/authgate/authgate/core/adaptertest"
+
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/otelauth"
@@ -49,7 +51,7 @@ func benchHotPath(b *testing.B, parallel bool) {
 				b.ReportAllocs()
 				if !parallel {
 					req := bearer(tok)
-					done := reportCPU(b)
+					done := adaptertest.ReportCPU(b)
 					for b.Loop() {
 						if _, err := a.Authenticate(ctx, req); err != nil {
 							b.Fatal(err)
@@ -59,7 +61,7 @@ func benchHotPath(b *testing.B, parallel bool) {
 					return
 				}
 				b.ResetTimer()
-				done := reportCPU(b)
+				done := adaptertest.ReportCPU(b)
 				b.RunParallel(func(pb *testing.PB) {
 					req := bearer(tok) // each goroutine its own request
 					for pb.Next() {

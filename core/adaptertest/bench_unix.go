@@ -6,9 +6,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/authtest"
@@ -114,20 +112,4 @@ func (d *discard) Write(p []byte) (int, error) {
 		d.status = http.StatusOK
 	}
 	return len(p), nil
-}
-
-// ReportCPU starts counting the process's CPU time and returns the function
-// that reports it per operation as "cpu-ns/op": unlike ns/op it does not grow
-// when other processes take the CPU away.
-func ReportCPU(b *testing.B) func() {
-	start := cpuTime()
-	return func() { b.ReportMetric(float64(cpuTime()-start)/float64(b.N), "cpu-ns/op") }
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
