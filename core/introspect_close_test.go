@@ -28,25 +28,10 @@ func TestIntrospectorClose(t *testing.T) {
 	})
 	ignore := goleak.IgnoreCurrent()
 	in := newIntrospector(t, stub.URL, func(o *core.IntrospectionOptions) { o.Timeout = 30 * time.Second })
-	done := make(chan error, 1)
-	go func() {
+	closeDuring(t, "Introspector.Close", entered, in.Close, func() error {
 		_, err := in.AuthenticateOpaque(context.Background(), "opaque-0123456789abcdef")
-		done <- err
-	}()
-	select {
-	case <-entered:
-	case <-time.After(leakWait):
-		t.Fatal("no introspection started")
-	}
-	closeWithin(t, "Introspector.Close", in.Close)
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("an introspection cancelled by Close admitted the token")
-		}
-	case <-time.After(leakWait):
-		t.Fatal("Close did not end the introspection in flight")
-	}
+		return err
+	})
 	if _, err := in.AuthenticateOpaque(context.Background(), "opaque-fedcba9876543210"); err == nil {
 		t.Fatal("a closed Introspector admitted a token")
 	}

@@ -61,6 +61,30 @@ func closeWithin(t *testing.T, what string, fn func() error) {
 	}
 }
 
+// closeDuring runs op in a goroutine, waits (bounded) until started fires
+// (op's backend call is under way), closes with closeFn (bounded), and fails
+// unless op then ends with an error within leakWait: nothing is admitted and
+// nobody is left waiting.
+func closeDuring(t *testing.T, what string, started <-chan struct{}, closeFn func() error, op func() error) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- op() }()
+	select {
+	case <-started:
+	case <-time.After(leakWait):
+		t.Fatalf("%s: the backend call never started", what)
+	}
+	closeWithin(t, what, closeFn)
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatalf("%s: admitted", what)
+		}
+	case <-time.After(leakWait):
+		t.Fatalf("%s: the waiting request was not released", what)
+	}
+}
+
 // The issuer's refresh loop ends on Close, after it has served periodic
 // and unknown-kid refetches.
 func TestLeakKeyRefreshEndsOnClose(t *testing.T) {
@@ -112,25 +136,10 @@ func TestLeakCloseWhileJWKSFetchHangs(t *testing.T) {
 		case <-release:
 		}
 	}))
-	waiting := make(chan error, 1)
-	go func() {
+	closeDuring(t, "Close during a hanging JWKS fetch", entered, a.Close, func() error {
 		_, err := a.Authenticate(context.Background(), bearerReq(authtest.SignRaw(iss.Signer(), []byte(`{"alg":"ES256","kid":"rotated-in"}`), []byte(claimsJSON(iss, "")))))
-		waiting <- err
-	}()
-	select {
-	case <-entered:
-	case <-time.After(leakWait):
-		t.Fatal("the unknown kid caused no refetch")
-	}
-	closeWithin(t, "Close during a hanging JWKS fetch", a.Close)
-	select {
-	case err := <-waiting:
-		if err == nil {
-			t.Fatal("a token with an unknown kid was accepted")
-		}
-	case <-time.After(leakWait):
-		t.Fatal("the request waiting for the refetch was not released")
-	}
+		return err
+	})
 	noLeaks(t, ignore)
 }
 
@@ -209,25 +218,10 @@ func TestLeakSessionCheckInFlightEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	closeDuring(t, "Close during a session check", chk.entered, a.Close, func() error {
 		_, err := a.Admit(context.Background(), bearerReq(iss.Token(nil)), false)
-		done <- err
-	}()
-	select {
-	case <-chk.entered:
-	case <-time.After(leakWait):
-		t.Fatal("no session check started")
-	}
-	closeWithin(t, "Close during a session check", a.Close)
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("admitted while the session checker hung")
-		}
-	case <-time.After(leakWait):
-		t.Fatal("the request waiting for the session check was not released")
-	}
+		return err
+	})
 	noLeaks(t, ignore)
 }
 
@@ -250,25 +244,10 @@ func TestLeakIntrospectionInFlightEnds(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() {
+	closeDuring(t, "Close during an introspection", entered, a.Close, func() error {
 		_, err := a.Authenticate(context.Background(), bearerReq("opaque-0123456789abcdef"))
-		done <- err
-	}()
-	select {
-	case <-entered:
-	case <-time.After(leakWait):
-		t.Fatal("no introspection started")
-	}
-	closeWithin(t, "Close during an introspection", a.Close)
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Fatal("admitted while the introspection endpoint hung")
-		}
-	case <-time.After(leakWait):
-		t.Fatal("the request waiting for the introspection was not released")
-	}
+		return err
+	})
 	close(release) // the stub's handler; the client side ended on its timeout
 	noLeaks(t, ignore)
 }
