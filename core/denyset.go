@@ -11,9 +11,10 @@ import (
 type sessKey struct{ iss, sid string }
 
 // denySet remembers revoked sessions pushed by a RevocationFeed, each for as
-// long as a token naming it can still be valid: MaxTokenLifetime + Leeway
-// from the revocation (SS-15), not the exp of the token used to log out,
-// since a refresh mints new tokens with the same sid.
+// long as a token naming it can still be accepted: denyRetention
+// (MaxTokenLifetime + 3 Leeway) from the revocation (SS-15), not the exp of
+// the token used to log out, since a refresh mints new tokens with the same
+// sid.
 //
 // It is bounded. When full of live entries it never evicts one: it records
 // an overflow instead, and until the lost revocation would have expired

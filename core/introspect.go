@@ -14,7 +14,6 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	"golang.org/x/sync/singleflight"
 )
 
 // IntrospectionOptions configures an Introspector.
@@ -44,8 +43,9 @@ type IntrospectionOptions struct {
 	MaxInFlight int
 	// NegativeTTL is how long an inactive answer is remembered (by the
 	// token's SHA-256), so a replayed dead token costs no call; default 30s.
-	// Active answers are never cached: each request is introspected (calls
-	// for the same token at the same moment are shared).
+	// Active answers are never cached: each request is answered by a call
+	// that began after it arrived (requests for the same token arriving
+	// while one call runs share the next call).
 	NegativeTTL time.Duration
 	// NegativeCacheSize bounds the remembered inactive tokens; default 10000.
 	NegativeCacheSize int
@@ -78,7 +78,7 @@ type Introspector struct {
 	maxBody    int64
 	now        func() time.Time
 	sem        chan struct{}
-	flight     singleflight.Group
+	fresh      freshCalls[*Session] // per token hash: answers read after the request arrived
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -150,10 +150,14 @@ func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*
 	if in.negative(h) {
 		return nil, errInactive()
 	}
-	ch := in.flight.DoChan(string(h[:]), func() (v any, err error) {
+	// A request that arrives after the authorization server acknowledged a
+	// revocation must not take the "active" of a call that began before:
+	// it gets a call of its own, shared only with requests that arrived
+	// while the previous call ran (freshCalls).
+	b := in.fresh.do(string(h[:]), func() (s *Session, err error) {
 		defer func() {
 			if r := recover(); r != nil {
-				err = fmt.Errorf("introspection panicked: %v", r)
+				s, err = nil, fmt.Errorf("introspection panicked: %v", r)
 			}
 		}()
 		select {
@@ -166,7 +170,7 @@ func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*
 		defer cancel()
 		stop := context.AfterFunc(in.ctx, cancel) // Close ends calls in flight
 		defer stop()
-		s, err := in.introspect(cctx, token)
+		s, err = in.introspect(cctx, token)
 		if errors.Is(err, ErrSessionRevoked) {
 			in.remember(h)
 		}
@@ -175,11 +179,11 @@ func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*
 	t := time.NewTimer(in.timeout)
 	defer t.Stop()
 	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
+	case <-b.done:
+		if b.err != nil {
+			return nil, b.err
 		}
-		return copySession(r.Val.(*Session)), nil
+		return copySession(b.v), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("introspection abandoned: %w", ctx.Err())
 	case <-t.C:
@@ -281,9 +285,10 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 			return refuse("aud names no accepted audience")
 		}
 	}
-	if scope != "" {
-		s.Scopes = strings.Fields(scope)
-	}
+	// The JWT path's splitter: a scope-token with a tab, a non-breaking
+	// space or any other byte outside RFC 6749's set is dropped, never split
+	// into grants, so a token grants the same through either path.
+	s.Scopes = splitScope(scope)
 	s.claims = body
 	return &s, nil
 }

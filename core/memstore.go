@@ -168,10 +168,11 @@ func (m *MemoryStore) removeLocked(ms *memSession, now time.Time) Revocation {
 	m.dropLocked(ms)
 	r := Revocation{SessionID: ms.s.ID, Subject: ms.s.Subject, Issuer: ms.s.Issuer, At: now}
 	// Replayed to late subscribers while a token naming the session may
-	// still be valid: at least until the session's absolute end, and a
-	// default token lifetime after the revocation.
+	// still be accepted: at least until the session's absolute end, and the
+	// deny-set retention of a default token lifetime with the largest
+	// leeway after the revocation.
 	until := ms.s.CreatedAt.Add(m.opts.AbsoluteTimeout)
-	if u := now.Add(defaultLifetime); u.After(until) {
+	if u := now.Add(denyRetention(defaultLifetime, maxLeeway)); u.After(until) {
 		until = u
 	}
 	m.tombs[ms.s.ID] = memTomb{r: r, until: until}
@@ -376,13 +377,20 @@ func (m *MemoryStore) announce(ctx context.Context, subs []func(Revocation), rs 
 }
 
 // Close stops the sweeper and ends subscriptions. Sessions are kept; the
-// store answers lookups but refuses new sessions and subscriptions.
+// store answers lookups but refuses new sessions and subscriptions. Each
+// subscriber is first told the feed is behind (Revocation{Behind: true}):
+// no revocation will reach it any more, so its deny set alone can no
+// longer be trusted, and authenticators check every request live.
 func (m *MemoryStore) Close() error {
 	m.once.Do(func() {
 		m.mu.Lock()
 		m.closed = true
+		subs := m.subscribersLocked()
 		clear(m.subs)
 		m.mu.Unlock()
+		for _, f := range subs {
+			f(Revocation{Behind: true})
+		}
 		close(m.done)
 		m.wg.Wait()
 	})

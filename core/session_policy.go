@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -46,8 +45,7 @@ type sessionPolicy struct {
 	flight singleflight.Group
 	sem    chan struct{} // bounds concurrent backend calls
 
-	cmu   sync.Mutex            // guards calls
-	calls map[string]*coalescer // fresh checks per session and generation (see batched)
+	fresh freshCalls[SessionState] // checks that must be read after the request arrived
 
 	issuerKeys []string     // every configured issuer, for ("", sid) revocations
 	behind     atomic.Int32 // feeds that reported they may be missing revocations
@@ -98,7 +96,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 		return nil, configErr("SessionPolicy Always needs a session checker: set Sessions (e.g. a MemoryStore) or use SensitiveOnly")
 	}
 
-	retention := cfg.MaxTokenLifetime + cfg.Leeway
+	retention := denyRetention(cfg.MaxTokenLifetime, cfg.Leeway)
 	s := &sessionPolicy{
 		a:       a,
 		policy:  cfg.SessionPolicy,
@@ -211,6 +209,17 @@ func (s *sessionPolicy) revoke(r Revocation) {
 	}
 }
 
+// denyRetention is how long after a revocation at time T a token naming the
+// revoked session can still be accepted, so how long the deny set must keep
+// it: the token was minted by T on the issuer's clock, which may run up to
+// leeway ahead of ours (iat <= T + leeway); its exp - iat is at most
+// lifetime + leeway (checkClaims); and it is accepted until exp + leeway.
+// Tokens that name a session must carry iat (checkClaims), so nothing longer
+// exists.
+func denyRetention(lifetime, leeway time.Duration) time.Duration {
+	return lifetime + 3*leeway
+}
+
 func revokedErr(cause string) error { return newError(ErrSessionRevoked, errors.New(cause)) }
 
 // denied refuses p when its session is in the deny set. If the deny set may
@@ -314,10 +323,11 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 		state, err = checker.Check(ctx, k.sid)
 		s.record(k, start, gen, state, err)
 	} else {
-		// Without a revocation feed this process never hears of a
-		// revocation, so no generation moves for it: then an answer must
-		// have been read after the request arrived.
-		state, err = s.shared(ctx, checker, k, ttl == 0 && s.feeds == 0)
+		// Unless the options allow a cached answer, the answer must have
+		// been read after the request arrived: a feed (if any) may not have
+		// delivered a revocation yet, and a backend without one (an HTTP
+		// endpoint) revokes where no generation moves.
+		state, err = s.shared(ctx, checker, k, ttl == 0)
 	}
 	// A revocation heard while the call was running wins over its answer
 	// (SS-04, SS-05).
@@ -345,12 +355,15 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 }
 
 // failOpen decides after a failed check: 503 unless MaxStale allows a
-// session positively confirmed within MaxStale (SS-14).
+// session positively confirmed within MaxStale (SS-14) during an outage of
+// the checker. Our own limit (MaxInFlight) is no outage: whoever can fill it
+// (64 checks of their own sessions) must not turn the live check of a
+// stolen token into a cached one, so it is 503 whatever MaxStale says.
 func (s *sessionPolicy) failOpen(ctx context.Context, p *Principal, k sessKey, err error) error {
 	if errors.Is(err, ErrSessionRevoked) {
 		return newError(ErrSessionRevoked, err)
 	}
-	if s.opts.MaxStale > 0 {
+	if s.opts.MaxStale > 0 && !errors.Is(err, errBusy) {
 		if e, ok := s.cache.get(k); ok && !e.revoked && s.now().Sub(e.at) <= s.opts.MaxStale {
 			s.openLog.Do(func() {
 				s.log.WarnContext(ctx, "authgate: session checker unavailable; accepting recently confirmed sessions (fail-open, SessionCheck.MaxStale)",
@@ -364,19 +377,17 @@ func (s *sessionPolicy) failOpen(ctx context.Context, p *Principal, k sessKey, e
 
 var errBusy = errors.New("too many session checks in flight")
 
-// shared calls checker for k once for all concurrent callers that started
-// in the same revocation generation. The call runs on a context detached
+// shared calls checker for k for concurrent callers, on a context detached
 // from any one caller, with its own timeout, so one cancelled client fails
 // nobody else; a panicking checker becomes an error for every waiter. Each
 // caller waits at most the timeout.
 //
-// With fresh set (no cached answer may be reused, and no revocation feed),
-// every caller gets the answer of a call that began after it arrived: the
-// generation moves only for revocations this process hears of, and a backend
-// without a feed (an HTTP session endpoint) revokes where we cannot see it.
-// Callers arriving while a call runs are batched for the next call, so a
-// burst costs at most two backend calls and the backend sees one call per
-// session at a time (see batched).
+// With fresh set (no cached answer may be reused), every caller gets the
+// answer of a call that began after it arrived (freshCalls: at most two
+// calls per burst, one at a time per session). Otherwise callers of one
+// generation share one call (singleflight): the options allow an answer up
+// to the cache TTL old, and a revocation this process hears of moves the
+// generation, so no call begun before it is joined after it (SS-04).
 func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k sessKey, fresh bool) (SessionState, error) {
 	gen := s.cache.generation()
 	// Callers that start after a revocation never join a call that began
@@ -387,10 +398,10 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 	var st SessionState
 	var err error
 	if fresh {
-		b := s.batched(ctx, checker, k, gen, fk)
+		b := s.fresh.do(fk, func() (SessionState, error) { return s.call(ctx, checker, k, gen) })
 		select {
 		case <-b.done:
-			st, err = b.st, b.err
+			st, err = b.v, b.err
 		case <-ctx.Done():
 			return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
 		case <-t.C:
@@ -434,62 +445,6 @@ func (s *sessionPolicy) call(ctx context.Context, checker SessionChecker, k sess
 	st, err := safeCheck(cctx, checker, k.sid)
 	s.record(k, start, gen, st, err)
 	return st, err
-}
-
-// batch is the callers answered by one backend call.
-type batch struct {
-	done chan struct{} // closed when st and err are set
-	st   SessionState
-	err  error
-}
-
-// coalescer is one session's calls: whether one is running, and the batch
-// of callers that arrived while it runs.
-type coalescer struct {
-	running bool
-	next    *batch
-}
-
-// batched returns the batch whose call began (or will begin) after this
-// caller arrived. The first caller starts a call; callers arriving while it
-// runs form the next batch, which the goroutine that ran the call starts as
-// soon as it ends, so no waiter has to come back in time and the backend
-// sees one call per session at a time.
-func (s *sessionPolicy) batched(ctx context.Context, checker SessionChecker, k sessKey, gen uint64, fk string) *batch {
-	s.cmu.Lock()
-	if s.calls == nil {
-		s.calls = map[string]*coalescer{}
-	}
-	c := s.calls[fk]
-	if c == nil {
-		c = &coalescer{}
-		s.calls[fk] = c
-	}
-	if c.running {
-		if c.next == nil {
-			c.next = &batch{done: make(chan struct{})}
-		}
-		b := c.next
-		s.cmu.Unlock()
-		return b
-	}
-	c.running = true
-	b := &batch{done: make(chan struct{})}
-	s.cmu.Unlock()
-	go func(cur *batch) {
-		for cur != nil {
-			cur.st, cur.err = s.call(ctx, checker, k, gen)
-			close(cur.done)
-			s.cmu.Lock()
-			cur, c.next = c.next, nil
-			if cur == nil {
-				c.running = false
-				delete(s.calls, fk)
-			}
-			s.cmu.Unlock()
-		}
-	}(b)
-	return b
 }
 
 // record caches the answer of a call that started at start in generation gen.

@@ -77,6 +77,12 @@ func (a *Authenticator) checkClaims(c *claims, is *issuer) error {
 	start := nowS
 	if c.hasIat {
 		start = c.iat
+	} else if c.sid != "" {
+		// Without iat the token's lifetime cannot be bounded, so neither can
+		// how long a revocation of its session must be remembered (the deny
+		// set keeps one for denyRetention): a token minted long before a
+		// revocation would be accepted again once its entry expired.
+		return invalid("token names a session but has no iat")
 	}
 	if c.exp-start > a.cfg.MaxTokenLifetime.Seconds()+leeway {
 		return invalid("token lifetime exceeds MaxTokenLifetime")

@@ -38,7 +38,7 @@ const (
 	DefaultCommandTimeout = 500 * time.Millisecond
 	MaxCommandTimeout     = 10 * time.Second
 	DefaultFeedMaxLen     = 100000
-	DefaultFeedReplay     = 24*time.Hour + 30*time.Second // core's default MaxTokenLifetime + Leeway
+	DefaultFeedReplay     = 24*time.Hour + 90*time.Second // core's default MaxTokenLifetime + 3 Leeway (its deny-set retention)
 	DefaultFeedBlock      = time.Second
 	maxPrefixLen          = 64
 	gcGrace               = time.Hour // Redis TTL beyond a session's deadline
@@ -90,7 +90,8 @@ type Options struct {
 	// FeedReplay is how far back a new subscription reads the stream, and
 	// how long a subscription that detected lost entries reports itself
 	// behind. It should be at least the authenticator's MaxTokenLifetime +
-	// Leeway; default 24h30s (core's defaults).
+	// 3 Leeway (how long a token naming a revoked session can still be
+	// accepted); default 24h1m30s (core's defaults).
 	FeedReplay time.Duration
 	// WaitReplicas, when positive, makes Revoke and RevokeSubject wait
 	// (Redis WAIT, on the connection that ran the revoking script) until
