@@ -147,12 +147,168 @@ func (s *Store) deliverLocal(rs []core.Revocation) {
 	}
 }
 
-// read is a subscription's goroutine.
+// feedReadScript reads, in one atomic step, the stream's counters and the
+// entries after an id: entries-added (Redis 7.0: every entry ever added,
+// so the newest entry's ordinal), the length, the first entry's id and the
+// last generated id, then up to ARGV[2] entries after ARGV[1] (exclusive).
+// Read together, they tell exactly whether an entry after that id was
+// trimmed or flushed away before it was read (see judge). Returns {0} when
+// the stream does not exist.
+var feedReadScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local added, len, first, lastgen = -1, 0, '', ''
+for i = 1, #info, 2 do
+  local k, v = info[i], info[i+1]
+  if k == 'entries-added' then added = v
+  elseif k == 'length' then len = v
+  elseif k == 'last-generated-id' then lastgen = v
+  elseif k == 'first-entry' and v then first = v[1]
+  end
+end
+return {1, added, len, first, lastgen, redis.call('XRANGE', KEYS[1], '(' .. ARGV[1], '+', 'COUNT', ARGV[2])}
+`)
+
+// feedSnapshot is one feedReadScript answer.
+type feedSnapshot struct {
+	exists        bool
+	added, length int64  // entries-added, length
+	first         string // id of the oldest entry left; "" when empty
+	lastGenerated string
+	entries       []redis.XMessage // after the id asked for, oldest first
+}
+
+// readAfter runs feedReadScript.
+func (s *Store) readAfter(ctx context.Context, last string) (feedSnapshot, error) {
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	res, err := feedReadScript.Run(cctx, s.cmd, []string{s.stream}, last, feedBatch).Slice()
+	if err != nil {
+		return feedSnapshot{}, err
+	}
+	var f feedSnapshot
+	if len(res) == 1 {
+		return f, nil // no stream
+	}
+	if len(res) != 6 {
+		return f, errors.New("unexpected feed script answer")
+	}
+	f.exists = true
+	f.added, _ = res[1].(int64)
+	f.length, _ = res[2].(int64)
+	f.first, _ = res[3].(string)
+	f.lastGenerated, _ = res[4].(string)
+	if f.added < 0 {
+		return f, errors.New("the revocation stream has no entries-added counter: the feed needs Redis 7.0 or later")
+	}
+	rows, _ := res[5].([]any)
+	for _, row := range rows {
+		m, ok := parseXMessage(row)
+		if !ok {
+			return f, errors.New("unexpected stream entry shape")
+		}
+		f.entries = append(f.entries, m)
+	}
+	return f, nil
+}
+
+// parseXMessage reads one XRANGE row {id, {field, value, ...}}.
+func parseXMessage(row any) (redis.XMessage, bool) {
+	r, ok := row.([]any)
+	if !ok || len(r) != 2 {
+		return redis.XMessage{}, false
+	}
+	id, ok := r[0].(string)
+	kv, ok2 := r[1].([]any)
+	if !ok || !ok2 || len(kv)%2 != 0 {
+		return redis.XMessage{}, false
+	}
+	m := redis.XMessage{ID: id, Values: make(map[string]any, len(kv)/2)}
+	for i := 0; i < len(kv); i += 2 {
+		k, ok := kv[i].(string)
+		if !ok {
+			return redis.XMessage{}, false
+		}
+		m.Values[k] = kv[i+1]
+	}
+	return m, true
+}
+
+// cursor is where a subscription stands in the stream: the id of the last
+// entry it read (or the time-based start) and that entry's ordinal (its
+// place in entries-added), -1 while not known.
+type cursor struct {
+	last string
+	ord  int64
+	seen bool // an entry was read through this cursor
+}
+
+// judge compares a snapshot with the cursor it was read after, and says
+// whether an entry after the cursor was lost (trimmed by MAXLEN, flushed,
+// or the stream recreated by a restart without persistence), and whether
+// the stream was recreated (the cursor no longer means anything in it).
+// Trimming removes the oldest entries first, so with the cursor's ordinal
+// known the answer is exact: the first entry after the cursor must have
+// ordinal ord+1. While it is not known (a new subscription, starting at a
+// time), a trim that reached past the start errs on the safe side.
+func judge(c cursor, f feedSnapshot) (lost, recreated bool) {
+	if !f.exists {
+		// No stream: nothing was ever revoked, or it was flushed away
+		// with whatever followed the cursor.
+		gone := c.ord > 0 || c.seen
+		return gone, gone
+	}
+	if cmpID(f.lastGenerated, c.last) < 0 || (c.ord >= 0 && f.added < c.ord) {
+		return true, true // counters went back: a new stream
+	}
+	trimmed := f.added - f.length // entries removed so far
+	if c.ord < 0 {
+		// Unknown ordinal: something after the start may have been
+		// trimmed when the oldest entry left is itself after the start.
+		return trimmed > 0 && cmpID(f.lastGenerated, c.last) > 0 && (f.length == 0 || cmpID(f.first, c.last) > 0), false
+	}
+	if len(f.entries) == 0 {
+		// Entries after the cursor were added (added > ord) but none is
+		// left to read.
+		return f.added > c.ord, false
+	}
+	if f.entries[0].ID == f.first {
+		// The first entry after the cursor is the oldest left: its
+		// ordinal is trimmed+1, and must be ord+1.
+		return trimmed+1 != c.ord+1, trimmed+1 < c.ord+1
+	}
+	return false, false // entries up to the cursor are still there: nothing after it was trimmed
+}
+
+// advance moves the cursor past the entries of f.
+func (c *cursor) advance(f feedSnapshot, lost bool) {
+	n := int64(len(f.entries))
+	if n == 0 {
+		if c.ord < 0 || lost {
+			c.ord = f.added // everything up to the newest entry is behind us
+		}
+		return
+	}
+	switch {
+	case f.entries[0].ID == f.first:
+		c.ord = f.added - f.length + n
+	case c.ord >= 0 && !lost:
+		c.ord += n
+	case n < feedBatch:
+		c.ord = f.added // the answer reached the newest entry
+	default:
+		c.ord = -1 // a full batch from an unknown place: learnt on a later read
+	}
+	c.last = f.entries[n-1].ID
+	c.seen = true
+}
+
+// read is a subscription's goroutine. Every read is one feedReadScript
+// call, judged for lost entries (judge); between reads it waits on XREAD
+// BLOCK for the next entry, which the next script call then reads.
 func (s *Store) read(ctx context.Context, sub *subscription) {
 	var (
-		last    string // last id read; "" until the start is known
-		seen    bool   // read at least one entry since the start
-		check   = true // look for a gap before the next read
+		cur     cursor // cur.last "" until the start is known
 		backoff time.Duration
 		loud    = rate.Sometimes{First: 1, Interval: 10 * time.Second}
 		garbage = rate.Sometimes{First: 3, Interval: time.Minute}
@@ -160,7 +316,6 @@ func (s *Store) read(ctx context.Context, sub *subscription) {
 	fail := func(what string, err error) {
 		sub.current.Store(false)
 		sub.report()
-		check = true
 		loud.Do(func() {
 			s.log.Warn("redisstore: revocation feed "+what+"; every request is checked live until it has caught up", slog.Any("error", err))
 		})
@@ -174,35 +329,15 @@ func (s *Store) read(ctx context.Context, sub *subscription) {
 	}
 	for ctx.Err() == nil {
 		sub.report()
-		if last == "" {
+		if cur.last == "" {
 			start, err := s.startID(ctx)
 			if err != nil {
 				fail("cannot start", err)
 				continue
 			}
-			last = start
+			cur = cursor{last: start, ord: -1}
 		}
-		if check {
-			reset, err := s.gap(ctx, sub, last, seen)
-			if err != nil {
-				fail("cannot check for lost entries", err)
-				continue
-			}
-			if reset {
-				last, seen = "0-0", false
-			}
-			check = false
-		}
-		block := s.block
-		if !sub.current.Load() {
-			block = -1 // catching up: do not wait when there is nothing
-		}
-		res, err := s.cmd.XRead(ctx, &redis.XReadArgs{Streams: []string{s.stream, last}, Count: feedBatch, Block: block}).Result()
-		if errors.Is(err, redis.Nil) {
-			sub.current.Store(true)
-			backoff = 0
-			continue
-		}
+		f, err := s.readAfter(ctx, cur.last)
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -211,28 +346,77 @@ func (s *Store) read(ctx context.Context, sub *subscription) {
 			continue
 		}
 		backoff = 0
-		n := 0
-		for _, st := range res {
-			for _, m := range st.Messages {
-				n++
-				last, seen = m.ID, true
-				r, ok := parseEntry(m)
-				if !ok {
-					garbage.Do(func() { s.log.Warn("redisstore: ignoring a malformed revocation feed entry", slog.String("id", m.ID)) })
-					continue
-				}
-				sub.deliver(r)
+		lost, recreated := judge(cur, f)
+		if lost {
+			switch {
+			case recreated:
+				s.behind(sub, "the revocation stream disappeared or was recreated (FLUSHALL, or a restart without persistence)")
+			default:
+				s.behind(sub, "revocation feed entries were trimmed before they were read (raise FeedMaxLen)")
 			}
 		}
-		if n >= feedBatch {
-			// More may be waiting: stay behind until a short read, and make
-			// sure the trimming has not overtaken us.
-			sub.current.Store(false)
-			check = true
-		} else {
-			sub.current.Store(true)
+		if recreated {
+			cur = cursor{last: "0-0", ord: 0}
+			if !f.exists {
+				sub.current.Store(true)
+				if !s.wait(ctx, sub, cur.last) {
+					return
+				}
+				continue
+			}
+			f, err = s.readAfter(ctx, cur.last)
+			if err != nil {
+				fail("read failed", err)
+				continue
+			}
+		}
+		for _, m := range f.entries {
+			r, ok := parseEntry(m)
+			if !ok {
+				garbage.Do(func() { s.log.Warn("redisstore: ignoring a malformed revocation feed entry", slog.String("id", m.ID)) })
+				continue
+			}
+			sub.deliver(r)
+		}
+		cur.advance(f, lost)
+		if len(f.entries) >= feedBatch {
+			sub.current.Store(false) // more may be waiting: read on at once
+			continue
+		}
+		sub.current.Store(true)
+		sub.report()
+		if !s.wait(ctx, sub, cur.last) {
+			return
 		}
 	}
+}
+
+// wait blocks until the stream may have an entry after last (XREAD BLOCK,
+// at most Options.FeedBlock), and reports false when ctx ended. A failed
+// wait reports the subscription behind until its next successful read. What the
+// XREAD returns is not used: the next feedReadScript call reads it, with
+// the counters that show a gap.
+func (s *Store) wait(ctx context.Context, sub *subscription, last string) bool {
+	err := s.cmd.XRead(ctx, &redis.XReadArgs{Streams: []string{s.stream, last}, Count: 1, Block: s.block}).Err()
+	if ctx.Err() != nil {
+		return false
+	}
+	if err != nil && !errors.Is(err, redis.Nil) {
+		// The connection broke (or Redis is down): this subscription hears
+		// nothing until the next read succeeds, so it is behind until then.
+		// The next script call decides whether anything was lost; a short
+		// pause keeps a broken connection from spinning.
+		sub.current.Store(false)
+		sub.report()
+		t := time.NewTimer(20 * time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
+	return true
 }
 
 // startID is the id a new subscription reads after: FeedReplay ago by the
@@ -249,44 +433,6 @@ func (s *Store) startID(ctx context.Context) (string, error) {
 		from = 0
 	}
 	return strconv.FormatInt(from, 10) + "-0", nil
-}
-
-// gap looks for stream entries after last that were deleted before this
-// subscription read them: trimmed by MAXLEN, or the stream flushed and
-// recreated (reset: read it again from the start). Either way the
-// subscription reports itself behind for FeedReplay. A stream flushed and
-// refilled past last while the subscription was away is not detected (see
-// the README: a FLUSHALL also loses the sessions, which are then refused on
-// every route that checks live).
-func (s *Store) gap(ctx context.Context, sub *subscription, last string, seen bool) (reset bool, err error) {
-	cctx, cancel := s.ctx(ctx)
-	defer cancel()
-	info, err := s.cmd.XInfoStream(cctx, s.stream).Result()
-	if err != nil {
-		if strings.Contains(err.Error(), "no such key") {
-			// No stream: nothing was ever revoked, or it was flushed. If
-			// we had read entries, whatever followed them is lost.
-			if seen {
-				s.behind(sub, "the revocation stream disappeared (FLUSHALL or a restart without persistence)")
-				return true, nil
-			}
-			return false, nil
-		}
-		return false, err
-	}
-	if cmpID(info.LastGeneratedID, last) < 0 {
-		s.behind(sub, "the revocation stream was recreated")
-		return true, nil
-	}
-	// Entries were removed (trimmed by MAXLEN) and the oldest one left is
-	// past last: some removed entry may have come after last. (When the
-	// oldest entry left is exactly the one after last, this errs on the
-	// safe side.)
-	if info.EntriesAdded > info.Length && cmpID(info.LastGeneratedID, last) > 0 &&
-		(info.Length == 0 || cmpID(info.FirstEntry.ID, last) > 0) {
-		s.behind(sub, "revocation feed entries were trimmed before they were read (raise FeedMaxLen)")
-	}
-	return false, nil
 }
 
 func (s *Store) behind(sub *subscription, why string) {
