@@ -54,7 +54,7 @@ func (b *slowFirstAnswer) afterRevocation(t *testing.T, n int, do func() int) (i
 	var wg sync.WaitGroup
 	var first int
 	wg.Go(func() { first = do() })
-	<-b.answered        // the first call has read "active"
+	<-b.answered          // the first call has read "active"
 	b.revoked.Store(true) // the backend acknowledges the revocation
 	later := make([]int, n)
 	for i := range n {
