@@ -3,7 +3,7 @@ module github.com/authgate/authgate/bench
 go 1.26.0
 
 require (
-	github.com/MicahParks/keyfunc/v3 v3.9.1
+	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
 	github.com/authgate/authgate/core v0.0.0
 	github.com/authgate/authgate/echoauth v0.0.0

@@ -11,6 +11,9 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/MicahParks/jwkset"
+	"github.com/MicahParks/keyfunc/v3"
 )
 
 // Config says whom to trust and how. The zero value of every optional field is
@@ -38,6 +41,17 @@ type Config struct {
 	// (at least 32 bytes, and not a known weak secret). HMAC cannot be mixed
 	// with public keys for one issuer.
 	HMACSecret []byte
+	// Keyfunc is a key set the application already runs with
+	// github.com/MicahParks/keyfunc/v3 (its own refresh, a Given set,
+	// several URLs). authgate reads the keys its Storage() holds, applies its
+	// key policy to them (the same as for a JWKS URL) and every token check
+	// on top; the Keyfunc method itself is not called. The storage is re-read
+	// every RefreshInterval and asked for an unknown kid (at most once per
+	// UnknownKeyRefresh); refreshing it is the application's business.
+	// Exclusive with JWKSURL, PublicKeys, HMACSecret and KeyStorage.
+	Keyfunc keyfunc.Keyfunc
+	// KeyStorage is Keyfunc for a bare github.com/MicahParks/jwkset storage.
+	KeyStorage jwkset.Storage
 	// Algorithms is the allow-list; default RS256, ES256, EdDSA (and HS256 when
 	// HMACSecret is set). "none" is never accepted.
 	Algorithms []string
@@ -149,6 +163,8 @@ type IssuerConfig struct {
 	JWKSURL    string
 	PublicKeys []string
 	HMACSecret []byte
+	Keyfunc    keyfunc.Keyfunc
+	KeyStorage jwkset.Storage
 	Algorithms []string
 	// Sessions overrides Config.Sessions for tokens of this issuer.
 	Sessions SessionChecker
@@ -327,10 +343,11 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 	}
 
 	issuers := slices.Clone(c.Issuers)
-	if c.Issuer != "" || len(c.Audience) > 0 || c.JWKSURL != "" || len(c.PublicKeys) > 0 || len(c.HMACSecret) > 0 {
+	if c.Issuer != "" || len(c.Audience) > 0 || c.JWKSURL != "" || len(c.PublicKeys) > 0 || len(c.HMACSecret) > 0 || c.Keyfunc != nil || c.KeyStorage != nil {
 		issuers = append([]IssuerConfig{{
 			Issuer: c.Issuer, Audience: c.Audience, JWKSURL: c.JWKSURL,
 			PublicKeys: c.PublicKeys, HMACSecret: c.HMACSecret, Algorithms: c.Algorithms,
+			Keyfunc: c.Keyfunc, KeyStorage: c.KeyStorage,
 		}}, issuers...)
 	}
 	if len(issuers) == 0 && c.Opaque == nil {
@@ -360,6 +377,11 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 		}
 		if len(ic.HMACSecret) > 0 && sources > 1 {
 			return nil, configErr("issuer %q mixes HMACSecret with public keys; an issuer uses one or the other", ic.Issuer)
+		}
+		if given := ic.Keyfunc != nil || ic.KeyStorage != nil; given && (sources > 0 || ic.Keyfunc != nil && ic.KeyStorage != nil) {
+			return nil, configErr("issuer %q: Keyfunc or KeyStorage is the issuer's one key source; set it alone", ic.Issuer)
+		} else if given {
+			sources++
 		}
 		if ic.JWKSURL != "" {
 			if err := checkFetchURL(ic.JWKSURL); err != nil {

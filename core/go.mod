@@ -11,3 +11,5 @@ require (
 )
 
 require go.uber.org/goleak v1.3.0
+
+require github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect

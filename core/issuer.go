@@ -24,8 +24,11 @@ type issuer struct {
 	hmacKey *vkey // hmac as a key, remembered by the verified-token cache
 
 	keys    atomic.Pointer[keyring]
-	jwksURL string // "" for static keys and HMAC
+	jwksURL string // "" for static keys, HMAC and an application's key set
 	client  *http.Client
+	// src is the jwkset storage of a remote issuer (nil until discovery has
+	// found the JWKS URL) or the one the application handed over.
+	src atomic.Pointer[keySource]
 
 	unknownKID *rate.Limiter // refetches caused by unknown kids
 	flight     singleflight.Group
@@ -38,6 +41,7 @@ type issuer struct {
 	mu      sync.Mutex
 	pending chan struct{} // asked for, not started
 	running chan struct{} // started, not ended
+	kid     string        // the unknown kid of the pending request (an application's storage is asked for it)
 }
 
 type fetchError struct {
@@ -63,9 +67,16 @@ func newIssuer(ctx context.Context, a *Authenticator, ic IssuerConfig, client *h
 	is.unknownKID = rate.NewLimiter(rate.Every(a.cfg.UnknownKeyRefresh), 1)
 	is.kick = make(chan struct{}, 1)
 	is.jwksURL = ic.JWKSURL
+	if ic.Keyfunc != nil || ic.KeyStorage != nil {
+		src := newGivenSource(ic)
+		if src.store == nil {
+			return nil, configErr("issuer %q: the Keyfunc's Storage() is nil", ic.Issuer)
+		}
+		is.src.Store(src)
+	}
 	fctx, cancel := context.WithTimeout(ctx, 2*a.cfg.FetchTimeout)
 	defer cancel()
-	err := is.refresh(fctx) // discovery first, within refresh
+	err := is.refresh(fctx, "") // discovery first, within refresh
 	if err != nil {
 		// A discovery document that answers but is wrong (another issuer,
 		// no https jwks_uri) is a configuration error: it never heals.
@@ -108,22 +119,38 @@ func (is *issuer) discover(ctx context.Context) error {
 	if doc.Issuer != is.cfg.Issuer {
 		return fmt.Errorf("%w: %w: it names issuer %q, not %q (OpenID Connect Discovery 1.0 section 4.3)", errDiscovery, errDiscoveryDoc, doc.Issuer, is.cfg.Issuer)
 	}
-	if err := checkFetchURL(doc.JWKSURI); err != nil {
+	if err := checkDiscoveredURL(is.cfg.Issuer, doc.JWKSURI); err != nil {
 		return fmt.Errorf("%w: %w: jwks_uri: %v", errDiscovery, errDiscoveryDoc, err)
 	}
 	is.jwksURL = doc.JWKSURI
 	return nil
 }
 
-// refresh fetches the JWKS and swaps in the new keys. On any failure the old
-// keys stay in service.
-func (is *issuer) refresh(ctx context.Context) error {
+// checkDiscoveredURL allows a jwks_uri found by discovery no more than the
+// issuer's own URL is allowed: https, or http on loopback only when the
+// issuer itself is a loopback http URL. Otherwise an https issuer's document
+// could make the API GET its own loopback services over http, at start, on
+// every refresh and on unknown kids (issue 14, item 9).
+func checkDiscoveredURL(issuer, raw string) error {
+	if err := checkFetchURL(raw); err != nil {
+		return err
+	}
+	if strings.HasPrefix(raw, "https://") || strings.HasPrefix(issuer, "http://") && checkFetchURL(issuer) == nil {
+		return nil
+	}
+	return fmt.Errorf("%q is plain http and the issuer is not: a discovered key set must come over https", raw)
+}
+
+// refresh fetches the key set and swaps in the new keys. On any failure the
+// old keys stay in service. kid is the unknown kid a request asked for, if
+// any (see keySource.refetch).
+func (is *issuer) refresh(ctx context.Context, kid string) error {
 	_, err, _ := is.flight.Do("jwks", func() (any, error) {
 		var start time.Time
 		if is.a.obs != nil {
 			start = time.Now()
 		}
-		err := is.refreshOnce(ctx)
+		err := is.refreshOnce(ctx, kid)
 		if err != nil {
 			is.lastErr.Store(&fetchError{err: err, at: is.a.cfg.Now()})
 		} else {
@@ -137,40 +164,26 @@ func (is *issuer) refresh(ctx context.Context) error {
 	return err
 }
 
-func (is *issuer) refreshOnce(ctx context.Context) error {
-	if err := is.discover(ctx); err != nil {
+func (is *issuer) refreshOnce(ctx context.Context, kid string) error {
+	src := is.src.Load()
+	if src == nil {
+		// A JWKS URL: discovery (once), then authgate's keyfunc over
+		// jwkset's HTTP storage, whose first fetch is this refresh.
+		if err := is.discover(ctx); err != nil {
+			return err
+		}
+		var err error
+		if src, err = is.newRemoteSource(ctx); src == nil {
+			return err
+		}
+		is.src.Store(src)
+		if err != nil {
+			return err
+		}
+	} else if err := src.refetch(ctx, is, kid); err != nil {
 		return err
 	}
-	body, err := is.fetch(ctx, is.jwksURL)
-	if err != nil {
-		return fmt.Errorf("JWKS fetch: %w", err)
-	}
-	keys, skipped, err := parseJWKS(body, is.cfg.Algorithms)
-	if err != nil {
-		return fmt.Errorf("JWKS: %w", err)
-	}
-	for _, s := range skipped {
-		is.a.log.Warn("authgate: JWKS key skipped", slog.String("issuer", is.cfg.Issuer), slog.String("reason", s))
-	}
-	if len(keys) == 0 {
-		return errors.New("JWKS holds no usable key")
-	}
-	for _, k := range keys {
-		if k.private {
-			// KS-17: the issuer publishes private key material. Only the
-			// public half is used; the operator must hear about it.
-			is.a.log.Error("authgate: JWKS publishes private key members; only the public part is used, rotate that key",
-				slog.String("issuer", is.cfg.Issuer), slog.String("kid", k.kid))
-		}
-	}
-	reuseKeys(is.keys.Load(), keys) // unchanged keys keep their *vkey (verified-token cache)
-	kr := newKeyring(keys, is.a.cfg.Now())
-	for kid := range kr.ambiguous {
-		is.a.log.Warn("authgate: JWKS lists one kid for different keys; tokens naming it are refused",
-			slog.String("issuer", is.cfg.Issuer), slog.String("kid", kid))
-	}
-	is.keys.Store(kr)
-	return nil
+	return is.loadKeys(ctx, src)
 }
 
 // refreshLoop refetches the JWKS every RefreshInterval, sooner (with backoff
@@ -183,6 +196,7 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 		wait = minRefresh
 	}
 	backoff := minRefresh
+	var askedKID string
 	for {
 		t := time.NewTimer(wait)
 		var asked chan struct{}
@@ -196,10 +210,14 @@ func (is *issuer) refreshLoop(ctx context.Context) {
 			is.mu.Lock()
 			asked, is.pending = is.pending, nil
 			is.running = asked
+			kid := is.kid
+			is.kid = ""
 			is.mu.Unlock()
+			askedKID = kid
 		}
 		fctx, cancel := context.WithTimeout(ctx, is.a.cfg.FetchTimeout)
-		err := is.refresh(fctx)
+		err := is.refresh(fctx, askedKID)
+		askedKID = ""
 		cancel()
 		if asked != nil {
 			is.mu.Lock()
@@ -233,12 +251,16 @@ func (is *issuer) inflight() <-chan struct{} {
 }
 
 // requestRefresh asks refreshLoop for a refetch and returns a channel closed
-// when a refetch that started after the request has ended.
-func (is *issuer) requestRefresh() <-chan struct{} {
+// when a refetch that started after the request has ended. kid is the
+// unknown kid that asks, "" for a signature failure.
+func (is *issuer) requestRefresh(kid string) <-chan struct{} {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if is.pending == nil {
 		is.pending = make(chan struct{})
+	}
+	if kid != "" {
+		is.kid = kid
 	}
 	select {
 	case is.kick <- struct{}{}:
@@ -274,10 +296,12 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 	// across all requests, and wait for it only briefly (unknownKIDWait).
 	// Requests beyond the rate limit join a refetch already under way (the
 	// burst of new-kid tokens right after a rotation), else are answered at
-	// once: no request ever waits for the limiter.
+	// once: no request ever waits for the limiter. jwkset's own unknown-kid
+	// refresh cannot do this (every caller waits on its limiter and runs a
+	// refetch of its own), so this stays authgate's (TestUnknownKidFlood).
 	var done <-chan struct{}
 	if is.unknownKID.Allow() {
-		done = is.requestRefresh()
+		done = is.requestRefresh(h.kid)
 	} else {
 		done = is.inflight()
 	}
@@ -318,7 +342,7 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 // nobody waits for it.
 func (is *issuer) signatureFailed(header) {
 	if is.unknownKID != nil && is.unknownKID.Allow() {
-		is.requestRefresh()
+		is.requestRefresh("")
 	}
 }
 

@@ -233,70 +233,115 @@ const maxJWKSKeys = 100
 // be used are skipped and reported in skipped (RFC 7517 section 5: unknown or
 // unusable keys are ignored); the set itself fails only when it is not a JWKS.
 func parseJWKS(body []byte, allowed []string) (keys []*vkey, skipped []string, err error) {
+	keys, _, skipped, err = parseJWKSMarshal(body, allowed)
+	return keys, skipped, err
+}
+
+// parseJWKSMarshal is parseJWKS that also returns each usable key as jwkset
+// reads it, private members removed (see screenJWKS).
+func parseJWKSMarshal(body []byte, allowed []string) (keys []*vkey, ms []jwkset.JWKMarshal, skipped []string, err error) {
 	var doc struct {
 		Keys []jsontext.Value `json:"keys"`
 	}
 	if err := strictUnmarshal(body, &doc); err != nil {
-		return nil, nil, fmt.Errorf("not a JWK Set: %w", err)
+		return nil, nil, nil, fmt.Errorf("not a JWK Set: %w", err)
 	}
 	if doc.Keys == nil {
-		return nil, nil, errors.New(`not a JWK Set: no "keys" array`)
+		return nil, nil, nil, errors.New(`not a JWK Set: no "keys" array`)
 	}
 	if len(doc.Keys) > maxJWKSKeys {
-		return nil, nil, fmt.Errorf("JWK Set has %d keys, more than %d", len(doc.Keys), maxJWKSKeys)
+		return nil, nil, nil, fmt.Errorf("JWK Set has %d keys, more than %d", len(doc.Keys), maxJWKSKeys)
 	}
 	for i, raw := range doc.Keys {
-		vk, err := parseJWK(raw, allowed)
+		vk, m, err := parseJWKMarshal(raw, allowed)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("key %d: %v", i, err))
 			continue
 		}
 		keys = append(keys, vk)
+		ms = append(ms, m)
 	}
-	return keys, skipped, nil
+	return keys, ms, skipped, nil
 }
 
 // parseJWK parses one public JWK (through jwkset) and applies authgate's key
 // policy on top: signature keys only, no symmetric keys, private members
 // ignored, sizes and curves checked, alg bound.
 func parseJWK(raw []byte, allowed []string) (*vkey, error) {
+	vk, _, err := parseJWKMarshal(raw, allowed)
+	return vk, err
+}
+
+// parseJWKMarshal is parseJWK that also returns the key as jwkset reads it,
+// with its private members removed: what screenJWKS hands on to jwkset's
+// HTTP storage.
+func parseJWKMarshal(raw []byte, allowed []string) (*vkey, jwkset.JWKMarshal, error) {
 	if bytes.Equal(bytes.TrimSpace(raw), []byte("null")) {
-		return nil, errors.New("null key")
+		return nil, jwkset.JWKMarshal{}, errors.New("null key")
 	}
 	var m jwkset.JWKMarshal
 	if err := strictUnmarshal(raw, &m); err != nil {
-		return nil, fmt.Errorf("malformed JWK: %w", err)
+		return nil, m, fmt.Errorf("malformed JWK: %w", err)
 	}
-	switch m.KTY {
-	case jwkset.KtyRSA, jwkset.KtyEC, jwkset.KtyOKP:
-	case jwkset.KtyOct:
-		return nil, errors.New(`symmetric "oct" key in a public key set`)
-	default:
-		return nil, fmt.Errorf("unsupported kty %q", string(m.KTY))
-	}
-	if m.USE != "" && m.USE != jwkset.UseSig {
-		return nil, fmt.Errorf("key use %q is not signature verification", string(m.USE))
-	}
-	if len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify) {
-		return nil, errors.New(`key_ops does not include "verify"`)
-	}
-	if m.KTY == jwkset.KtyRSA {
-		// jwkset reads e through a uint64; refuse what would be truncated.
-		e, err := base64.RawURLEncoding.Strict().DecodeString(m.E)
-		if err != nil || len(e) == 0 || len(e) > 4 || e[0] == 0 {
-			return nil, errors.New("RSA exponent malformed or out of range")
-		}
+	if err := checkJWKMeta(m); err != nil {
+		return nil, m, err
 	}
 	private := m.D != "" || m.P != "" || m.Q != "" || m.DP != "" || m.DQ != "" || m.QI != "" || m.K != "" || len(m.OTH) > 0
 	// Private members are dropped: only the public half is ever used.
 	m.D, m.P, m.Q, m.DP, m.DQ, m.QI, m.K, m.OTH = "", "", "", "", "", "", "", nil
 	jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})
 	if err != nil {
-		return nil, fmt.Errorf("invalid JWK: %w", err)
+		return nil, m, fmt.Errorf("invalid JWK: %w", err)
+	}
+	vk, err := vkeyFromJWK(jwk, allowed)
+	if err != nil {
+		return nil, m, err
+	}
+	vk.private = private
+	return vk, m, nil
+}
+
+// checkJWKMeta is the part of the key policy read from a JWK's members:
+// asymmetric signature keys only (RFC 7517 sections 4.2 and 4.3; RFC 8725
+// section 3.1), and an RSA exponent jwkset can read without truncating it.
+func checkJWKMeta(m jwkset.JWKMarshal) error {
+	switch m.KTY {
+	case jwkset.KtyRSA, jwkset.KtyEC, jwkset.KtyOKP:
+	case jwkset.KtyOct:
+		return errors.New(`symmetric "oct" key in a public key set`)
+	default:
+		return fmt.Errorf("unsupported kty %q", string(m.KTY))
+	}
+	if m.USE != "" && m.USE != jwkset.UseSig {
+		return fmt.Errorf("key use %q is not signature verification", string(m.USE))
+	}
+	if len(m.KEYOPS) > 0 && !slices.Contains(m.KEYOPS, jwkset.KeyOpsVerify) {
+		return errors.New(`key_ops does not include "verify"`)
+	}
+	if m.KTY == jwkset.KtyRSA {
+		// jwkset reads e through a uint64; refuse what would be truncated.
+		e, err := base64.RawURLEncoding.Strict().DecodeString(m.E)
+		if err != nil || len(e) == 0 || len(e) > 4 || e[0] == 0 {
+			return errors.New("RSA exponent malformed or out of range")
+		}
+	}
+	return nil
+}
+
+// vkeyFromJWK applies authgate's key policy to a key held by a jwkset
+// storage (authgate's own HTTP storage, or one the application hands over
+// through Config.Keyfunc or Config.KeyStorage): the checks on its members,
+// then type, size, curve and point checks and the alg binding on the key
+// itself. A private key is used by its public half only.
+func vkeyFromJWK(jwk jwkset.JWK, allowed []string) (*vkey, error) {
+	m := jwk.Marshal()
+	if err := checkJWKMeta(m); err != nil {
+		return nil, err
 	}
 	pub := jwk.Key()
+	private := false
 	if p, ok := pub.(interface{ Public() crypto.PublicKey }); ok {
-		pub = p.Public()
+		pub, private = p.Public(), true
 	}
 	algs, err := bindAlgs(pub, string(m.ALG), allowed)
 	if err != nil {

@@ -23,7 +23,7 @@ func (a *Authenticator) RefreshKeys(ctx context.Context) error {
 		if is.jwksURL == "" && is.unknownKID == nil {
 			continue
 		}
-		if err := is.refresh(ctx); err != nil {
+		if err := is.refresh(ctx, ""); err != nil {
 			return err
 		}
 	}

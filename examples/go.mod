@@ -25,6 +25,7 @@ require (
 )
 
 require (
+	github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect
 	github.com/cenkalti/backoff/v5 v5.0.3 // indirect
 	github.com/go-logr/logr v1.4.4 // indirect
 	github.com/go-logr/stdr v1.2.2 // indirect
