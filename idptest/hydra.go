@@ -359,6 +359,9 @@ type ClientSpec struct {
 	Scope string
 	// Audience lists the audiences the client may ask for.
 	Audience []string
+	// AccessTokenStrategy is the client's "access_token_strategy": "jwt"
+	// (the server's default here) or "opaque" (ory_at_X.Y tokens).
+	AccessTokenStrategy string
 }
 
 // CreateClient registers a client (client_secret_basic at the token
@@ -379,6 +382,9 @@ func (h *Hydra) CreateClient(spec ClientSpec) Client {
 		"audience":                   spec.Audience,
 		"redirect_uris":              []string{redirect},
 		"token_endpoint_auth_method": "client_secret_basic",
+	}
+	if spec.AccessTokenStrategy != "" {
+		body["access_token_strategy"] = spec.AccessTokenStrategy
 	}
 	var out struct {
 		ID     string `json:"client_id"`

@@ -217,3 +217,41 @@ func TestHydraRevocationSeenByIntrospection(t *testing.T) {
 		t.Fatalf("after an RFC 7009 revoke: %v, want revoked", err)
 	}
 }
+
+// TestHydraOpaqueTokens: hydra's opaque access tokens (ory_at_X.Y, one
+// dot) reach the Introspector beside its JWTs, and an RFC 7009 revoke is
+// refused at once.
+func TestHydraOpaqueTokens(t *testing.T) {
+	h := idptest.Start(t, idptest.Options{})
+	c := h.CreateClient(idptest.ClientSpec{Audience: []string{"orders-api"}, AccessTokenStrategy: "opaque"})
+	in, err := core.NewIntrospector(core.IntrospectionOptions{
+		Endpoint: h.IntrospectionURL(), ClientAuth: core.ClientAuthNone,
+		Issuer: h.Issuer, Audience: []string{"orders-api"},
+		Claims: core.ClaimNames{SessionID: "ext.sid"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	auth, err := core.New(context.Background(), core.Config{Issuer: h.Issuer, Audience: []string{"orders-api"}, Opaque: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close()
+	apps := servers(t, auth)
+	tok := h.AuthorizationCode(c, idptest.Login{Subject: "carol", Scope: []string{"openid", "offline_access", "read"}, Audience: []string{"orders-api"}})
+	if idptest.JWTHeader(tok.AccessToken) != nil {
+		t.Fatalf("not an opaque token: %.20s", tok.AccessToken)
+	}
+	for name, base := range apps {
+		if code, m := call(t, "GET", base+"/me", tok.AccessToken); code != 200 || m.Sub != "carol" || m.SID != tok.LoginSessionID {
+			t.Errorf("%s: opaque token /me: %d %+v", name, code, m)
+		}
+	}
+	h.Revoke(c, tok.AccessToken)
+	for name, base := range apps {
+		if code, _ := call(t, "GET", base+"/me", tok.AccessToken); code != 401 {
+			t.Errorf("%s: revoked opaque token /me: %d, want 401", name, code)
+		}
+	}
+}
