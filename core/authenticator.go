@@ -49,6 +49,9 @@ type Authenticator struct {
 	wg     sync.WaitGroup // background goroutines
 	once   sync.Once
 
+	// claimNames reads Config.Claims out of a token's claims.
+	claimNames claimReader
+
 	sessions *sessionPolicy
 	tokens   *tokenCache // nil when Config.TokenCache.Disabled
 
@@ -72,6 +75,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		obs:      cfg.Observer,
 		obsPanic: rate.Sometimes{First: 1, Interval: time.Minute},
 	}
+	a.claimNames = newClaimReader(cfg.Claims)
 	a.anon = &Principal{auth: a, anonymous: true}
 	a.coop = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {

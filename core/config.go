@@ -172,11 +172,35 @@ type IssuerConfig struct {
 
 // ClaimNames names the claims read into a Principal. Empty fields take the
 // defaults shown.
+//
+// A name may be a dotted path into nested objects: "ext.sid" reads
+// {"ext":{"sid":"..."}} (Ory Hydra's layout). A member whose name is the
+// whole path is taken first, so names that hold dots themselves work as
+// they are ("https://example.com/roles", Auth0's namespaced claims). A claim
+// found both ways fails the token. No name may be a dotted prefix of
+// another, nor start with a claim authgate reads itself ("iss.x").
 type ClaimNames struct {
 	SessionID string // "sid"
-	Scope     string // "scope" (a space-separated string); "scp" is read too
+	Scope     string // "scope" (a space-separated string or an array); "scp" is read too, and both are merged without duplicates
 	Roles     string // "roles"
 	Tenant    string // "tenant"
+}
+
+// normalize fills the defaults and checks the names.
+func (n *ClaimNames) normalize() error {
+	if n.SessionID == "" {
+		n.SessionID = "sid"
+	}
+	if n.Scope == "" {
+		n.Scope = "scope"
+	}
+	if n.Roles == "" {
+		n.Roles = "roles"
+	}
+	if n.Tenant == "" {
+		n.Tenant = "tenant"
+	}
+	return checkClaimNames(n)
 }
 
 // Defaults and bounds.
@@ -311,19 +335,7 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 			return nil, configErr("TrustedOrigins entry %q is not of the form scheme://host[:port]", o)
 		}
 	}
-	if c.Claims.SessionID == "" {
-		c.Claims.SessionID = "sid"
-	}
-	if c.Claims.Scope == "" {
-		c.Claims.Scope = "scope"
-	}
-	if c.Claims.Roles == "" {
-		c.Claims.Roles = "roles"
-	}
-	if c.Claims.Tenant == "" {
-		c.Claims.Tenant = "tenant"
-	}
-	if err := checkClaimNames(&c.Claims); err != nil {
+	if err := c.Claims.normalize(); err != nil {
 		return nil, err
 	}
 	if c.SessionPolicy > Always {
@@ -420,9 +432,21 @@ func checkClaimNames(n *ClaimNames) error {
 		if slices.Contains(registeredClaims, f.name) || f.name == "scp" && f.field != "Scope" {
 			return configErr("Claims.%s %q is a claim authgate reads itself; pick another name", f.field, f.name)
 		}
+		if strings.HasPrefix(f.name, ".") || strings.HasSuffix(f.name, ".") || strings.Contains(f.name, "..") {
+			return configErr("Claims.%s %q: a dotted path has an empty segment", f.field, f.name)
+		}
+		for _, r := range append(registeredClaims, "scp") {
+			if strings.HasPrefix(f.name, r+".") {
+				return configErr("Claims.%s %q is below %q, a claim authgate reads itself", f.field, f.name, r)
+			}
+		}
 		for _, g := range names[:i] {
 			if g.name == f.name {
 				return configErr("Claims.%s and Claims.%s both name %q", g.field, f.field, f.name)
+			}
+			// One value cannot be read as two claims: the decoder streams.
+			if strings.HasPrefix(f.name, g.name+".") || strings.HasPrefix(g.name, f.name+".") {
+				return configErr("Claims.%s %q and Claims.%s %q: one is a path below the other", g.field, g.name, f.field, f.name)
 			}
 		}
 	}

@@ -282,17 +282,45 @@ func isBase64URL(s string) bool {
 	return ok == 1
 }
 
-// isOpaqueShape reports whether tok may be an opaque token: 16 or more
-// base64url characters and no dot (so a JWE or a malformed JWT never reaches
-// the opaque lookup).
+// isOpaqueShape reports whether tok, which is not of JWT shape, may be an
+// opaque token: 16 or more characters of RFC 6750's b64token (letters,
+// digits, - . _ ~ + /, then any '=' padding) with at most one dot, so
+// formats with a prefix or one dot reach the opaque authenticator (Ory
+// Hydra's "ory_at_X.Y"). Two or more dots are the structure of a JWS or a
+// JWE, broken or not (a segment missing, one too many), and one dot after
+// a first segment that is base64url of "{" (as every JOSE header is) is a
+// JWS without its signature: those are never opaque (FM-01: a JWE or a
+// malformed JWT is never sent to the opaque lookup).
 func isOpaqueShape(tok string) bool {
 	if len(tok) < 16 {
 		return false
 	}
-	for i := 0; i < len(tok); i++ {
-		if !isBase64URLChar(tok[i]) {
+	dots, i := 0, 0
+	for ; i < len(tok) && tok[i] != '='; i++ {
+		c := tok[i]
+		switch {
+		case isBase64URLChar(c), c == '~', c == '+', c == '/':
+		case c == '.':
+			dots++
+		default:
 			return false
 		}
 	}
-	return true
+	for ; i < len(tok); i++ {
+		if tok[i] != '=' {
+			return false
+		}
+	}
+	return dots == 0 || dots == 1 && !startsWithBrace(tok)
+}
+
+// startsWithBrace reports whether the base64url text s begins with the
+// encoding of a '{' byte: 'e' (011110) then a character whose value has the
+// top bits 11 (w-z, 0-9, - or _), giving 01111011.
+func startsWithBrace(s string) bool {
+	if len(s) < 2 || s[0] != 'e' {
+		return false
+	}
+	c := s[1]
+	return 'w' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 }

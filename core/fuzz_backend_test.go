@@ -160,8 +160,16 @@ func introspectionSeeds() []backendSeed {
 		{"active an array", 200, jsonCT, `{"active":[true],"sub":"u1"}`, false},
 		{"Active capitalised", 200, jsonCT, `{"Active":true,"sub":"u1"}`, false},
 		{"sub a number", 200, jsonCT, `{"active":true,"sub":7}`, false},
-		{"scope a list", 200, jsonCT, `{"active":true,"sub":"u1","scope":["admin"]}`, false},
-		{"roles a string", 200, jsonCT, `{"active":true,"sub":"u1","roles":"admin"}`, false},
+		// The configured claims are read as in a JWT: scope a string or a
+		// list, merged with scp; roles a string or a list; other shapes
+		// grant nothing.
+		{"scope a list", 200, jsonCT, `{"active":true,"sub":"u1","scope":["admin"]}`, true},
+		{"scope and scp, merged", 200, jsonCT, `{"active":true,"sub":"u1","scope":"a b","scp":["b","c"]}`, true},
+		{"scope a number grants nothing", 200, jsonCT, `{"active":true,"sub":"u1","scope":7}`, true},
+		{"roles a string", 200, jsonCT, `{"active":true,"sub":"u1","roles":"admin"}`, true},
+		{"roles a mixed list grants nothing", 200, jsonCT, `{"active":true,"sub":"u1","roles":["admin",1]}`, true},
+		{"sid a number", 200, jsonCT, `{"active":true,"sub":"u1","sid":7}`, false},
+		{"tenant a list", 200, jsonCT, `{"active":true,"sub":"u1","tenant":["a"]}`, false},
 		{"exp a string", 200, jsonCT, `{"active":true,"sub":"u1","exp":"9999999999"}`, false},
 		{"duplicate active", 200, jsonCT, `{"active":false,"active":true,"sub":"u1"}`, false},
 		{"duplicate active, escaped name", 200, jsonCT, `{"active":false,"\u0061ctive":true,"sub":"u1"}`, false},
@@ -349,23 +357,61 @@ func introspectionVerdict(body []byte, p *Principal) string {
 			return "aud of the wrong type"
 		}
 	}
-	scope, ok := str("scope")
-	if !ok || !slices.Equal(strings.Fields(scope), p.Scopes) {
-		return fmt.Sprintf("scope %q vs %q", scope, p.Scopes)
+	// scope and scp: a space-delimited string (SP only; a token with a
+	// character outside %x21 / %x23-5B / %x5D-7E is dropped) or a list of
+	// strings; any other shape grants nothing; both merged, first seen first.
+	var scopes []string
+	for _, name := range []string{"scope", "scp"} {
+		for _, s := range lenientList(m[name], true) {
+			if !slices.Contains(scopes, s) {
+				scopes = append(scopes, s)
+			}
+		}
+	}
+	if !slices.Equal(scopes, p.Scopes) {
+		return fmt.Sprintf("scope %s, scp %s vs %q", m["scope"], m["scp"], p.Scopes)
 	}
 	tenant, ok := str("tenant")
 	if !ok || tenant != p.Tenant {
 		return "tenant " + tenant
 	}
-	if present("roles") {
-		var roles []string
-		if json.Unmarshal(m["roles"], &roles) != nil || !slices.Equal(roles, p.Roles) {
-			return fmt.Sprintf("roles %s vs %q", m["roles"], p.Roles)
-		}
-	} else if len(p.Roles) != 0 {
-		return "roles from nowhere"
+	if roles := lenientList(m["roles"], false); !slices.Equal(roles, p.Roles) {
+		return fmt.Sprintf("roles %s vs %q", m["roles"], p.Roles)
 	}
 	return ""
+}
+
+// lenientList is the oracle's reading of a scope (split set) or roles
+// member: a string, or a list of strings only; anything else is nothing.
+func lenientList(raw json.RawMessage, split bool) []string {
+	var one string
+	var many []any
+	switch {
+	case raw == nil || string(raw) == "null":
+		return nil
+	case json.Unmarshal(raw, &one) == nil:
+		if !split {
+			return []string{one}
+		}
+		var out []string
+		for _, tok := range strings.Split(one, " ") {
+			if tok != "" && !strings.ContainsFunc(tok, func(r rune) bool { return r < 0x21 || r > 0x7e || r == '"' || r == '\\' }) {
+				out = append(out, tok)
+			}
+		}
+		return out
+	case json.Unmarshal(raw, &many) == nil:
+		var out []string
+		for _, x := range many {
+			s, ok := x.(string)
+			if !ok {
+				return nil
+			}
+			out = append(out, s)
+		}
+		return out
+	}
+	return nil
 }
 
 // checkIntrospection runs one response through an Authenticator whose

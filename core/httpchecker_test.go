@@ -172,7 +172,6 @@ func TestHTTPSessionCheckerConfig(t *testing.T) {
 		"https://id.example.com/sessions",
 		"https://id.example.com/sessions/{sid}/{sid}",
 		"https://{sid}.example.com/sessions",
-		"https://id.example.com/sessions?id={sid}",
 		"http://id.example.com/sessions/{sid}",
 		"ftp://id.example.com/sessions/{sid}",
 		"/sessions/{sid}",

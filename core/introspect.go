@@ -21,11 +21,23 @@ type IntrospectionOptions struct {
 	// Endpoint is the RFC 7662 introspection endpoint. https, or http to a
 	// loopback address.
 	Endpoint string
-	// ClientID and ClientSecret authenticate this resource server to the
-	// endpoint (HTTP Basic, RFC 6749 section 2.3.1). Required: RFC 7662
-	// section 2.1 makes the caller authenticate, so that tokens cannot be
-	// scanned through an open endpoint.
+	// ClientAuth is how this resource server authenticates to the endpoint;
+	// default ClientSecretBasic. RFC 7662 section 2.1 makes the caller
+	// authenticate, so that tokens cannot be scanned through an open
+	// endpoint: ClientAuthNone must be chosen explicitly.
+	ClientAuth ClientAuth
+	// ClientID and ClientSecret are the credentials of ClientSecretBasic
+	// and ClientSecretPost (required there, refused with the others).
 	ClientID, ClientSecret string
+	// BearerToken is the credential of ClientAuthBearer, sent as
+	// "Authorization: Bearer <token>" (an API key or a token of this
+	// resource server's own); required there, refused with the others.
+	BearerToken string
+	// Claims names the members read into the session, as Config.Claims
+	// does for a JWT, dotted paths included ("ext.sid"); default "sid",
+	// "scope" (merged with "scp"), "roles", "tenant". Use the same names as
+	// in Config.Claims when the issuer puts the same claims in both.
+	Claims ClaimNames
 	// Issuer, when set, must equal an "iss" member of an answer, and becomes
 	// the principal's Issuer.
 	Issuer string
@@ -53,6 +65,26 @@ type IntrospectionOptions struct {
 	Now func() time.Time
 }
 
+// ClientAuth is how an Introspector authenticates to the introspection
+// endpoint.
+type ClientAuth uint8
+
+// Client authentication methods of the introspection call.
+const (
+	// ClientSecretBasic sends ClientID and ClientSecret in HTTP Basic
+	// (RFC 6749 section 2.3.1, each form-urlencoded first). The default.
+	ClientSecretBasic ClientAuth = iota
+	// ClientSecretPost sends client_id and client_secret in the form body
+	// (RFC 6749 section 2.3.1).
+	ClientSecretPost
+	// ClientAuthBearer sends "Authorization: Bearer BearerToken".
+	ClientAuthBearer
+	// ClientAuthNone sends no credentials: only for an endpoint that is not
+	// reachable by clients, such as Ory Hydra's admin port, since an open
+	// introspection endpoint lets anyone test stolen tokens.
+	ClientAuthNone
+)
+
 // Introspector authenticates opaque tokens with an OAuth 2.0 authorization
 // server's introspection endpoint (RFC 7662): it POSTs the token with the
 // client credentials, and the boolean "active" decides. An active answer is
@@ -70,7 +102,10 @@ type IntrospectionOptions struct {
 // another call.
 type Introspector struct {
 	endpoint   string
+	auth       ClientAuth
 	id, secret string
+	bearer     string
+	claims     claimReader
 	issuer     string
 	audience   []string
 	client     *http.Client
@@ -96,8 +131,27 @@ func NewIntrospector(opts IntrospectionOptions) (*Introspector, error) {
 	if err := checkFetchURL(opts.Endpoint); err != nil {
 		return nil, configErr("IntrospectionOptions.Endpoint: %v", err)
 	}
-	if opts.ClientID == "" || opts.ClientSecret == "" {
-		return nil, configErr("IntrospectionOptions: ClientID and ClientSecret are required (RFC 7662 section 2.1: the resource server authenticates)")
+	switch opts.ClientAuth {
+	case ClientSecretBasic, ClientSecretPost:
+		if opts.ClientID == "" || opts.ClientSecret == "" || opts.BearerToken != "" {
+			return nil, configErr("IntrospectionOptions: ClientID and ClientSecret are required, BearerToken unused, with ClientSecretBasic and ClientSecretPost (RFC 7662 section 2.1: the resource server authenticates; ClientAuthNone for an endpoint that needs none)")
+		}
+	case ClientAuthBearer:
+		if opts.BearerToken == "" || opts.ClientID != "" || opts.ClientSecret != "" {
+			return nil, configErr("IntrospectionOptions: ClientAuthBearer needs BearerToken and no ClientID or ClientSecret")
+		}
+		if strings.ContainsAny(opts.BearerToken, "\r\n\x00") {
+			return nil, configErr("IntrospectionOptions: BearerToken holds a line break or NUL")
+		}
+	case ClientAuthNone:
+		if opts.ClientID != "" || opts.ClientSecret != "" || opts.BearerToken != "" {
+			return nil, configErr("IntrospectionOptions: ClientAuthNone takes no credentials (credentials set: pick ClientSecretBasic, ClientSecretPost or ClientAuthBearer)")
+		}
+	default:
+		return nil, configErr("IntrospectionOptions: ClientAuth %d is unknown", opts.ClientAuth)
+	}
+	if err := opts.Claims.normalize(); err != nil {
+		return nil, fmt.Errorf("IntrospectionOptions: %w", err)
 	}
 	timeout, maxBody, err := httpBounds(opts.Timeout, opts.MaxBody)
 	if err != nil {
@@ -121,7 +175,8 @@ func NewIntrospector(opts IntrospectionOptions) (*Introspector, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Introspector{
 		ctx: ctx, cancel: cancel,
-		endpoint: opts.Endpoint, id: opts.ClientID, secret: opts.ClientSecret,
+		endpoint: opts.Endpoint, auth: opts.ClientAuth, id: opts.ClientID, secret: opts.ClientSecret,
+		bearer: opts.BearerToken, claims: newClaimReader(opts.Claims),
 		issuer: opts.Issuer, audience: slices.Clone(opts.Audience),
 		client: noRedirectClient(opts.Client), timeout: timeout, maxBody: maxBody,
 		now: opts.Now, sem: make(chan struct{}, opts.MaxInFlight),
@@ -193,13 +248,22 @@ func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*
 
 func (in *Introspector) introspect(ctx context.Context, token string) (*Session, error) {
 	form := url.Values{"token": {token}, "token_type_hint": {"access_token"}}
+	if in.auth == ClientSecretPost {
+		form.Set("client_id", in.id)
+		form.Set("client_secret", in.secret)
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, in.endpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.Header.Set("Accept", "application/json")
-	req.SetBasicAuth(url.QueryEscape(in.id), url.QueryEscape(in.secret))
+	switch in.auth {
+	case ClientSecretBasic:
+		req.SetBasicAuth(url.QueryEscape(in.id), url.QueryEscape(in.secret))
+	case ClientAuthBearer:
+		req.Header.Set("Authorization", "Bearer "+in.bearer)
+	}
 	resp, err := in.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("introspection: %w", withoutURL(err))
@@ -235,18 +299,37 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 		return nil, newError(ErrSessionRevoked, errors.New("introspection: "+why))
 	}
 	var s Session
-	var scope, tokenType, iss string
+	var tokenType, iss string
 	var exp float64
 	var aud any
 	for _, f := range []struct {
 		name string
 		v    any
-	}{{"sub", &s.Subject}, {"sid", &s.ID}, {"scope", &scope}, {"roles", &s.Roles}, {"tenant", &s.Tenant},
-		{"token_type", &tokenType}, {"iss", &iss}, {"exp", &exp}, {"aud", &aud}} {
+	}{{"sub", &s.Subject}, {"token_type", &tokenType}, {"iss", &iss}, {"exp", &exp}, {"aud", &aud}} {
 		if err := unmarshalMember(m, f.name, f.v, false); err != nil {
 			return refuse(fmt.Sprintf("member %q has the wrong type", f.name))
 		}
 	}
+	// The configured claims are read as the JWT path reads them (dotted
+	// paths, a scope string or array, "scp" merged in).
+	var nc namedClaims
+	var scp []string
+	err := readObject(body, func(name []byte, d *jsontext.Decoder) error {
+		if string(name) == "scp" && in.claims.names[claimScope] != "scp" {
+			var err error
+			scp, err = readScopes(d)
+			return err
+		}
+		ok, err := in.claims.member(name, d, &nc)
+		if !ok && err == nil {
+			err = d.SkipValue()
+		}
+		return err
+	})
+	if err != nil {
+		return refuse("a configured claim has the wrong type or is found twice")
+	}
+	s.ID, s.Roles, s.Tenant = nc.sid, nc.roles, nc.tenant
 	if s.Subject == "" {
 		return refuse("active answer without sub")
 	}
@@ -285,10 +368,11 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 			return refuse("aud names no accepted audience")
 		}
 	}
-	// The JWT path's splitter: a scope-token with a tab, a non-breaking
-	// space or any other byte outside RFC 6749's set is dropped, never split
-	// into grants, so a token grants the same through either path.
-	s.Scopes = splitScope(scope)
+	// The JWT path's reader (readScopes, splitScope): a scope-token with a
+	// tab, a non-breaking space or any other byte outside RFC 6749's set is
+	// dropped, never split into grants, so a token grants the same through
+	// either path.
+	s.Scopes = mergeScopes(nc.scope, scp)
 	s.claims = body
 	return &s, nil
 }

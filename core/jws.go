@@ -204,6 +204,18 @@ func readObject(b []byte, member func(name []byte, d *jsontext.Decoder) error) e
 	r := getDecoder(b)
 	defer putDecoder(r)
 	d := r.dec
+	if err := walkObject(d, member); err != nil {
+		return err
+	}
+	if _, err := d.ReadToken(); err != io.EOF {
+		return errors.New("trailing data after the JSON object")
+	}
+	return nil
+}
+
+// walkObject is readObject of the object at d's position (top-level or
+// nested): it reads up to and including the closing brace.
+func walkObject(d *jsontext.Decoder, member func(name []byte, d *jsontext.Decoder) error) error {
 	t, err := d.ReadToken()
 	if err != nil || t.Kind() != '{' {
 		return errors.New("not a JSON object")
@@ -224,13 +236,8 @@ func readObject(b []byte, member func(name []byte, d *jsontext.Decoder) error) e
 			return err
 		}
 	}
-	if _, err := d.ReadToken(); err != nil {
-		return err
-	}
-	if _, err := d.ReadToken(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
+	_, err = d.ReadToken()
+	return err
 }
 
 func readString(d *jsontext.Decoder) (string, error) {
@@ -421,16 +428,16 @@ func isASCII(s string) bool {
 
 // claims are the registered and configured claims authgate reads.
 type claims struct {
-	iss, sub, jti, sid, tenant, clientID string
-	aud, scope, scp, roles               []string
-	exp, nbf, iat                        float64
-	hasExp, hasNbf, hasIat, hasAud       bool
-	hasCnf, hasEvents, hasSub, hasIss    bool
+	namedClaims                       // sid, tenant, scope, roles (ClaimNames)
+	iss, sub, jti, clientID           string
+	aud, scp                          []string
+	exp, nbf, iat                     float64
+	hasExp, hasNbf, hasIat, hasAud    bool
+	hasCnf, hasEvents, hasSub, hasIss bool
 }
 
 func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 	var c claims
-	names := &a.cfg.Claims
 	err := readObject(b, func(name []byte, d *jsontext.Decoder) error {
 		var err error
 		switch string(name) {
@@ -465,16 +472,8 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 		case "scp":
 			c.scp, err = readScopes(d)
 		default:
-			switch string(name) {
-			case names.SessionID:
-				c.sid, err = readString(d)
-			case names.Tenant:
-				c.tenant, err = readString(d)
-			case names.Scope:
-				c.scope, err = readScopes(d)
-			case names.Roles:
-				c.roles, err = readLenientStrings(d)
-			default:
+			var ok bool
+			if ok, err = a.claimNames.member(name, d, &c.namedClaims); !ok && err == nil {
 				err = d.SkipValue()
 			}
 		}

@@ -21,6 +21,7 @@ import (
 func TestClaimNamesReadInPlace(t *testing.T) {
 	a := &Authenticator{issuers: map[string]*issuer{}}
 	a.cfg.Claims = ClaimNames{SessionID: "sid", Tenant: "tenant", Scope: "scope", Roles: "roles"}
+	a.claimNames = newClaimReader(a.cfg.Claims)
 	c, err := a.parseClaims([]byte(`{"\u0073ub":"u1","s\u0069d":"s1","exp":5,"scope":"a  b\tc d","roles":["r1","r2"]}`))
 	if err != nil {
 		t.Fatal(err)

@@ -42,6 +42,43 @@ type SessionChecker interface {
 	Check(ctx context.Context, sid string) (SessionState, error)
 }
 
+// SubjectSessionChecker is a SessionChecker that takes the session's subject
+// (the token's "sub") too, for endpoints that look a session up per user
+// (Ory Hydra's consent sessions). The session policy calls CheckSession
+// instead of Check when the checker implements it. HTTPSessionChecker does.
+type SubjectSessionChecker interface {
+	SessionChecker
+	CheckSession(ctx context.Context, subject, sid string) (SessionState, error)
+}
+
+// subjectKey carries the subject of the session being checked from the
+// session policy to the checker call (which may run on a shared,
+// detached context).
+type subjectKey struct{}
+
+// withSessionSubject returns ctx carrying the subject of the session the
+// policy is about to check.
+func withSessionSubject(ctx context.Context, subject string) context.Context {
+	return context.WithValue(ctx, subjectKey{}, subject)
+}
+
+// sessionSubject returns the subject withSessionSubject put in ctx.
+func sessionSubject(ctx context.Context) (string, bool) {
+	s, ok := ctx.Value(subjectKey{}).(string)
+	return s, ok
+}
+
+// checkSession calls c for sid, with the subject the policy put in ctx when
+// c is a SubjectSessionChecker.
+func checkSession(ctx context.Context, c SessionChecker, sid string) (SessionState, error) {
+	if sc, ok := c.(SubjectSessionChecker); ok {
+		if sub, ok := sessionSubject(ctx); ok {
+			return sc.CheckSession(ctx, sub, sid)
+		}
+	}
+	return c.Check(ctx, sid)
+}
+
 // OpaqueAuthenticator authenticates tokens that are not JWTs: opaque session
 // tokens held by a store, or tokens an OAuth server introspects. It returns
 // the principal's session, or an error wrapping ErrSessionRevoked (unknown,

@@ -298,6 +298,7 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 		})
 		return SessionOutcomeError, newError(ErrMisconfigured, errors.New("session check needed but no checker configured"))
 	}
+	ctx = withSessionSubject(ctx, p.Subject) // for a SubjectSessionChecker (checkSession)
 	k := sessKey{p.Issuer, p.SessionID}
 	ttl := s.opts.CacheTTL
 	if sensitive {
@@ -473,7 +474,7 @@ func safeCheck(ctx context.Context, c SessionChecker, sid string) (st SessionSta
 			st, err = SessionRevoked, fmt.Errorf("session checker panicked: %v", r)
 		}
 	}()
-	st, err = c.Check(ctx, sid)
+	st, err = checkSession(ctx, c, sid)
 	if err == nil && st != SessionActive && st != SessionRevoked {
 		return SessionRevoked, fmt.Errorf("session checker returned unknown state %d", st)
 	}

@@ -127,14 +127,7 @@ func (a *Authenticator) fillPrincipal(p *Principal, c *claims, payload []byte) {
 	if c.hasIat {
 		p.IssuedAt = numericTime(c.iat)
 	}
-	switch {
-	case len(c.scope) > 0 && len(c.scp) > 0:
-		p.Scopes = append(slices.Clip(c.scope), c.scp...)
-	case len(c.scope) > 0:
-		p.Scopes = c.scope
-	default:
-		p.Scopes = c.scp
-	}
+	p.Scopes = mergeScopes(c.scope, c.scp)
 }
 
 func numericTime(f float64) time.Time {
