@@ -301,6 +301,7 @@ func StartErrors(t *testing.T, run Run) {
 		{"two session backends", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
 			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_REDIS_URL": "redis://127.0.0.1:1"}, "at most one"},
 		{"bad ADDR", map[string]string{"ADDR": "no-port"}, "ADDR"},
+		{"development mode on a public address", map[string]string{"ADDR": "0.0.0.0:0"}, "AUTHGATE_DEV_ALLOW_REMOTE=1"},
 		{"plain-http issuer off loopback", map[string]string{"AUTHGATE_ISSUER": "http://id.example.com", "AUTHGATE_AUDIENCE": "a"}, "https"},
 	}
 	for _, c := range cases {
