@@ -131,8 +131,9 @@ type Config struct {
 	// Renderer writes refusals; default DefaultRenderer.
 	Renderer Renderer
 	// Logger receives authgate's logs; default slog.Default(). Tokens are
-	// never logged. Refusals are logged at Debug with their reason class;
-	// key-set and session-backend failures at Warn or Error.
+	// never logged. Refusals are logged at Debug with their reason class
+	// and their cause (see [Cause]: fixed texts, never token bytes or claim
+	// values); key-set and session-backend failures at Warn or Error.
 	Logger *slog.Logger
 	// Observer receives events for metrics and traces (see the otelauth
 	// module); default none. It costs nothing when nil.

@@ -96,25 +96,25 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() fiber.Handler {
-	return require(core.Requirements{Sensitive: true})
+	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns a handler that lets the chain go on only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) fiber.Handler {
-	return require(core.Requirements{Scopes: scopes})
+	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns a handler that lets the chain go on only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) fiber.Handler {
-	return require(core.Requirements{Roles: roles})
+	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(req core.Requirements) fiber.Handler {
+func require(m *core.Marker) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		if err := core.Require(ctx, req); err != nil {
+		if err := m.Check(ctx, c.Method(), c.Route().Path); err != nil {
 			return refuse(c, core.Render(ctx, err), err)
 		}
 		return c.Next()
