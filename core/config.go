@@ -165,11 +165,16 @@ type ClaimNames struct {
 }
 
 // Defaults and bounds.
+// DefaultMaxTokenSize is Config.MaxTokenSize when it is zero: the largest
+// token accepted, in bytes. Servers with a fixed header buffer (fasthttp,
+// hence fiber) must make room for it: see fiberauth.ReadBufferSize.
+const DefaultMaxTokenSize = 8 << 10
+
 const (
 	defaultLeeway       = 30 * time.Second
 	maxLeeway           = 5 * time.Minute
 	defaultLifetime     = 24 * time.Hour
-	defaultMaxTokenSize = 8 << 10
+	defaultMaxTokenSize = DefaultMaxTokenSize
 	maxMaxTokenSize     = 64 << 10
 	defaultFetchTimeout = 5 * time.Second
 	defaultRefresh      = 10 * time.Minute

@@ -263,3 +263,22 @@ func method(m string) string {
 	}
 	return string([]byte(m))
 }
+
+// ReadBufferSize is the fiber.Config.ReadBufferSize (fasthttp's buffer for a
+// request's line and header, 4096 bytes by default) that makes room for a
+// token of maxTokenSize bytes (core.Config.MaxTokenSize; 0 means its
+// default, core.DefaultMaxTokenSize) both in the Authorization header and in
+// the cookie, plus 4 KiB for the request line and the other headers and
+// cookies. fasthttp answers a larger header 431 before any middleware runs,
+// so with its default a token that authgate accepts on every other framework
+// never reaches authgate on fiber:
+//
+//	app := fiber.New(fiber.Config{ReadBufferSize: fiberauth.ReadBufferSize(cfg.MaxTokenSize)})
+//
+// Add the size of your own large headers and cookies if you have any.
+func ReadBufferSize(maxTokenSize int) int {
+	if maxTokenSize <= 0 {
+		maxTokenSize = core.DefaultMaxTokenSize
+	}
+	return 2*maxTokenSize + 4096
+}

@@ -305,6 +305,7 @@ func mintTokens(iss *authtest.Issuer) map[string]string {
 	forged := iss.Sign(rogue, nil, forgedClaims)
 
 	return map[string]string{
+		"big":       bigToken(with, core.DefaultMaxTokenSize),
 		"good":      good,
 		"other":     with(authtest.Claims{"sub": "user-2"}),
 		"scoped":    with(authtest.Claims{"scope": "orders:read profile"}),
@@ -645,3 +646,19 @@ func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
 }
 func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// bigToken mints, with mint, a valid token of at least limit-16 and at most
+// limit bytes, by padding a claim the suite ignores.
+func bigToken(mint func(authtest.Claims) string, limit int) string {
+	base := len(mint(authtest.Claims{"pad": ""}))
+	n := (limit - base) * 3 / 4 // base64url: 4 characters per 3 bytes
+	for ; n > 0; n-- {
+		if tok := mint(authtest.Claims{"pad": strings.Repeat("p", n)}); len(tok) <= limit {
+			if len(tok) < limit-16 {
+				panic(fmt.Sprintf("adaptertest: big token of %d bytes, want about %d", len(tok), limit))
+			}
+			return tok
+		}
+	}
+	panic("adaptertest: cannot mint a big token")
+}
