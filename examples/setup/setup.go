@@ -189,9 +189,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
 		return fail(err)
 	}
-	if a.tel != nil {
-		a.tel.observer.Watch(a.Auth) // gauges read a.Auth.Status() at each collection
-	}
+	a.tel.watch(a.Auth) // gauges read a.Auth.Status() at each collection
 	return a, nil
 }
 
