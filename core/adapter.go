@@ -2,9 +2,12 @@ package core
 
 import (
 	"context"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
+	"sync"
 )
 
 // What every adapter needs and no adapter should write twice.
@@ -71,4 +74,65 @@ func CacheControl(ctx context.Context) string {
 		return "no-store"
 	}
 	return ""
+}
+
+// Marker is one per-route marker of an adapter (Sensitive, RequireScopes,
+// RequireRoles): the route's requirements, and which routes it has already
+// reported as misconfigured. An adapter makes one with [NewMarker] where the
+// marker is created, and calls [Marker.Check] on every request.
+type Marker struct {
+	name string
+	req  Requirements
+
+	mu     sync.Mutex
+	logged map[string]bool // routes reported, at most maxMarkerRoutes
+}
+
+// maxMarkerRoutes bounds the routes one Marker remembers having reported.
+const maxMarkerRoutes = 64
+
+// NewMarker returns the marker of req. Its name, for the log, is the
+// adapter function that made it: "Sensitive", "RequireScopes", ...
+func NewMarker(name string, req Requirements) *Marker {
+	return &Marker{name: name, req: req}
+}
+
+// Check is [Require] with the marker's requirements. When no authgate
+// middleware ran before the marker (a deployment bug: the route answers 500,
+// ErrMisconfigured), it also logs an Error with slog.Default() naming the
+// marker and the route, once per route: method and route are the request's
+// method and the route as the framework's router names it ("/transfer",
+// "/users/:id", or net/http's "GET /transfer"; never the request's path).
+func (m *Marker) Check(ctx context.Context, method, route string) error {
+	err := Require(ctx, m.req)
+	if err != nil && principalState(ctx) == nil {
+		switch {
+		case route == "":
+			route = method + " (unnamed route)"
+		case strings.IndexByte(route, ' ') < 0: // net/http's patterns may name the method already
+			route = method + " " + route
+		}
+		m.reportMissing(ctx, route)
+	}
+	return err
+}
+
+func (m *Marker) reportMissing(ctx context.Context, route string) {
+	m.mu.Lock()
+	if m.logged[route] || len(m.logged) >= maxMarkerRoutes {
+		m.mu.Unlock()
+		return
+	}
+	if m.logged == nil {
+		m.logged = make(map[string]bool)
+	}
+	m.logged[route] = true
+	m.mu.Unlock()
+	what := m.name
+	if args := append(append([]string(nil), m.req.Scopes...), m.req.Roles...); len(args) > 0 {
+		what += "(" + strings.Join(args, ", ") + ")"
+	}
+	slog.Default().LogAttrs(ctx, slog.LevelError,
+		"authgate: route marker used without the authgate middleware: the route answers 500 to every request until the middleware covers it",
+		slog.String("route", route), slog.String("marker", what))
 }

@@ -301,6 +301,10 @@ func Require(ctx context.Context, req Requirements) error {
 	return nil
 }
 
+// MaxTokenSize returns the largest token a accepts, in bytes
+// (Config.MaxTokenSize after defaults), for sizing a server's header buffers.
+func (a *Authenticator) MaxTokenSize() int { return a.cfg.MaxTokenSize }
+
 // Render turns an error from Admit or Require into the response to write,
 // with this authenticator's realm and renderer.
 func (a *Authenticator) Render(err error) Response {

@@ -152,3 +152,13 @@ func TestCustomRendererAndRealm(t *testing.T) {
 		t.Fatalf("%d %v %q", r.Status, r.Header, r.Body)
 	}
 }
+
+func TestMaxTokenSizeReportsTheConfiguredLimit(t *testing.T) {
+	iss := authtest.New(t)
+	if got := newAuth(t, iss).MaxTokenSize(); got != 8192 || core.DefaultMaxTokenSize != 8192 {
+		t.Errorf("default MaxTokenSize() = %d, want 8192", got)
+	}
+	if got := newAuth(t, iss, func(c *core.Config) { c.MaxTokenSize = 2048 }).MaxTokenSize(); got != 2048 {
+		t.Errorf("MaxTokenSize() = %d, want 2048", got)
+	}
+}

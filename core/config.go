@@ -145,8 +145,9 @@ type Config struct {
 	// Renderer writes refusals; default DefaultRenderer.
 	Renderer Renderer
 	// Logger receives authgate's logs; default slog.Default(). Tokens are
-	// never logged. Refusals are logged at Debug with their reason class;
-	// key-set and session-backend failures at Warn or Error.
+	// never logged. Refusals are logged at Debug with their reason class
+	// and their cause (see [Cause]: fixed texts, never token bytes or claim
+	// values); key-set and session-backend failures at Warn or Error.
 	Logger *slog.Logger
 	// Observer receives events for metrics and traces (see the otelauth
 	// module); default none. It costs nothing when nil.
@@ -204,11 +205,16 @@ func (n *ClaimNames) normalize() error {
 }
 
 // Defaults and bounds.
+// DefaultMaxTokenSize is Config.MaxTokenSize when it is zero: the largest
+// token accepted, in bytes. Servers with a fixed header buffer (fasthttp,
+// hence fiber) must make room for it: see fiberauth.ReadBufferSize.
+const DefaultMaxTokenSize = 8 << 10
+
 const (
 	defaultLeeway       = 30 * time.Second
 	maxLeeway           = 5 * time.Minute
 	defaultLifetime     = 24 * time.Hour
-	defaultMaxTokenSize = 8 << 10
+	defaultMaxTokenSize = DefaultMaxTokenSize
 	maxMaxTokenSize     = 64 << 10
 	defaultFetchTimeout = 5 * time.Second
 	defaultRefresh      = 10 * time.Minute

@@ -1,8 +1,11 @@
 package core
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 )
@@ -245,3 +248,85 @@ func writeJSONString(b *strings.Builder, s string) {
 	}
 	b.WriteByte('"')
 }
+
+// Cause returns why authgate refused err, in words safe for an operator's
+// log: authgate's own fixed texts ("aud names no accepted audience", "unknown
+// kid", "token larger than MaxTokenSize", ...), joined with ": " where one
+// wraps another. It never returns token bytes or claim values: an error that
+// is not a fixed text (a JSON decoder's, a session backend's, one made by
+// fmt.Errorf) is named by its Go type instead of its text, since such texts
+// may quote the input; the standard context errors keep their text. It
+// returns "" for an error with no cause (a request without credentials, a
+// missing scope) and for nil.
+//
+// The Debug log of every refusal carries it as "cause", an [Observer] gets
+// it in Event.Cause, and a [Renderer] can call it on the *Error it renders.
+func Cause(err error) string {
+	if e, ok := err.(*Error); ok { // the usual case: no errors.As, which allocates
+		err = e.cause
+	} else if e := (*Error)(nil); errors.As(err, &e) {
+		err = e.cause
+	}
+	if err == nil {
+		return ""
+	}
+	if fixedText(err) {
+		return err.Error() // the common case, without allocating
+	}
+	var b strings.Builder
+	writeCause(&b, err, 0)
+	return b.String()
+}
+
+// maxCauseDepth bounds the walk of a cause's wrapped errors.
+const maxCauseDepth = 8
+
+func writeCause(b *strings.Builder, err error, depth int) {
+	if err == nil {
+		return
+	}
+	if depth >= maxCauseDepth {
+		b.WriteString("...")
+		return
+	}
+	sep := func() {
+		if b.Len() > 0 {
+			b.WriteString(": ")
+		}
+	}
+	switch x := err.(type) {
+	case *Error:
+		sep()
+		b.WriteString(reasonOfKind(x.kind))
+		writeCause(b, x.cause, depth+1)
+		return
+	case interface{ Unwrap() []error }: // errors.Join: each part in order
+		for _, part := range x.Unwrap() {
+			writeCause(b, part, depth+1)
+		}
+		return
+	}
+	switch {
+	case fixedText(err):
+		sep()
+		b.WriteString(err.Error())
+	case err == context.Canceled || err == context.DeadlineExceeded:
+		sep()
+		b.WriteString(err.Error())
+	default:
+		sep()
+		fmt.Fprintf(b, "(%T)", err)
+		if inner := errors.Unwrap(err); inner != nil {
+			writeCause(b, inner, depth+1)
+		}
+	}
+}
+
+// fixedText reports whether err is a plain errors.New value, whose text is
+// fixed where it is made (authgate's own causes and sentinels are), rather
+// than one that may carry input.
+func fixedText(err error) bool {
+	return reflect.TypeOf(err) == errorStringType
+}
+
+var errorStringType = reflect.TypeOf(errors.New(""))

@@ -60,7 +60,7 @@ const (
 	// cache hits through it instead.
 	EventAuthenticated EventKind = iota + 1
 	// EventRefused: Authenticate, Admit or Require refused a request.
-	// Reason (a class from [ReasonOf]) and Status. A request that an Optional
+	// Reason (a class from [ReasonOf]), Cause (why, see [Cause]) and Status. A request that an Optional
 	// middleware admits anonymously is not refused.
 	EventRefused
 	// EventSessionCheck: the session policy decided on a session. Outcome,
@@ -188,6 +188,10 @@ type Event struct {
 	// Reason is the refusal class (see [ReasonOf]); Status the HTTP status.
 	Reason string
 	Status int
+	// Cause says why, for an operator (see [Cause]): e.g. "aud names no
+	// accepted audience". It never holds token bytes or claim values, but it
+	// is free text: keep it out of metric attributes.
+	Cause string
 
 	// Outcome is the session decision; Sensitive whether the route was.
 	Outcome   SessionOutcome
@@ -341,12 +345,13 @@ func (a *Authenticator) refused(ctx context.Context, err error) {
 		e = asError(err)
 	}
 	reason := reasonOfKind(e.kind)
+	cause := Cause(e) // fixed texts and type names only: never token bytes or claim values
 	if debug {
 		a.log.LogAttrs(ctx, slog.LevelDebug, "authgate: request refused",
-			slog.Int("status", e.Status), slog.String("reason", reason))
+			slog.Int("status", e.Status), slog.String("reason", reason), slog.String("cause", cause))
 	}
 	if a.obs != nil {
-		a.observe(ctx, Event{Kind: EventRefused, Reason: reason, Status: e.Status})
+		a.observe(ctx, Event{Kind: EventRefused, Reason: reason, Status: e.Status, Cause: cause})
 	}
 }
 

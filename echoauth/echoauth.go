@@ -84,26 +84,26 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) echo.Mid
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() echo.MiddlewareFunc {
-	return require(core.Requirements{Sensitive: true})
+	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns route middleware that calls the handler only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) echo.MiddlewareFunc {
-	return require(core.Requirements{Scopes: scopes})
+	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns route middleware that calls the handler only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) echo.MiddlewareFunc {
-	return require(core.Requirements{Roles: roles})
+	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(req core.Requirements) echo.MiddlewareFunc {
+func require(m *core.Marker) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
-			if err := core.Require(ctx, req); err != nil {
+			if err := m.Check(ctx, c.Request().Method, c.Path()); err != nil {
 				return refuse(c, core.Render(ctx, err), err)
 			}
 			return next(c)

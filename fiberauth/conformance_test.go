@@ -54,6 +54,7 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 		}
 	}
 	cfg.DisableStartupMessage = true
+	cfg.ReadBufferSize = fiberauth.ReadBufferSize(env.Auth.MaxTokenSize())
 	app := fiber.New(cfg)
 	// Registered before the middleware, so not covered by it.
 	app.Get("/healthz", h(adaptertest.RoutePublic))
@@ -68,4 +69,12 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/orders", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	app.Get("/admin", fiberauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
 	return app
+}
+
+func TestReadBufferSizeHoldsTwoTokensAndTheRest(t *testing.T) {
+	for _, c := range []struct{ max, want int }{{0, 20480}, {8192, 20480}, {2048, 8192}, {65536, 135168}} {
+		if got := fiberauth.ReadBufferSize(c.max); got != c.want {
+			t.Errorf("ReadBufferSize(%d) = %d, want %d", c.max, got, c.want)
+		}
+	}
 }

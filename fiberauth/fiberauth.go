@@ -96,25 +96,25 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() fiber.Handler {
-	return require(core.Requirements{Sensitive: true})
+	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns a handler that lets the chain go on only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) fiber.Handler {
-	return require(core.Requirements{Scopes: scopes})
+	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns a handler that lets the chain go on only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) fiber.Handler {
-	return require(core.Requirements{Roles: roles})
+	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(req core.Requirements) fiber.Handler {
+func require(m *core.Marker) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
-		if err := core.Require(ctx, req); err != nil {
+		if err := m.Check(ctx, c.Method(), c.Route().Path); err != nil {
 			return refuse(c, core.Render(ctx, err), err)
 		}
 		return c.Next()
@@ -262,4 +262,23 @@ func method(m string) string {
 		return http.MethodOptions
 	}
 	return string([]byte(m))
+}
+
+// ReadBufferSize is the fiber.Config.ReadBufferSize (fasthttp's buffer for a
+// request's line and header, 4096 bytes by default) that makes room for a
+// token of maxTokenSize bytes (core.Config.MaxTokenSize; 0 means its
+// default, core.DefaultMaxTokenSize) both in the Authorization header and in
+// the cookie, plus 4 KiB for the request line and the other headers and
+// cookies. fasthttp answers a larger header 431 before any middleware runs,
+// so with its default a token that authgate accepts on every other framework
+// never reaches authgate on fiber:
+//
+//	app := fiber.New(fiber.Config{ReadBufferSize: fiberauth.ReadBufferSize(cfg.MaxTokenSize)})
+//
+// Add the size of your own large headers and cookies if you have any.
+func ReadBufferSize(maxTokenSize int) int {
+	if maxTokenSize <= 0 {
+		maxTokenSize = core.DefaultMaxTokenSize
+	}
+	return 2*maxTokenSize + 4096
 }

@@ -51,24 +51,24 @@ func middleware(auth *core.Authenticator, optional bool) gin.HandlerFunc {
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() gin.HandlerFunc {
-	return require(core.Requirements{Sensitive: true})
+	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns a handler that lets the chain go on only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) gin.HandlerFunc {
-	return require(core.Requirements{Scopes: scopes})
+	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns a handler that lets the chain go on only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) gin.HandlerFunc {
-	return require(core.Requirements{Roles: roles})
+	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(req core.Requirements) gin.HandlerFunc {
+func require(m *core.Marker) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if err := core.Require(c.Request.Context(), req); err != nil {
+		if err := m.Check(c.Request.Context(), c.Request.Method, c.FullPath()); err != nil {
 			write(c, core.Render(c.Request.Context(), err))
 			return
 		}

@@ -50,24 +50,24 @@ func middleware(auth *core.Authenticator, optional bool) func(http.Handler) http
 // Sensitive wraps h so that it runs only after a live check that the token's
 // session is still active (unless the session policy is Never).
 func Sensitive(h http.Handler) http.Handler {
-	return require(h, core.Requirements{Sensitive: true})
+	return require(h, core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes wraps h so that it runs only for principals granted every
 // one of scopes; others get 403 insufficient_scope.
 func RequireScopes(h http.Handler, scopes ...string) http.Handler {
-	return require(h, core.Requirements{Scopes: scopes})
+	return require(h, core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles wraps h so that it runs only for principals holding at least
 // one of roles; others get 403.
 func RequireRoles(h http.Handler, roles ...string) http.Handler {
-	return require(h, core.Requirements{Roles: roles})
+	return require(h, core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(h http.Handler, req core.Requirements) http.Handler {
+func require(h http.Handler, m *core.Marker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if err := core.Require(r.Context(), req); err != nil {
+		if err := m.Check(r.Context(), r.Method, r.Pattern); err != nil {
 			core.Render(r.Context(), err).Write(w)
 			return
 		}

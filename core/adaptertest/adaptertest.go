@@ -35,6 +35,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"regexp"
@@ -222,6 +223,8 @@ func Run(t *testing.T, h Harness) {
 		return s
 	}
 
+	markerWithoutMiddlewareIsLogged(t, servers[""].r)
+
 	cs := cases()
 	if len(cs) < 30 {
 		t.Fatalf("the conformance table has %d cases; it must hold at least 30", len(cs))
@@ -302,6 +305,7 @@ func mintTokens(iss *authtest.Issuer) map[string]string {
 	forged := iss.Sign(rogue, nil, forgedClaims)
 
 	return map[string]string{
+		"big":       bigToken(with, core.DefaultMaxTokenSize),
 		"good":      good,
 		"other":     with(authtest.Claims{"sub": "user-2"}),
 		"scoped":    with(authtest.Claims{"scope": "orders:read profile"}),
@@ -584,4 +588,77 @@ func (w *who) check(t *testing.T, p *core.Principal) {
 	if p.Kind != core.KindJWT {
 		t.Errorf("principal kind %v, want jwt", p.Kind)
 	}
+}
+
+// markerWithoutMiddlewareIsLogged: a per-route marker on a route no authgate
+// middleware covers answers 500 to every request, and logs one Error naming
+// the route and the marker (the first request of the server to that route:
+// Run calls it before the table). The log goes to slog.Default, which it
+// replaces while it runs.
+func markerWithoutMiddlewareIsLogged(t *testing.T, r *runner) {
+	t.Run("a route marker without the middleware logs one error naming the route", func(t *testing.T) {
+		var mu sync.Mutex
+		var records []slog.Record
+		prev := slog.Default()
+		slog.SetDefault(slog.New(recordHandler{func(rec slog.Record) {
+			mu.Lock()
+			records = append(records, rec)
+			mu.Unlock()
+		}}))
+		defer slog.SetDefault(prev)
+		c := tcase{name: "misconfigured", method: "GET", path: "/misconfigured", header: []string{"Authorization: Bearer {scoped}"}}
+		for range 3 {
+			resp, _, err := r.do(c)
+			if err != nil {
+				t.Fatalf("request: %v", err)
+			}
+			if resp.StatusCode != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500", resp.StatusCode)
+			}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		var errs []string
+		for _, rec := range records {
+			if rec.Level != slog.LevelError {
+				continue
+			}
+			attrs := map[string]string{}
+			rec.Attrs(func(a slog.Attr) bool { attrs[a.Key] = a.Value.String(); return true })
+			errs = append(errs, rec.Message)
+			if attrs["route"] != "GET /misconfigured" || attrs["marker"] != "RequireScopes("+Scope+")" {
+				t.Errorf("error log names route %q and marker %q, want %q and %q", attrs["route"], attrs["marker"], "GET /misconfigured", "RequireScopes("+Scope+")")
+			}
+		}
+		if len(errs) != 1 {
+			t.Fatalf("%d error logs for three requests, want exactly one: %q", len(errs), errs)
+		}
+	})
+}
+
+// recordHandler is a slog.Handler that hands every record to f.
+type recordHandler struct{ f func(slog.Record) }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	h.f(r.Clone())
+	return nil
+}
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h recordHandler) WithGroup(string) slog.Handler      { return h }
+
+// bigToken mints, with mint, a valid token of at least limit-16 and at most
+// limit bytes, by padding a claim the suite ignores.
+func bigToken(mint func(authtest.Claims) string, limit int) string {
+	base := len(mint(authtest.Claims{"pad": ""}))
+	n := (limit - base) * 3 / 4 // base64url: 4 characters per 3 bytes
+	for ; n > 0; n-- {
+		if tok := mint(authtest.Claims{"pad": strings.Repeat("p", n)}); len(tok) <= limit {
+			if len(tok) < limit-16 {
+				panic(fmt.Sprintf("adaptertest: big token of %d bytes, want about %d", len(tok), limit))
+			}
+			return tok
+		}
+	}
+	panic("adaptertest: cannot mint a big token")
 }

@@ -42,6 +42,9 @@ func (c tcase) withBody(body string) tcase { c.body = body; return c }
 var variants = map[string]func(*core.Config){
 	// EX-11: query-string tokens enabled (RFC 6750 section 2.3).
 	"query": func(c *core.Config) { c.QueryParam = "access_token" },
+	// The default MaxTokenSize (8 KiB), for tokens larger than fasthttp's
+	// default 4 KiB header buffer.
+	"bigtoken": func(c *core.Config) { c.MaxTokenSize = 0 },
 }
 
 // catalogSource is the source of each security catalog row the table uses
@@ -342,6 +345,9 @@ func cases() []tcase {
 		// EX-11: query-string tokens enabled (Config.QueryParam). A response
 		// to a request admitted on a query token must not be cached (RFC 6750
 		// section 2.3); the lead's core.CacheControl and one line per adapter.
+		c("a valid token just under the default MaxTokenSize is admitted from the header", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}").in("bigtoken").from("README (fiber and big headers)"),
+		c("a valid token just under the default MaxTokenSize is admitted from the cookie", GET, "/me", served(RouteMe, fromCookie), "Cookie: access_token={big}").in("bigtoken").from("README (fiber and big headers)"),
+		c("a valid token just under the default MaxTokenSize in both header and cookie is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}", "Cookie: theme=dark; access_token={big}").in("bigtoken").from("README (fiber and big headers)"),
 		c("EX-11 a query token, when enabled, is admitted with Cache-Control: no-store", GET, "/me?access_token={good}", noStore(served(RouteMe, fromQuery))).in("query"),
 		c("EX-11 a query token on an optional route is admitted with Cache-Control: no-store", GET, "/optional?access_token={good}", noStore(served(RouteOptional, fromQuery))).in("query"),
 		c("EX-11 a query token on a sensitive route is checked live and not cached", GET, "/account?access_token={good}",

@@ -29,7 +29,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+	getenv, err := setup.Environ(os.Environ()) // an unknown AUTHGATE_* variable stops the app
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := run(ctx, getenv, os.Stdout, nil); err != nil {
 		log.Fatal(err)
 	}
 }

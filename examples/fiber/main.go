@@ -30,7 +30,11 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout, nil); err != nil {
+	getenv, err := setup.Environ(os.Environ()) // an unknown AUTHGATE_* variable stops the app
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := run(ctx, getenv, os.Stdout, nil); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -45,7 +49,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	defer app.Close()
 	auth := fiberauth.New(app.Auth) // refuses requests without a valid token
 
-	f := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second})
+	f := fiber.New(fiber.Config{DisableStartupMessage: true, ReadTimeout: 30 * time.Second,
+		// fasthttp's default 4 KiB header buffer would answer 431 to tokens
+		// authgate accepts: make room for MaxTokenSize in header and cookie.
+		ReadBufferSize: fiberauth.ReadBufferSize(app.Auth.MaxTokenSize())})
 	f.Use(recover.New())
 	f.Get("/healthz", func(c *fiber.Ctx) error {
 		return c.Status(http.StatusOK).JSON(fiber.Map{"ok": true})

@@ -16,6 +16,11 @@
 //	OTEL_EXPORTER_OTLP_ENDPOINT  export metrics and traces (package otelauth) over OTLP/HTTP
 //	AUTHGATE_METRICS=stdout      otherwise print the metrics to stdout, every
 //	                             AUTHGATE_METRICS_INTERVAL (default 60s) and at exit
+//	AUTHGATE_DEV_ALLOW_REMOTE=1  let development mode listen on a non-loopback ADDR
+//
+// The one list of these variables is [Variables]; [Environ] refuses an
+// AUTHGATE_* variable that is not in it, so that a typo (AUTHGATE_ISUER)
+// stops the app instead of starting development mode.
 //
 // At most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL and
 // AUTHGATE_REDIS_URL may be set.
@@ -114,6 +119,13 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	if dev && sessionURL != "" {
 		return nil, errors.New("AUTHGATE_SESSION_URL needs AUTHGATE_ISSUER: the development issuer keeps its sessions in the app's own store")
 	}
+	if v := env("AUTHGATE_DEV_ALLOW_REMOTE"); v != "" && !isTrue(v) && v != "0" && !strings.EqualFold(v, "false") {
+		return nil, fmt.Errorf("AUTHGATE_DEV_ALLOW_REMOTE %q: 1 or 0", v)
+	}
+	if dev && !a.loopback && !isTrue(env("AUTHGATE_DEV_ALLOW_REMOTE")) {
+		return nil, fmt.Errorf("development mode refuses ADDR %q, which is not a loopback address: anyone who reaches /dev/login there can log in as anyone. "+
+			"Set AUTHGATE_ISSUER (and AUTHGATE_AUDIENCE) for a real issuer, listen on 127.0.0.1, or set AUTHGATE_DEV_ALLOW_REMOTE=1 if that is really what you want", a.Addr)
+	}
 
 	var cfg core.Config
 	var sessions string
@@ -177,9 +189,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
 		return fail(err)
 	}
-	if a.tel != nil {
-		a.tel.observer.Watch(a.Auth) // gauges read a.Auth.Status() at each collection
-	}
+	a.tel.watch(a.Auth) // gauges read a.Auth.Status() at each collection
 	return a, nil
 }
 
@@ -252,6 +262,10 @@ func Error(msg string) map[string]any { return map[string]any{"error": msg} }
 // commands to try it.
 func (a *App) Banner(w io.Writer, framework, baseURL string) {
 	fmt.Fprintf(w, "authgate example (%s) listening on %s\nmode: %s\n", framework, baseURL, a.Mode)
+	if a.Dev != nil {
+		fmt.Fprintf(w, "\n*** DEVELOPMENT MODE: anyone who can reach this server can log in as anyone. ***\n")
+		fmt.Fprintf(w, "*** Not for production: set AUTHGATE_ISSUER and AUTHGATE_AUDIENCE for a real issuer. ***\n")
+	}
 	if a.tel != nil {
 		fmt.Fprintf(w, "telemetry: %s\n", a.tel.mode)
 	}
@@ -301,6 +315,9 @@ func nonNil(s []string) []string {
 	}
 	return s
 }
+
+// isTrue reports whether a yes/no variable says yes.
+func isTrue(v string) bool { return v == "1" || strings.EqualFold(v, "true") }
 
 func isLoopback(host string) bool {
 	if host == "localhost" {

@@ -31,7 +31,7 @@ func TestDevModeWhenNoIssuerIsConfigured(t *testing.T) {
 	}
 	var b bytes.Buffer
 	a.Banner(&b, "test", "http://127.0.0.1:8080")
-	for _, want := range []string{"/dev/login", "/logout", "Development mode"} {
+	for _, want := range []string{"/dev/login", "/logout", "Development mode", "*** DEVELOPMENT MODE"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("banner lacks %q:\n%s", want, b.String())
 		}
@@ -83,7 +83,7 @@ func TestRedisProblemsStopTheStart(t *testing.T) {
 }
 
 func TestCK11DevModeOffLoopbackSetsSecureCookies(t *testing.T) {
-	a, err := fromEnv(t, map[string]string{"ADDR": ":8080"})
+	a, err := fromEnv(t, map[string]string{"ADDR": ":8080", "AUTHGATE_DEV_ALLOW_REMOTE": "1"})
 	if err != nil {
 		t.Fatal(err)
 	}

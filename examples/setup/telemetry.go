@@ -1,3 +1,5 @@
+//go:build otel
+
 package setup
 
 import (
@@ -5,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"time"
 
 	"github.com/authgate/authgate/core"
@@ -21,7 +21,9 @@ import (
 
 // telemetry holds the OpenTelemetry SDK the example sets up: the SDK and
 // its exporters live in the examples module only (authgate's otelauth uses
-// the OpenTelemetry API alone).
+// the OpenTelemetry API alone), and only in builds with the tag otel
+// (go run -tags otel ./examples/nethttp), so that the default build of the
+// examples compiles no exporter, gRPC or protobuf code.
 type telemetry struct {
 	mode     string // for the banner
 	observer *otelauth.Observer
@@ -121,23 +123,9 @@ func (t *telemetry) coreObserver() core.Observer {
 	return t.observer
 }
 
-// ServeAdmin serves h (the authenticator's StatusHandler) on
-// AUTHGATE_ADMIN_ADDR, an internal port that must never be the public one,
-// and returns the function that stops it. Without AUTHGATE_ADMIN_ADDR it
-// serves nothing.
-func (a *App) ServeAdmin(h http.Handler) (stop func(), err error) {
-	if a.adminAddr == "" {
-		return func() {}, nil
+// watch lets the observer's gauges read a's Status at each collection.
+func (t *telemetry) watch(a *core.Authenticator) {
+	if t != nil {
+		t.observer.Watch(a)
 	}
-	ln, err := net.Listen("tcp", a.adminAddr)
-	if err != nil {
-		return nil, fmt.Errorf("AUTHGATE_ADMIN_ADDR: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /status", h)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); _ = srv.Serve(ln) }()
-	a.AdminURL = URL(ln.Addr()) + "/status"
-	return func() { _ = srv.Close(); <-done }, nil
 }

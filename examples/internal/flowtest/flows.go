@@ -268,6 +268,11 @@ func RealIssuer(t *testing.T, run Run) {
 				app.Expect(t, Req{Method: "GET", Path: "/admin", Bearer: real}, 200)
 				app.Expect(t, Req{Method: "GET", Path: "/healthz"}, 200)
 			})
+			t.Run("a token just under the default MaxTokenSize is accepted, in the header and the cookie at once", func(t *testing.T) {
+				big := bigToken(t, iss, core.DefaultMaxTokenSize)
+				app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: big}, 200)
+				app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: big, Cookie: big}, 200) // fiber: ReadBufferSize
+			})
 			if env["AUTHGATE_SESSION_URL"] == "" {
 				t.Run("sensitive routes refuse sessions the local store does not hold", func(t *testing.T) {
 					app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: real}, 401)
@@ -301,6 +306,7 @@ func StartErrors(t *testing.T, run Run) {
 		{"two session backends", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
 			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_REDIS_URL": "redis://127.0.0.1:1"}, "at most one"},
 		{"bad ADDR", map[string]string{"ADDR": "no-port"}, "ADDR"},
+		{"development mode on a public address", map[string]string{"ADDR": "0.0.0.0:0"}, "AUTHGATE_DEV_ALLOW_REMOTE=1"},
 		{"plain-http issuer off loopback", map[string]string{"AUTHGATE_ISSUER": "http://id.example.com", "AUTHGATE_AUDIENCE": "a"}, "https"},
 	}
 	for _, c := range cases {
@@ -359,4 +365,21 @@ func Introspection(t *testing.T, run Run) {
 	active.Store(false) // revoked at the authorization server
 	app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: good}, 401)
 	app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: good}, 401)
+}
+
+// bigToken is a valid token of iss of at most limit and at least limit-16
+// bytes (a padding claim).
+func bigToken(t *testing.T, iss *authtest.Issuer, limit int) string {
+	t.Helper()
+	n := (limit - len(iss.Token(authtest.Claims{"pad": ""}))) * 3 / 4
+	for ; n > 0; n-- {
+		if tok := iss.Token(authtest.Claims{"roles": []string{"admin"}, "pad": strings.Repeat("p", n)}); len(tok) <= limit {
+			if len(tok) < limit-16 {
+				t.Fatalf("big token of %d bytes", len(tok))
+			}
+			return tok
+		}
+	}
+	t.Fatal("cannot mint a big token")
+	return ""
 }

@@ -37,6 +37,23 @@ func Process(t *testing.T, pkg string) {
 		t.Fatalf("go build %s (in %s): %v\n%s", pkg, root, err, out)
 	}
 
+	// No unsafe fallbacks: a typo in an AUTHGATE_* name, or development
+	// mode on a public address, stops the binary before it listens.
+	for _, c := range []struct{ env, want string }{
+		{"AUTHGATE_ISUER=https://id.example.com/", "did you mean AUTHGATE_ISSUER?"},
+		{"AUTHGATE_ISSUER=", "AUTHGATE_ISSUER is set but empty"},
+		{"ADDR=0.0.0.0:0", "AUTHGATE_DEV_ALLOW_REMOTE=1"},
+	} {
+		rctx, rcancel := context.WithTimeout(ctx, 30*time.Second) // an app that starts instead is killed
+		refused := exec.CommandContext(rctx, bin)
+		refused.Env = append(cleanEnv(), "ADDR=127.0.0.1:0", c.env)
+		out, err := refused.CombinedOutput()
+		rcancel()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("with %s the app should stop, saying %q; it said (%v):\n%s", c.env, c.want, err, out)
+		}
+	}
+
 	cmd := exec.CommandContext(ctx, bin)
 	cmd.Env = append(cleanEnv(), "ADDR=127.0.0.1:0")
 	var stderr bytes.Buffer

@@ -1,0 +1,121 @@
+package setup
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Variable is one environment variable the example apps read.
+type Variable struct {
+	// Name is the variable's exact name.
+	Name string
+	// Meaning says what it does, in a line.
+	Meaning string
+}
+
+// Variables is every environment variable the example apps read, one line
+// each: add a variable here and Environ accepts it. An AUTHGATE_* variable
+// that is not in this table stops the app (a typo must not fall back to
+// development mode).
+var Variables = []Variable{
+	{"ADDR", "listen address (default 127.0.0.1:8080)"},
+	{"AUTHGATE_ISSUER", "a real issuer: its exact \"iss\"; with it, no development issuer exists"},
+	{"AUTHGATE_AUDIENCE", "accepted \"aud\" values, comma-separated (required with AUTHGATE_ISSUER)"},
+	{"AUTHGATE_JWKS_URL", "the issuer's JWKS (default: OIDC discovery from the issuer)"},
+	{"AUTHGATE_SESSION_URL", "live session checks over HTTP: a URL template containing {sid}"},
+	{"AUTHGATE_INTROSPECTION_URL", "opaque tokens, checked live on every request by RFC 7662"},
+	{"AUTHGATE_CLIENT_ID", "client id for AUTHGATE_INTROSPECTION_URL"},
+	{"AUTHGATE_CLIENT_SECRET", "client secret for AUTHGATE_INTROSPECTION_URL"},
+	{"AUTHGATE_REDIS_URL", "sessions in Redis (redis://host:6379/0)"},
+	{"AUTHGATE_ADMIN_ADDR", "serve the authenticator's status at /status on this internal address"},
+	{"AUTHGATE_METRICS", "\"stdout\": print metrics to stdout (telemetry builds only: -tags otel)"},
+	{"AUTHGATE_METRICS_INTERVAL", "how often metrics are exported (default 60s)"},
+	{"OTEL_EXPORTER_OTLP_ENDPOINT", "export metrics and traces over OTLP/HTTP (telemetry builds only: -tags otel)"},
+	{"AUTHGATE_DEV_ALLOW_REMOTE", "\"1\": let development mode listen on a non-loopback ADDR (anyone who reaches it can log in as anyone)"},
+}
+
+// prefix is the namespace the apps own: every variable in it must be known.
+const prefix = "AUTHGATE_"
+
+// Environ checks the process environment (os.Environ() in main) against
+// [Variables] and returns the lookup to hand to [FromEnv]. It fails, naming
+// the variable, when an AUTHGATE_* variable is unknown (with the nearest
+// known name: "did you mean AUTHGATE_ISSUER?"), when a variable outside that
+// namespace is so close to a known name that it is surely a typo of it
+// (AUTHGATEISSUER), and when a known AUTHGATE_* variable is set to an empty
+// value (set it, or unset it: an empty AUTHGATE_ISSUER would otherwise mean
+// development mode).
+func Environ(environ []string) (func(string) string, error) {
+	known := make(map[string]bool, len(Variables))
+	for _, v := range Variables {
+		known[v.Name] = true
+	}
+	vars := make(map[string]string, len(environ))
+	var problems []string
+	for _, kv := range environ {
+		name, value, _ := strings.Cut(kv, "=")
+		vars[name] = value
+		upper := strings.ToUpper(name)
+		switch {
+		case known[name]:
+			if strings.HasPrefix(name, prefix) && strings.TrimSpace(value) == "" {
+				problems = append(problems, fmt.Sprintf("%s is set but empty: set a value or unset it", name))
+			}
+		case strings.HasPrefix(upper, prefix):
+			problems = append(problems, unknown(name))
+		default:
+			if near, d := nearest(upper); d > 0 && d <= 2 && strings.HasPrefix(near, prefix) && len(upper) >= len(prefix) {
+				problems = append(problems, unknown(name))
+			}
+		}
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		return nil, fmt.Errorf("environment: %s (known variables: see package setup, Variables)", strings.Join(problems, "; "))
+	}
+	return func(k string) string { return vars[k] }, nil
+}
+
+// unknown describes an unknown variable, with the nearest known name when
+// there is a plausible one.
+func unknown(name string) string {
+	msg := "unknown variable " + name
+	if near, d := nearest(strings.ToUpper(name)); d <= max(2, len(near)/4) {
+		msg += ": did you mean " + near + "?"
+	}
+	return msg
+}
+
+// nearest returns the known variable closest to name (already upper-cased)
+// and its edit distance.
+func nearest(name string) (string, int) {
+	best, bestD := "", -1
+	for _, v := range Variables {
+		if d := distance(name, v.Name); bestD < 0 || d < bestD {
+			best, bestD = v.Name, d
+		}
+	}
+	return best, bestD
+}
+
+// distance is the Levenshtein distance of a and b (bytes: the names are ASCII).
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
