@@ -473,9 +473,7 @@ func (w *world) run(d time.Duration) {
 		rng := rand.New(rand.NewPCG(w.seed, uint64(100+wk)))
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				w.mu.Lock()
-				c := w.creds[rng.IntN(len(w.creds))]
-				w.mu.Unlock()
+				c := w.pick(rng)
 				r := request{inst: rng.IntN(len(w.insts)), c: c, sensitive: rng.IntN(3) == 0}
 				r.start = time.Now()
 				r.status = w.insts[r.inst].status(c.token, r.sensitive)
@@ -492,9 +490,7 @@ func (w *world) run(d time.Duration) {
 			case n < 4:
 				w.create(ctx, admin, i)
 			case n < 8:
-				w.mu.Lock()
-				c := w.creds[admin.IntN(len(w.creds))]
-				w.mu.Unlock()
+				c := w.pick(admin)
 				w.adminMu.Lock()
 				err := w.be.revoke(ctx, w, c)
 				w.ackLocked(err, c.sid)
@@ -538,6 +534,19 @@ func (w *world) run(d time.Duration) {
 		})
 	}
 	wg.Wait()
+}
+
+// pick returns a credential: half the time one of the newest few, so that
+// revocations often land on sessions with requests (and slow checks) in
+// flight, the schedules in which a stale answer could be taken.
+func (w *world) pick(rng *rand.Rand) *cred {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := len(w.creds)
+	if rng.IntN(2) == 0 {
+		return w.creds[n-1-rng.IntN(min(n, 4))]
+	}
+	return w.creds[rng.IntN(n)]
 }
 
 // create adds a credential (JWT or opaque, as the backend allows).
