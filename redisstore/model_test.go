@@ -669,6 +669,6 @@ func (w *world) summary() string {
 		fs = append(fs, fmt.Sprintf("%s x%d", name, n))
 	}
 	sort.Strings(fs)
-	return fmt.Sprintf("seed %d: %d requests (%d admitted, %d refused, %d 503; %d started after their revocation), %d credentials, %d revoked, %d admin calls failed under faults; faults: %s",
+	return fmt.Sprintf("seed %d: %d requests (%d admitted, %d refused, %d 503; %d started after their revocation), %d credentials, %d revoked, %d admin calls refused or failed (session already ended, faults); faults: %s",
 		w.seed, len(w.reqs), ok, refused, unavailable, afterRevocation, len(w.creds), len(w.revoked), w.errors.Load(), strings.Join(fs, ", "))
 }
