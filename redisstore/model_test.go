@@ -210,6 +210,21 @@ func (w *world) jwt(rng *rand.Rand, sub, sid string) string {
 	return w.iss.Token(authtest.Claims{"sub": sub, "sid": sid, "iat": now.Unix(), "exp": now.Add(10 * time.Minute).Unix()})
 }
 
+// storeCred is the credential of a session a store created: its opaque
+// token, or a JWT naming it (rng, guarded by mu, picks the clock skew).
+func (w *world) storeCred(mu *sync.Mutex, rng *rand.Rand, s *core.Session, tok, sub string, opaque bool, err error) (*cred, error) {
+	if err != nil {
+		return nil, err
+	}
+	c := &cred{sid: s.ID, sub: sub, token: tok, opaque: opaque}
+	if !opaque {
+		mu.Lock()
+		c.token = w.jwt(rng, sub, s.ID)
+		mu.Unlock()
+	}
+	return c, nil
+}
+
 func (w *world) memory() {
 	store := core.NewMemoryStore(core.StoreOptions{Audit: core.AuditFunc(func(context.Context, core.AuditEvent) {})})
 	w.t.Cleanup(func() { store.Close() })
@@ -221,16 +236,7 @@ func (w *world) memory() {
 	w.be = backend{
 		create: func(ctx context.Context, w *world, sub string, opaque bool) (*cred, error) {
 			s, tok, err := store.Create(ctx, core.NewSession{Subject: sub, Issuer: w.iss.URL})
-			if err != nil {
-				return nil, err
-			}
-			c := &cred{sid: s.ID, sub: sub, token: tok, opaque: opaque}
-			if !opaque {
-				mu.Lock()
-				c.token = w.jwt(rng, sub, s.ID)
-				mu.Unlock()
-			}
-			return c, nil
+			return w.storeCred(&mu, rng, s, tok, sub, opaque, err)
 		},
 		revoke: func(ctx context.Context, _ *world, c *cred) error { return store.Revoke(ctx, c.sid) },
 		revokeSubject: func(ctx context.Context, _ *world, sub string) error {
@@ -267,16 +273,7 @@ func (w *world) redis(n int) {
 	w.be = backend{
 		create: func(ctx context.Context, w *world, sub string, opaque bool) (*cred, error) {
 			s, tok, err := pick().Create(ctx, core.NewSession{Subject: sub, Issuer: w.iss.URL})
-			if err != nil {
-				return nil, err
-			}
-			c := &cred{sid: s.ID, sub: sub, token: tok, opaque: opaque}
-			if !opaque {
-				mu.Lock()
-				c.token = w.jwt(rng, sub, s.ID)
-				mu.Unlock()
-			}
-			return c, nil
+			return w.storeCred(&mu, rng, s, tok, sub, opaque, err)
 		},
 		revoke: func(ctx context.Context, _ *world, c *cred) error { return pick().Revoke(ctx, c.sid) },
 		revokeSubject: func(ctx context.Context, _ *world, sub string) error {
