@@ -12,4 +12,4 @@ require (
 
 require go.uber.org/goleak v1.3.0
 
-require github.com/MicahParks/keyfunc/v3 v3.9.2 // indirect
+require github.com/MicahParks/keyfunc/v3 v3.9.2
