@@ -26,7 +26,7 @@ import (
 // (vkeyFromJWK) to what the storage holds and swaps in an immutable keyring,
 // so a request costs one atomic load, as before.
 //
-// What stays authgate's own, and why (each is named in the README):
+// What stays authgate's own, and why (each is named in docs/configuration.md):
 //   - refreshLoop schedules the refetches. jwkset's refresh goroutine ticks
 //     at a fixed interval: it has no shorter retry after a failure (the
 //     recovery of TestUnknownKidWhileTheKeySetIsUnreachable), nothing that a

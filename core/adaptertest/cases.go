@@ -273,8 +273,8 @@ func cases() []tcase {
 		c("no token on a scoped route gets 401, not 403", GET, "/orders", noToken).from("RFC 6750 §3.1"),
 		c("EX-15 HEAD on a scoped GET route without the scope gets 403", HEAD, "/orders", scopeDenied, bearer),
 		c("a principal with the required role is admitted", GET, "/admin", served(RouteAdmin, admin), "Authorization: Bearer {admin}").from("positive control"),
-		c("a principal without the required role gets 403", GET, "/admin", roleDenied, bearer).from("README (RequireRoles)"),
-		c("a route marker without the middleware answers 500", GET, "/misconfigured", misconfigured, "Authorization: Bearer {scoped}").from("README (a route marker without the middleware)"),
+		c("a principal without the required role gets 403", GET, "/admin", roleDenied, bearer).from("docs/frameworks.md (RequireRoles)"),
+		c("a route marker without the middleware answers 500", GET, "/misconfigured", misconfigured, "Authorization: Bearer {scoped}").from("docs/frameworks.md (a route marker without the middleware)"),
 
 		// Optional and public routes.
 		c("EX-14 optional route without credentials runs anonymously", GET, "/optional", served(RouteOptional, nil)),
@@ -283,7 +283,7 @@ func cases() []tcase {
 		c("EX-14 optional route with a malformed token is refused", GET, "/optional", invalidToken, "Authorization: Bearer {malformed}"),
 		c("EX-14 optional route with an empty bearer credential is refused", GET, "/optional", invalidRequest, "Authorization: Bearer "),
 		c("a public route needs no token", GET, "/healthz", served(RoutePublic, nil)).from("positive control"),
-		c("a public route ignores a bad token", GET, "/healthz", served(RoutePublic, nil), "Authorization: Bearer {malformed}").from("README (public routes)"),
+		c("a public route ignores a bad token", GET, "/healthz", served(RoutePublic, nil), "Authorization: Bearer {malformed}").from("docs/frameworks.md (public routes)"),
 
 		// Sensitive routes: the live session check.
 		c("sensitive route with an active session runs after a live check", POST, "/transfer", served(RouteTransfer, checked), bearer).from("DESIGN.md (session policy)"),
@@ -345,9 +345,9 @@ func cases() []tcase {
 		// EX-11: query-string tokens enabled (Config.QueryParam). A response
 		// to a request admitted on a query token must not be cached (RFC 6750
 		// section 2.3); the lead's core.CacheControl and one line per adapter.
-		c("a valid token just under the default MaxTokenSize is admitted from the header", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}").in("bigtoken").from("README (fiber and big headers)"),
-		c("a valid token just under the default MaxTokenSize is admitted from the cookie", GET, "/me", served(RouteMe, fromCookie), "Cookie: access_token={big}").in("bigtoken").from("README (fiber and big headers)"),
-		c("a valid token just under the default MaxTokenSize in both header and cookie is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}", "Cookie: theme=dark; access_token={big}").in("bigtoken").from("README (fiber and big headers)"),
+		c("a valid token just under the default MaxTokenSize is admitted from the header", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}").in("bigtoken").from("docs/frameworks.md (fiber and big headers)"),
+		c("a valid token just under the default MaxTokenSize is admitted from the cookie", GET, "/me", served(RouteMe, fromCookie), "Cookie: access_token={big}").in("bigtoken").from("docs/frameworks.md (fiber and big headers)"),
+		c("a valid token just under the default MaxTokenSize in both header and cookie is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}", "Cookie: theme=dark; access_token={big}").in("bigtoken").from("docs/frameworks.md (fiber and big headers)"),
 		c("EX-11 a query token, when enabled, is admitted with Cache-Control: no-store", GET, "/me?access_token={good}", noStore(served(RouteMe, fromQuery))).in("query"),
 		c("EX-11 a query token on an optional route is admitted with Cache-Control: no-store", GET, "/optional?access_token={good}", noStore(served(RouteOptional, fromQuery))).in("query"),
 		c("EX-11 a query token on a sensitive route is checked live and not cached", GET, "/account?access_token={good}",

@@ -22,9 +22,15 @@ import (
 //
 //	<!-- printed by examples/nethttp -->
 //
-// must be exactly the start-up banner of development mode on 127.0.0.1:8080.
+// must be exactly the start-up banner of development mode on 127.0.0.1:8080,
+// and a block after
+//
+//	<!-- all of examples/quickstart/main.go -->
+//
+// must be that whole file, byte for byte: a program a user can paste.
 var (
-	copiedRE  = regexp.MustCompile("(?s)<!-- copied from (examples/[a-z/]+\\.go) -->\\s*```go\\n(.*?)```")
+	copiedRE  = regexp.MustCompile("(?s)<!-- copied from ((?:examples|core)/[a-z0-9_/]+\\.go) -->\\s*```go\\n(.*?)```")
+	allRE     = regexp.MustCompile("(?s)<!-- all of (examples/[a-z/]+\\.go) -->\\s*```go\\n(.*?)```")
 	printedRE = regexp.MustCompile("(?s)<!-- printed by examples/([a-z]+) -->\\s*```[a-z]*\\n(.*?)```")
 )
 
@@ -40,11 +46,47 @@ func readme(t *testing.T) string {
 	return string(b)
 }
 
+// pages are README.md and docs/*.md, by path relative to the repository root.
+func pages(t *testing.T) map[string]string {
+	out := map[string]string{"README.md": readme(t)}
+	docs, _ := filepath.Glob(filepath.Join("..", "..", "..", "docs", "*.md"))
+	for _, d := range docs {
+		b, err := os.ReadFile(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out["docs/"+filepath.Base(d)] = string(b)
+	}
+	return out
+}
+
+// Every Go snippet of the README and docs/ is checked against compiled code:
+// each ```go block follows a marker naming the file it comes from.
+func TestEveryGoSnippetNamesItsSource(t *testing.T) {
+	marker := regexp.MustCompile(`<!-- (copied from|all of) [a-z0-9_/]+\.go -->\s*$`)
+	for name, text := range pages(t) {
+		for i := 0; ; {
+			j := strings.Index(text[i:], "```go\n")
+			if j < 0 {
+				break
+			}
+			at := i + j
+			if !marker.MatchString(text[:at]) {
+				line := strings.Count(text[:at], "\n") + 1
+				t.Errorf("%s:%d: a ```go block without a <!-- copied from FILE --> marker (its code is checked by nothing)", name, line)
+			}
+			i = at + 5
+		}
+	}
+}
+
 func TestReadmeSnippetsAreCopiedFromTheExamples(t *testing.T) {
-	text := readme(t)
-	blocks := copiedRE.FindAllStringSubmatch(text, -1)
+	var blocks [][]string
+	for _, text := range pages(t) {
+		blocks = append(blocks, copiedRE.FindAllStringSubmatch(text, -1)...)
+	}
 	if len(blocks) == 0 {
-		t.Skip("README.md has no <!-- copied from examples/... --> block yet")
+		t.Fatal("README.md and docs/ have no <!-- copied from ... --> block")
 	}
 	for _, b := range blocks {
 		src, err := os.ReadFile(filepath.Join("..", "..", "..", b[1]))
@@ -54,11 +96,11 @@ func TestReadmeSnippetsAreCopiedFromTheExamples(t *testing.T) {
 		}
 		var lines []string
 		for _, l := range strings.Split(string(src), "\n") {
-			lines = append(lines, strings.TrimSpace(l))
+			lines = append(lines, squash(l))
 		}
 		at := 0
 		for _, want := range strings.Split(b[2], "\n") {
-			want = strings.TrimSpace(want)
+			want = squash(want)
 			if want == "" {
 				continue
 			}
@@ -73,6 +115,28 @@ func TestReadmeSnippetsAreCopiedFromTheExamples(t *testing.T) {
 				t.Errorf("README block copied from %s has a line that is not in the file (in this order): %q", b[1], want)
 				break
 			}
+		}
+	}
+}
+
+// squash drops a line's indentation and turns each run of spaces into one,
+// so that gofmt's alignment of comments does not matter.
+func squash(line string) string { return strings.Join(strings.Fields(line), " ") }
+
+func TestReadmeQuickStartIsAWholeProgram(t *testing.T) {
+	text := readme(t)
+	blocks := allRE.FindAllStringSubmatch(text, -1)
+	if len(blocks) == 0 {
+		t.Fatal("README.md has no <!-- all of examples/... --> block: the quick start must be a whole program")
+	}
+	for _, b := range blocks {
+		src, err := os.ReadFile(filepath.Join("..", "..", "..", b[1]))
+		if err != nil {
+			t.Errorf("README holds all of %s, which cannot be read: %v", b[1], err)
+			continue
+		}
+		if b[2] != string(src) {
+			t.Errorf("README's copy of %s differs from the file (it must be the whole file, byte for byte)", b[1])
 		}
 	}
 }
