@@ -2,9 +2,12 @@ package redisstore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/authgate/authgate/core"
 	"github.com/redis/go-redis/v9"
@@ -87,4 +90,42 @@ func publishedEntry(r core.Revocation) []any {
 		return []any{"v", "1", "k", "cut", "sub", r.Subject, "iss", r.Issuer, "at", strconv.FormatInt(r.At.UnixMilli(), 10)}
 	}
 	return entry(r)
+}
+
+var _ core.ReplayCache = (*Store)(nil)
+
+// replayKey is the Redis key of a one-time token id: a hash, so no
+// sender-chosen byte reaches a key name (RD-05).
+func (s *Store) replayKey(key string) string {
+	h := sha256.Sum256([]byte(key))
+	return s.prefix + "jti:" + hex.EncodeToString(h[:])
+}
+
+// FirstUse records key (a logout token's or security event's issuer and
+// jti) until until, shared by every instance on this Redis, and reports
+// whether no instance had recorded it yet (SET NX). It fails when Redis
+// cannot answer; the receiver then answers 503.
+func (s *Store) FirstUse(ctx context.Context, key string, until time.Time) (bool, error) {
+	ttl := until.Sub(s.now())
+	if ttl < time.Millisecond {
+		ttl = time.Millisecond
+	}
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	ok, err := s.cmd.SetNX(cctx, s.replayKey(key), "1", ttl).Result()
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return ok, nil
+}
+
+// Forget removes key, so that a retry of a token whose revocation could not
+// be applied is not refused as a replay.
+func (s *Store) Forget(ctx context.Context, key string) error {
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	if err := s.cmd.Del(cctx, s.replayKey(key)).Err(); err != nil {
+		return unavailable(err)
+	}
+	return nil
 }

@@ -112,3 +112,25 @@ func TestParseCutoffEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestReplayCacheShared: a jti recorded through one store is a replay on
+// another sharing the Redis, until it expires or is forgotten.
+func TestReplayCacheShared(t *testing.T) {
+	addr := sharedAddr(t)
+	prefix := testPrefix()
+	a := newStore(t, addr, Options{Prefix: prefix})
+	b := newStore(t, addr, Options{Prefix: prefix})
+	ctx := context.Background()
+	until := time.Now().Add(time.Minute)
+	first, err := a.FirstUse(ctx, "iss\x00jti-1", until)
+	must(t, err)
+	again, err := b.FirstUse(ctx, "iss\x00jti-1", until)
+	must(t, err)
+	if !first || again {
+		t.Fatalf("first %v, on the other store %v: want true, false", first, again)
+	}
+	must(t, b.Forget(ctx, "iss\x00jti-1"))
+	if ok, err := a.FirstUse(ctx, "iss\x00jti-1", until); err != nil || !ok {
+		t.Fatalf("after Forget: %v %v, want a first use", ok, err)
+	}
+}
