@@ -76,6 +76,19 @@ func CacheControl(ctx context.Context) string {
 	return ""
 }
 
+// DPoPNonce is the DPoP-Nonce value an adapter sets on the response to a
+// request that [Authenticator.Admit] admitted with ctx: the current server
+// nonce when the request was DPoP-bound and nonces are on
+// (DPoPOptions.NonceSecret), so the client's next proof can carry it
+// (RFC 9449 section 8.2); "" (set nothing) otherwise.
+func DPoPNonce(ctx context.Context) string {
+	if p := principalState(ctx); p != nil && p.Binding == BindingDPoP && p.auth != nil &&
+		p.auth.dpop != nil && p.auth.dpop.secret != nil {
+		return p.auth.dpop.nonceAt(p.auth.cfg.Now())
+	}
+	return ""
+}
+
 // Marker is one per-route marker of an adapter (Sensitive, RequireScopes,
 // RequireRoles): the route's requirements, and which routes it has already
 // reported as misconfigured. An adapter makes one with [NewMarker] where the

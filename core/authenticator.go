@@ -55,6 +55,8 @@ type Authenticator struct {
 	sessions *sessionPolicy
 	tokens   *tokenCache // nil when Config.TokenCache.Disabled
 
+	dpop *dpopVerifier // nil when no issuer accepts DPoP
+
 	obs      Observer       // nil when nobody listens (Config.Observer)
 	obsPanic rate.Sometimes // rate-limits the log of a panicking Observer
 }
@@ -76,6 +78,35 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		obsPanic: rate.Sometimes{First: 1, Interval: time.Minute},
 	}
 	a.claimNames = newClaimReader(cfg.Claims)
+	if err := a.cfg.ClientCertificates.normalize(); err != nil {
+		return nil, err
+	}
+	if cfg.DPoP.Mode > DPoPRequired {
+		return nil, configErr("DPoP.Mode %d is not a DPoPMode", cfg.DPoP.Mode)
+	}
+	bearer, dpop := false, false
+	for i := range issuers {
+		ic := &issuers[i]
+		if ic.DPoP > DPoPRequired {
+			return nil, configErr("issuer %q: DPoP %d is not a DPoPMode", ic.Issuer, ic.DPoP)
+		}
+		if ic.DPoP == DPoPUnset {
+			ic.DPoP = cfg.DPoP.Mode
+		}
+		if ic.DPoP == DPoPUnset {
+			ic.DPoP = DPoPOff
+		}
+		dpop = dpop || ic.DPoP != DPoPOff
+		bearer = bearer || ic.DPoP != DPoPRequired
+	}
+	if dpop {
+		if a.dpop, err = cfg.DPoP.normalize(cfg.Leeway, cfg.Now); err != nil {
+			return nil, err
+		}
+		a.dpop.bearerAll = bearer
+	} else if cfg.DPoP.NonceSecret != nil || cfg.DPoP.Replay != nil || cfg.DPoP.PublicOrigin != "" || len(cfg.DPoP.Algorithms) > 0 {
+		return nil, configErr("DPoP options are set but no issuer's DPoP mode is allowed or required")
+	}
 	a.anon = &Principal{auth: a, anonymous: true}
 	a.coop = http.NewCrossOriginProtection()
 	for _, o := range cfg.TrustedOrigins {
@@ -146,10 +177,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal
 // context to hand on, a child of ctx, and *out is set to that context: one
 // allocation for both on the hot path. A principal that came from elsewhere
 // (opaque tokens) leaves *out nil.
-func (a *Authenticator) authenticate(ctx context.Context, r Request, out *context.Context) (*Principal, error) {
+func (a *Authenticator) authenticate(ctx context.Context, r Request, out *context.Context) (_ *Principal, err error) {
 	tok, src, err := a.extract(r)
 	if err != nil {
 		return nil, err
+	}
+	viaDPoP := a.dpop != nil && src == SourceHeader && isDPoPScheme(r.Header("Authorization"))
+	if viaDPoP {
+		// Every refusal of a DPoP request is answered in the DPoP challenge.
+		defer func() {
+			if e, ok := err.(*Error); ok {
+				e.viaDPoP = true
+			}
+		}()
 	}
 	if src == SourceCookie && !safeMethod(r.Method()) {
 		if err := a.checkOrigin(r); err != nil {
@@ -200,6 +240,11 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request, out *contex
 	}
 	if err != nil {
 		return nil, err
+	}
+	if viaDPoP || p.cnfJKT != "" || p.cnfX5T != "" || p.cnfOther || a.dpop != nil && a.issuerMode(p) == DPoPRequired {
+		if err := a.checkBinding(ctx, r, tok, p, viaDPoP); err != nil {
+			return nil, err
+		}
 	}
 	if err := a.sessions.denied(ctx, p); err != nil {
 		return nil, err
@@ -252,6 +297,9 @@ type Requirements struct {
 	Scopes []string
 	// Roles: the principal must hold at least one.
 	Roles []string
+	// DPoP asks for a DPoP-bound token presented with its proof (RFC 9449),
+	// even where the issuer's mode also accepts bearer tokens.
+	DPoP bool
 }
 
 // Require checks a route's requirements against the principal the middleware
@@ -259,6 +307,16 @@ type Requirements struct {
 // ErrNoToken for an anonymous request, and otherwise as the checks say. The
 // live session check of a Sensitive route happens here.
 func Require(ctx context.Context, req Requirements) error {
+	err := require(ctx, req)
+	if e, ok := err.(*Error); ok {
+		if p := principalState(ctx); p != nil && p.Binding == BindingDPoP {
+			e.viaDPoP = true // the client uses DPoP: answer in its challenge
+		}
+	}
+	return err
+}
+
+func require(ctx context.Context, req Requirements) error {
 	p := principalState(ctx)
 	if p == nil {
 		return newError(ErrMisconfigured, errors.New("route requirements checked without the authgate middleware"))
@@ -292,6 +350,11 @@ func Require(ctx context.Context, req Requirements) error {
 			return e
 		}
 	}
+	if req.DPoP && p.Binding != BindingDPoP {
+		e := dpopError(ErrInvalidToken, errDPoPRequired)
+		a.logRefusal(ctx, e)
+		return e
+	}
 	if req.Sensitive {
 		if err := a.sessions.gate(ctx, p, true); err != nil {
 			a.logRefusal(ctx, err)
@@ -308,7 +371,27 @@ func (a *Authenticator) MaxTokenSize() int { return a.cfg.MaxTokenSize }
 // Render turns an error from Admit or Require into the response to write,
 // with this authenticator's realm and renderer.
 func (a *Authenticator) Render(err error) Response {
-	return a.cfg.Renderer(asError(err), a.cfg.Realm)
+	e := asError(err)
+	if a.dpop != nil {
+		c := *e
+		c.DPoP = &DPoPChallenge{Algs: a.dpop.algs, Error: e.viaDPoP, Bearer: a.dpop.bearerAll}
+		if a.dpop.secret != nil && (e.viaDPoP || e.Status == http.StatusUnauthorized) {
+			c.DPoP.Nonce = a.dpop.nonceAt(a.cfg.Now())
+		}
+		e = &c
+	}
+	return a.cfg.Renderer(e, a.cfg.Realm)
+}
+
+// issuerMode is the DPoP mode that applies to p's token.
+func (a *Authenticator) issuerMode(p *Principal) DPoPMode {
+	if is := a.issuers[p.Issuer]; is != nil {
+		return is.cfg.DPoP
+	}
+	if a.dpop != nil && a.dpop.mode != DPoPUnset {
+		return a.dpop.mode
+	}
+	return DPoPOff
 }
 
 // Render renders an error of [Require] with the renderer of the authenticator

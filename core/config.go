@@ -140,6 +140,17 @@ type Config struct {
 	// 10000 entries and 32 MiB at most; set Disabled to turn it off.
 	TokenCache TokenCacheOptions
 
+	// DPoP accepts sender-constrained tokens of RFC 9449, whose every
+	// request carries a proof signed by the client's key; off by default
+	// (a DPoP-bound token is then refused). See [DPoPOptions].
+	DPoP DPoPOptions
+	// ClientCertificates says where the TLS client certificate of a
+	// certificate-bound token (RFC 8705, cnf "x5t#S256") may come from besides
+	// the connection itself: a header set by a TLS-terminating proxy, read
+	// only from trusted proxy addresses. A certificate-bound token whose
+	// certificate is not presented is refused.
+	ClientCertificates ClientCertOptions
+
 	// Realm is the realm of the WWW-Authenticate challenge; default "api".
 	Realm string
 	// Renderer writes refusals; default DefaultRenderer.
@@ -169,6 +180,10 @@ type IssuerConfig struct {
 	Algorithms []string
 	// Sessions overrides Config.Sessions for tokens of this issuer.
 	Sessions SessionChecker
+	// DPoP overrides Config.DPoP.Mode for tokens of this issuer (DPoPUnset:
+	// as Config.DPoP.Mode). The issuer named by Config.Issuer always takes
+	// Config.DPoP.Mode.
+	DPoP DPoPMode
 }
 
 // ClaimNames names the claims read into a Principal. Empty fields take the

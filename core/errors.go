@@ -30,9 +30,29 @@ type Error struct {
 	Scope []string
 	// RetryAfter is the number of seconds a client should wait, for 503.
 	RetryAfter int
+	// DPoP is set when the authenticator accepts DPoP (RFC 9449): the
+	// DPoP challenge to send beside (or instead of) the Bearer one.
+	DPoP *DPoPChallenge
 
-	kind  error // one of the sentinels
-	cause error // internal detail, never rendered
+	kind    error // one of the sentinels
+	cause   error // internal detail, never rendered
+	viaDPoP bool  // the refusal is about DPoP: its code goes in the DPoP challenge
+}
+
+// DPoPChallenge is what the WWW-Authenticate DPoP challenge says (RFC 9449
+// sections 7.1 and 8).
+type DPoPChallenge struct {
+	// Algs lists the proof algorithms accepted.
+	Algs []string
+	// Nonce, when not empty, is the server nonce the client must put in
+	// its next proof; it is sent as the DPoP-Nonce header.
+	Nonce string
+	// Error is true when the refusal's code belongs in the DPoP challenge
+	// (the request used DPoP, or must).
+	Error bool
+	// Bearer is true when bearer tokens are accepted too, so a Bearer
+	// challenge is sent beside the DPoP one.
+	Bearer bool
 }
 
 // Error returns the description, prefixed by the sentinel's text.
@@ -79,6 +99,13 @@ var (
 	ErrUnavailable = errors.New("authgate: temporarily unavailable")
 	// ErrMisconfigured: a route marker ran without the middleware (500).
 	ErrMisconfigured = errors.New("authgate: misconfigured route")
+	// ErrInvalidDPoPProof: the DPoP proof is missing, malformed, replayed or
+	// does not match the request or the token (401 invalid_dpop_proof,
+	// RFC 9449 section 7.1).
+	ErrInvalidDPoPProof = errors.New("authgate: invalid DPoP proof")
+	// ErrUseDPoPNonce: the DPoP proof lacks the current server nonce (401
+	// use_dpop_nonce with a DPoP-Nonce header, RFC 9449 section 8).
+	ErrUseDPoPNonce = errors.New("authgate: DPoP nonce required")
 )
 
 // The fixed descriptions. Nothing else ever reaches a client.
@@ -93,6 +120,8 @@ const (
 	descCrossOrigin  = "cross-origin request refused"
 	descUnavailable  = "authentication is temporarily unavailable"
 	descMisconfig    = "the server is misconfigured"
+	descDPoPProof    = "the DPoP proof is invalid"
+	descDPoPNonce    = "the resource server requires a nonce in the DPoP proof"
 )
 
 func newError(kind error, cause error) *Error {
@@ -116,6 +145,10 @@ func newError(kind error, cause error) *Error {
 		e.Status, e.Description, e.RetryAfter = http.StatusServiceUnavailable, descUnavailable, 5
 	case ErrMisconfigured:
 		e.Status, e.Description = http.StatusInternalServerError, descMisconfig
+	case ErrInvalidDPoPProof:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_dpop_proof", descDPoPProof
+	case ErrUseDPoPNonce:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "use_dpop_nonce", descDPoPNonce
 	default: // ErrInvalidToken and anything unexpected: refuse as an invalid token
 		e.kind = ErrInvalidToken
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_token", descInvalidToken
@@ -159,7 +192,10 @@ type Renderer func(e *Error, realm string) Response
 func DefaultRenderer(e *Error, realm string) Response {
 	h := make(http.Header, 4)
 	if e.Status == http.StatusUnauthorized || e.Code != "" {
-		h["Www-Authenticate"] = []string{Challenge(realm, e)}
+		h["Www-Authenticate"] = Challenges(realm, e)
+	}
+	if e.DPoP != nil && e.DPoP.Nonce != "" {
+		h["Dpop-Nonce"] = []string{e.DPoP.Nonce}
 	}
 	if e.Status == http.StatusServiceUnavailable {
 		ra := e.RetryAfter
@@ -214,6 +250,40 @@ func Challenge(realm string, e *Error) string {
 		}
 	}
 	return b.String()
+}
+
+// Challenges returns every WWW-Authenticate value for e: the Bearer
+// challenge (see [Challenge]), and with DPoP on the DPoP challenge (RFC 9449
+// section 7.1: realm, algs, and the error attributes when the refusal is
+// about DPoP), without the Bearer one when only DPoP is accepted.
+func Challenges(realm string, e *Error) []string {
+	if e.DPoP == nil {
+		return []string{Challenge(realm, e)}
+	}
+	var b strings.Builder
+	b.WriteString("DPoP realm=")
+	writeQuoted(&b, realm)
+	withErr := e.DPoP.Error || !e.DPoP.Bearer
+	if withErr && e.Code != "" {
+		b.WriteString(", error=")
+		writeQuoted(&b, e.Code)
+		if e.Description != "" {
+			b.WriteString(", error_description=")
+			writeQuoted(&b, e.Description)
+		}
+	}
+	if len(e.DPoP.Algs) > 0 {
+		b.WriteString(", algs=")
+		writeQuoted(&b, strings.Join(e.DPoP.Algs, " "))
+	}
+	if !e.DPoP.Bearer {
+		return []string{b.String()}
+	}
+	bearer := *e
+	if withErr {
+		bearer.Code, bearer.Description, bearer.Scope = "", "", nil // the error is the DPoP challenge's
+	}
+	return []string{Challenge(realm, &bearer), b.String()}
 }
 
 // writeQuoted writes an RFC 9110 quoted-string; characters outside the

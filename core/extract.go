@@ -11,7 +11,9 @@ import (
 //   - Authorization: exactly one field line; scheme "Bearer" in any case;
 //     exactly one SP between scheme and token (strict whitespace: RFC 6750's
 //     1*SP narrowed to one, HTAB refused); nothing after the token. Other
-//     schemes (Basic, DPoP, ...) are not ours and count as no credential.
+//     schemes (Basic, ...) are not ours and count as no credential. With
+//     DPoP on (Config.DPoP), the scheme "DPoP" is read by the same rules
+//     (RFC 9449 section 7.1); with it off, DPoP is another scheme.
 //   - Cookie: every Cookie field line is parsed; the configured name must
 //     occur once (twice is cookie tossing: 400). Surrounding DQUOTEs are
 //     removed (RFC 6265 cookie-value). An empty value counts as absent.
@@ -99,15 +101,20 @@ func (a *Authenticator) bearer(vals []string) (string, error) {
 	v := trimOWS(vals[0])
 	// The gate allows for the scheme and its space.
 	if len(v) > a.cfg.MaxTokenSize+len("Bearer ") {
-		if hasBearerPrefix(v) {
+		if hasBearerPrefix(v) || a.dpop != nil && hasDPoPPrefix(v) {
 			return "", newError(ErrInvalidToken, errTooLarge)
 		}
 		return "", nil
 	}
-	if !hasBearerPrefix(v) {
+	var rest string
+	switch {
+	case hasBearerPrefix(v):
+		rest = v[len("Bearer"):]
+	case a.dpop != nil && hasDPoPPrefix(v):
+		rest = v[len("DPoP"):]
+	default:
 		return "", nil // another scheme: not our credential
 	}
-	rest := v[len("Bearer"):]
 	if rest == "" {
 		return "", newError(ErrInvalidRequest, errEmptyCredential)
 	}
@@ -142,6 +149,18 @@ func hasBearerPrefix(v string) bool {
 	c := v[6]
 	// "Bearerfoo" is treated as a malformed Bearer credential, not as a
 	// scheme named "Bearerfoo": refusing is the safe reading.
+	return c == ' ' || c == '\t' || !isTchar(c) || isB64tokenChar(c)
+}
+
+// hasDPoPPrefix is hasBearerPrefix for the scheme "DPoP".
+func hasDPoPPrefix(v string) bool {
+	if len(v) < 4 || !strings.EqualFold(v[:4], "DPoP") {
+		return false
+	}
+	if len(v) == 4 {
+		return true
+	}
+	c := v[4]
 	return c == ' ' || c == '\t' || !isTchar(c) || isB64tokenChar(c)
 }
 

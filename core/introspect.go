@@ -314,7 +314,12 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 	// paths, a scope string or array, "scp" merged in).
 	var nc namedClaims
 	var scp []string
+	var cnf claims // the answer's cnf (RFC 7662 section 2.2, RFC 9449 section 6.2)
 	err := readObject(body, func(name []byte, d *jsontext.Decoder) error {
+		if string(name) == "cnf" {
+			cnf.hasCnf = true
+			return readCnf(d, &cnf)
+		}
 		if string(name) == "scp" && in.claims.names[claimScope] != "scp" {
 			var err error
 			scp, err = readScopes(d)
@@ -374,6 +379,8 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 	// either path.
 	s.Scopes = mergeScopes(nc.scope, scp)
 	s.claims = body
+	s.cnfJKT, s.cnfX5T = cnf.cnfJKT, cnf.cnfX5T
+	s.cnfOther = cnf.cnfOther || (cnf.hasCnf && cnf.cnfJKT == "" && cnf.cnfX5T == "")
 	return &s, nil
 }
 

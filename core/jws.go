@@ -77,7 +77,19 @@ func decodeJWS(tok string) (jws, error) {
 
 // decodeShaped is decodeJWS of a token that passed isJWTShape.
 func decodeShaped(tok string) (jws, error) {
-	var j jws
+	j, hdrJSON, err := decodeSegments(tok)
+	if err != nil {
+		return j, err
+	}
+	if j.h, err = parseHeader(hdrJSON); err != nil {
+		return j, newError(ErrInvalidToken, err)
+	}
+	return j, nil
+}
+
+// decodeSegments decodes the three segments of a token that passed
+// isJWTShape, returning the header's JSON unparsed.
+func decodeSegments(tok string) (j jws, hdrJSON []byte, err error) {
 	d1 := strings.IndexByte(tok, '.')
 	d2 := d1 + 1 + strings.IndexByte(tok[d1+1:], '.')
 	// The decoder reads the token's bytes in place (it never writes to its
@@ -89,26 +101,23 @@ func decodeShaped(tok string) (jws, error) {
 	out := make([]byte, b64.DecodedLen(hl)+b64.DecodedLen(pl)+b64.DecodedLen(sl))
 	hn, err := b64.Decode(out, src[:d1])
 	if err != nil {
-		return j, invalid("header is not canonical base64url")
+		return j, nil, invalid("header is not canonical base64url")
 	}
-	hdrJSON := out[:hn:hn]
+	hdrJSON = out[:hn:hn]
 	out = out[hn:]
 	pn, err := b64.Decode(out, src[d1+1:d2])
 	if err != nil {
-		return j, invalid("payload is not canonical base64url")
+		return j, nil, invalid("payload is not canonical base64url")
 	}
 	j.payload = out[:pn:pn]
 	out = out[pn:]
 	sn, err := b64.Decode(out, src[d2+1:])
 	if err != nil {
-		return j, invalid("signature is not canonical base64url")
+		return j, nil, invalid("signature is not canonical base64url")
 	}
 	j.sig = out[:sn:sn]
 	j.signingInput = tok[:d2]
-	if j.h, err = parseHeader(hdrJSON); err != nil {
-		return j, newError(ErrInvalidToken, err)
-	}
-	return j, nil
+	return j, hdrJSON, nil
 }
 
 // verifySignature checks j's signature with key under j's alg. The caller
@@ -434,6 +443,12 @@ type claims struct {
 	exp, nbf, iat                     float64
 	hasExp, hasNbf, hasIat, hasAud    bool
 	hasCnf, hasEvents, hasSub, hasIss bool
+	// cnf (RFC 7800): the confirmation methods authgate can check, the
+	// DPoP key's thumbprint (RFC 9449 section 6.1) and the client
+	// certificate's (RFC 8705 section 3.1); any other member leaves the
+	// token unconfirmable.
+	cnfJKT, cnfX5T string
+	cnfOther       bool
 }
 
 func (a *Authenticator) parseClaims(b []byte) (claims, error) {
@@ -465,7 +480,7 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 			c.clientID, err = readString(d)
 		case "cnf":
 			c.hasCnf = true
-			err = d.SkipValue()
+			err = readCnf(d, &c)
 		case "events":
 			c.hasEvents = true
 			err = d.SkipValue()
@@ -484,6 +499,39 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 	}
 	return c, nil
 }
+
+// readCnf reads the cnf claim: an object whose "jkt" and "x5t#S256" are
+// non-empty strings; any other member, or another shape, marks the token as
+// bound in a way authgate cannot confirm (c.cnfOther), so it is refused.
+func readCnf(d *jsontext.Decoder, c *claims) error {
+	if d.PeekKind() != '{' {
+		c.cnfOther = true
+		return d.SkipValue()
+	}
+	return walkObject(d, func(name []byte, d *jsontext.Decoder) error {
+		var err error
+		switch string(name) {
+		case "jkt":
+			c.cnfJKT, err = readString(d)
+			if err == nil && (c.cnfJKT == "" || len(c.cnfJKT) > maxThumbprintLen) {
+				c.cnfJKT, c.cnfOther = "", true
+			}
+		case "x5t#S256":
+			c.cnfX5T, err = readString(d)
+			if err == nil && (c.cnfX5T == "" || len(c.cnfX5T) > maxThumbprintLen) {
+				c.cnfX5T, c.cnfOther = "", true
+			}
+		default:
+			c.cnfOther = true
+			err = d.SkipValue()
+		}
+		return err
+	})
+}
+
+// maxThumbprintLen bounds a cnf thumbprint: a SHA-256 digest in base64url is
+// 43 characters.
+const maxThumbprintLen = 64
 
 // readScopes reads a scope claim: a space-delimited string (RFC 8693
 // section 4.2; also Azure AD's "scp") or an array of strings (RFC 9068

@@ -82,6 +82,9 @@ func (a *Authenticator) authenticateOpaque(ctx context.Context, tok string) (*Pr
 		Kind:           KindOpaque,
 		SessionChecked: true,
 		raw:            s.claims,
+		cnfJKT:         s.cnfJKT,
+		cnfX5T:         s.cnfX5T,
+		cnfOther:       s.cnfOther,
 	}
 	if p.raw == nil {
 		p.raw = sessionClaims(s)

@@ -92,6 +92,17 @@ type Principal struct {
 	// SessionChecked is true when a live session check confirmed the
 	// session during this request.
 	SessionChecked bool
+	// Binding says how the token was bound to its sender: none (a bearer
+	// token), a DPoP key whose proof this request carried, or the TLS client
+	// certificate this request presented.
+	Binding Binding
+	// Thumbprint is the bound key's RFC 7638 thumbprint (DPoP) or the
+	// certificate's SHA-256 (base64url), or "" for a bearer token.
+	Thumbprint string
+
+	// The token's cnf (RFC 7800), judged per request by checkBinding.
+	cnfJKT, cnfX5T string
+	cnfOther       bool
 
 	raw       []byte         // the decoded claims JSON
 	auth      *Authenticator // the authenticator that made it, for route checks

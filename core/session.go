@@ -108,6 +108,9 @@ type Session struct {
 	// claims, when set by an OpaqueAuthenticator, becomes the Principal's raw
 	// claims (e.g. an introspection response).
 	claims []byte
+	// The token's confirmation (cnf) from an introspection answer.
+	cnfJKT, cnfX5T string
+	cnfOther       bool
 }
 
 // Revocation is one revoked session, or one subject cutoff, as a

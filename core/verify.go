@@ -96,11 +96,9 @@ func (a *Authenticator) checkClaims(c *claims, is *issuer) error {
 	if !c.hasSub || c.sub == "" {
 		return invalid("no sub claim")
 	}
-	if c.hasCnf {
-		// A sender-constrained token (DPoP, mTLS) must not be accepted as a
-		// plain bearer token (RFC 9449 section 7.2).
-		return invalid("sender-constrained token presented as bearer")
-	}
+	// A sender-constrained token (cnf: DPoP, mTLS) is judged per request by
+	// checkBinding, which refuses it as a plain bearer token (RFC 9449
+	// section 7.2, RFC 8705 section 3).
 	if c.hasEvents {
 		return invalid("security event token presented as access token")
 	}
@@ -122,6 +120,9 @@ func (a *Authenticator) fillPrincipal(p *Principal, c *claims, payload []byte) {
 		Tenant:    c.tenant,
 		ExpiresAt: numericTime(c.exp),
 		Kind:      KindJWT,
+		cnfJKT:    c.cnfJKT,
+		cnfX5T:    c.cnfX5T,
+		cnfOther:  c.cnfOther || (c.hasCnf && c.cnfJKT == "" && c.cnfX5T == ""),
 		raw:       payload,
 	}
 	if c.hasIat {
