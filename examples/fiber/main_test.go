@@ -23,3 +23,4 @@ func TestNoLeaks(t *testing.T) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
 func TestRedis(t *testing.T) { flowtest.Redis(t, run) }
+func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }

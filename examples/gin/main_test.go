@@ -14,3 +14,4 @@ func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
 func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/gin") }
 func TestNoLeaks(t *testing.T)       { flowtest.NoLeaks(t, run) }
 func TestRedis(t *testing.T)         { flowtest.Redis(t, run) }
+func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
