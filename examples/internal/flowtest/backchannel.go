@@ -22,7 +22,7 @@ var logoutSeq int
 func logoutForm(iss *authtest.Issuer, sid, sub string, mut func(authtest.Claims)) url.Values {
 	logoutSeq++
 	c := authtest.Claims{"iss": iss.URL, "aud": []string{logoutClient}, "iat": time.Now().Unix(),
-		"jti": fmt.Sprintf("flow-%d-%d", time.Now().UnixNano(), logoutSeq),
+		"jti":    fmt.Sprintf("flow-%d-%d", time.Now().UnixNano(), logoutSeq),
 		"events": map[string]any{core.BackchannelLogoutEvent: map[string]any{}}}
 	if sid != "" {
 		c["sid"] = sid
