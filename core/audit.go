@@ -15,6 +15,9 @@ type AuditEvent struct {
 	At        time.Time
 	Reason    string
 	Actor     string
+	// Cutoff marks a subject cutoff (Revocation.Cutoff): every token of
+	// Subject issued at or before At is refused; SessionID is empty.
+	Cutoff bool
 }
 
 // AuditSink receives an event for every revocation a store performs
@@ -41,7 +44,11 @@ func (s slogAudit) Revoked(ctx context.Context, e AuditEvent) {
 	if l == nil {
 		l = slog.Default()
 	}
-	l.LogAttrs(ctx, slog.LevelInfo, "authgate: session revoked",
+	msg := "authgate: session revoked"
+	if e.Cutoff {
+		msg = "authgate: subject cut off (tokens issued before are refused)"
+	}
+	l.LogAttrs(ctx, slog.LevelInfo, msg,
 		slog.String("session_id", e.SessionID),
 		slog.String("subject", e.Subject),
 		slog.String("issuer", e.Issuer),

@@ -27,6 +27,7 @@ type MemoryStore struct {
 	byHash    map[[32]byte]*memSession
 	bySubject map[string]map[string]*memSession
 	tombs     map[string]memTomb // revoked sids, replayed to new subscribers
+	foreign   map[string]memTomb // published revocations of sessions it does not hold, and cutoffs (publish.go)
 	subs      map[uint64]func(Revocation)
 	nextSub   uint64
 	closed    bool
@@ -338,6 +339,11 @@ func (m *MemoryStore) SubscribeRevocations(ctx context.Context, fn func(Revocati
 			replay = append(replay, t.r)
 		}
 	}
+	for _, t := range m.foreign {
+		if now.Before(t.until) {
+			replay = append(replay, t.r)
+		}
+	}
 	m.mu.Unlock()
 	for _, r := range replay {
 		fn(r)
@@ -371,7 +377,7 @@ func (m *MemoryStore) announce(ctx context.Context, subs []func(Revocation), rs 
 		}
 		m.opts.Audit.Revoked(ctx, AuditEvent{
 			SessionID: r.SessionID, Subject: r.Subject, Issuer: r.Issuer,
-			At: r.At, Reason: o.Reason, Actor: o.Actor,
+			At: r.At, Reason: o.Reason, Actor: o.Actor, Cutoff: r.Cutoff,
 		})
 	}
 }
@@ -425,6 +431,11 @@ func (m *MemoryStore) Sweep() {
 	for sid, t := range m.tombs {
 		if !now.Before(t.until) {
 			delete(m.tombs, sid)
+		}
+	}
+	for k, t := range m.foreign {
+		if !now.Before(t.until) {
+			delete(m.foreign, k)
 		}
 	}
 }

@@ -110,16 +110,23 @@ type Session struct {
 	claims []byte
 }
 
-// Revocation is one revoked session, as a RevocationFeed delivers it.
+// Revocation is one revoked session, or one subject cutoff, as a
+// RevocationFeed delivers it.
 //
-// An empty Issuer means the revocation applies to the session id under
-// every issuer. A message with an empty SessionID reports the feed's state
-// instead (see Behind).
+// An empty Issuer means the revocation applies to the session id (or the
+// subject) under every issuer. A message with an empty SessionID and
+// Cutoff unset reports the feed's state instead (see Behind).
 type Revocation struct {
 	SessionID string
 	Subject   string
 	Issuer    string
 	At        time.Time
+	// Cutoff, with Subject set and SessionID empty, makes the message a
+	// subject cutoff: every JWT of Subject (from Issuer, or any issuer when
+	// it is empty) issued at or before At, or without iat, is refused on
+	// every route, whether it names a session or not. It is remembered for
+	// MaxTokenLifetime + 3 Leeway after At (At is clamped to the clock).
+	Cutoff bool
 	// Behind, on a message with an empty SessionID, says the feed lost its
 	// source and may be missing revocations (true), or has caught up again,
 	// having replayed what it missed (false). While any feed is behind, the
@@ -169,6 +176,9 @@ type SessionCheckOptions struct {
 	// revocation feed; default 100000. When it is full and a revocation
 	// arrives that cannot be recorded, every request of every route is
 	// checked live (fail closed) until that revocation would have expired.
+	// It bounds the subject cutoffs (Revocation.Cutoff) too, separately:
+	// when those are full, every JWT issued at or before a lost cutoff is
+	// answered 503 until the lost cutoff would have expired.
 	DenySetSize int
 }
 

@@ -42,6 +42,7 @@ type sessionPolicy struct {
 
 	cache  *sessionCache
 	deny   *denySet
+	cut    *cutoffSet // subject cutoffs (cutoff.go)
 	flight singleflight.Group
 	sem    chan struct{} // bounds concurrent backend calls
 
@@ -105,6 +106,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 		log:     cfg.Logger,
 		cache:   newSessionCache(o.CacheSize, max(o.CacheTTL, o.SensitiveCacheTTL, o.MaxStale), negativeKeep, cfg.Now),
 		deny:    newDenySet(retention, o.DenySetSize, cfg.Now),
+		cut:     newCutoffSet(retention, o.DenySetSize, cfg.Now),
 		sem:     make(chan struct{}, o.MaxInFlight),
 		loud:    rate.Sometimes{First: 1, Interval: time.Minute},
 		openLog: rate.Sometimes{First: 1, Interval: 10 * time.Second},
@@ -117,7 +119,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 	for _, f := range revocationFeeds(cfg) {
 		var behind atomic.Bool
 		stop, err := f.SubscribeRevocations(a.ctx, func(r Revocation) {
-			if r.SessionID != "" {
+			if r.SessionID != "" || r.Cutoff {
 				s.revoke(r)
 				return
 			}
@@ -184,6 +186,10 @@ func revocationFeeds(cfg *Config) []RevocationFeed {
 // revoke records one revocation from a feed: deny set, negative cache, new
 // generation. It runs on the feed's goroutine and only records.
 func (s *sessionPolicy) revoke(r Revocation) {
+	if r.Cutoff && r.SessionID == "" {
+		s.cutOff(r)
+		return
+	}
 	if r.SessionID == "" {
 		return
 	}
@@ -227,8 +233,13 @@ func revokedErr(cause string) error { return newError(ErrSessionRevoked, errors.
 // is checked live instead, on every route; without a checker the request is
 // answered 503 (fail closed).
 func (s *sessionPolicy) denied(ctx context.Context, p *Principal) error {
+	if p.Kind == KindJWT {
+		if err := s.cutoffDenied(p); err != nil {
+			return err
+		}
+	}
 	if p.SessionID == "" {
-		return nil
+		return s.unsessionedDenied(p)
 	}
 	if s.deny.has(p.Issuer, p.SessionID) {
 		return revokedErr("session id is in the deny set")

@@ -800,8 +800,10 @@ func TestDenySet(t *testing.T) {
 		if _, err := e.do(context.Background(), e.token("s-1"), false); statusOf(err) != 503 {
 			t.Fatalf("%v, want 503", err)
 		}
-		if _, err := e.do(context.Background(), e.token(""), false); err != nil {
-			t.Fatalf("a token without a session id has nothing to revoke: %v", err)
+		// A token without a session id may be covered by a subject cutoff
+		// the feed has not delivered yet, and no live check can tell.
+		if _, err := e.do(context.Background(), e.token(""), false); statusOf(err) != 503 {
+			t.Fatalf("a token without a session id while the feed is behind: %v, want 503", err)
 		}
 	})
 	t.Run("subscriptions end with Close", func(t *testing.T) {

@@ -471,7 +471,8 @@ func splitID(id string) (uint64, uint64) {
 }
 
 // parseEntry reads one stream entry strictly (RD-06): version 1, a valid
-// sid, bounded subject and issuer, a positive time. Anything else is
+// sid (or, for a subject cutoff, "k" "cut", a subject and no sid), bounded
+// subject and issuer, a positive time. Anything else is
 // ignored. An entry can only add a revocation: there is no way to remove one.
 func parseEntry(m redis.XMessage) (core.Revocation, bool) {
 	if len(m.Values) > maxEntryFields {
@@ -482,15 +483,28 @@ func parseEntry(m redis.XMessage) (core.Revocation, bool) {
 		return v, ok && len(v) <= limit
 	}
 	v, ok1 := get("v", 8)
-	sid, ok2 := get("sid", core.MaxSessionIDLen)
 	sub, ok3 := get("sub", maxSubjectLen)
 	iss, ok4 := get("iss", maxIssuerLen)
 	at, ok5 := get("at", 20)
-	if !(ok1 && ok2 && ok3 && ok4 && ok5) || v != "1" || !core.ValidSessionID(sid) {
+	if !(ok1 && ok3 && ok4 && ok5) || v != "1" {
 		return core.Revocation{}, false
 	}
 	atMs, err := strconv.ParseInt(at, 10, 64)
 	if err != nil || atMs <= 0 {
+		return core.Revocation{}, false
+	}
+	if k, has := m.Values["k"]; has {
+		// A subject cutoff (PublishRevocation): no sid, a subject.
+		if k != "cut" || sub == "" {
+			return core.Revocation{}, false
+		}
+		if _, has := m.Values["sid"]; has {
+			return core.Revocation{}, false
+		}
+		return core.Revocation{Cutoff: true, Subject: sub, Issuer: iss, At: time.UnixMilli(atMs)}, true
+	}
+	sid, ok2 := get("sid", core.MaxSessionIDLen)
+	if !ok2 || !core.ValidSessionID(sid) {
 		return core.Revocation{}, false
 	}
 	return core.Revocation{SessionID: sid, Subject: sub, Issuer: iss, At: time.UnixMilli(atMs)}, true

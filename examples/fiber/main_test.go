@@ -22,4 +22,5 @@ func TestNoLeaks(t *testing.T) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
-func TestRedis(t *testing.T) { flowtest.Redis(t, run) }
+func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
+func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }

@@ -25,7 +25,7 @@ var Variables = []Variable{
 	{"AUTHGATE_JWKS_URL", "the issuer's JWKS (default: OIDC discovery from the issuer)"},
 	{"AUTHGATE_SESSION_URL", "live session checks over HTTP: a URL template containing {sid}"},
 	{"AUTHGATE_INTROSPECTION_URL", "opaque tokens, checked live on every request by RFC 7662"},
-	{"AUTHGATE_CLIENT_ID", "client id for AUTHGATE_INTROSPECTION_URL"},
+	{"AUTHGATE_CLIENT_ID", "client id for AUTHGATE_INTROSPECTION_URL; with AUTHGATE_ISSUER, the audience of back-channel logout tokens (POST /backchannel-logout)"},
 	{"AUTHGATE_CLIENT_SECRET", "client secret for AUTHGATE_INTROSPECTION_URL"},
 	{"AUTHGATE_REDIS_URL", "sessions in Redis (redis://host:6379/0)"},
 	{"AUTHGATE_ADMIN_ADDR", "serve the authenticator's status at /status on this internal address"},

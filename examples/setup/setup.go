@@ -9,7 +9,9 @@
 //	AUTHGATE_SESSION_URL         live session checks over HTTP: a URL template containing {sid}
 //	AUTHGATE_INTROSPECTION_URL   opaque tokens, checked live on every request by RFC 7662
 //	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials; AUTHGATE_ISSUER
-//	                               and AUTHGATE_AUDIENCE, when set, must match each answer
+//	                               and AUTHGATE_AUDIENCE, when set, must match each answer.
+//	                               With AUTHGATE_ISSUER (JWTs), AUTHGATE_CLIENT_ID is the audience of
+//	                               back-channel logout tokens, received at POST /backchannel-logout
 //	AUTHGATE_REDIS_URL           sessions in Redis
 //	AUTHGATE_ADMIN_ADDR          serve the authenticator's status (JSON) at /status on this
 //	                             internal address (see App.ServeAdmin); never the public one
@@ -69,6 +71,12 @@ type App struct {
 
 	// AdminURL is where ServeAdmin serves the status, once it does.
 	AdminURL string
+	// BackchannelLogout is the OpenID Connect back-channel logout receiver, served at
+	// POST /backchannel-logout outside the middleware; nil unless
+	// AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID (the logout tokens' audience)
+	// are set. Its revocations go through the store's feed (every instance
+	// sharing AUTHGATE_REDIS_URL), else to this instance only.
+	BackchannelLogout *core.BackchannelLogout
 
 	store     core.SessionStore // the local store (memory, Redis); nil when sessions are remote
 	loopback  bool              // listening on a loopback address: cookies without Secure
@@ -190,6 +198,13 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		return fail(err)
 	}
 	a.tel.watch(a.Auth) // gauges read a.Auth.Status() at each collection
+	if clientID := env("AUTHGATE_CLIENT_ID"); issuer != "" && introspect == "" && clientID != "" {
+		// The identity provider's logouts reach every route: POST /backchannel-logout.
+		if a.BackchannelLogout, err = a.Auth.BackchannelLogout(core.BackchannelLogoutOptions{ClientID: clientID}); err != nil {
+			return fail(fmt.Errorf("AUTHGATE_CLIENT_ID (back-channel logout): %w", err))
+		}
+		a.Mode += ", back-channel logout for client " + clientID
+	}
 	return a, nil
 }
 
