@@ -7,9 +7,18 @@
 //	AUTHGATE_AUDIENCE            accepted "aud" values, comma-separated (required with AUTHGATE_ISSUER)
 //	AUTHGATE_JWKS_URL            the issuer's JWKS (optional: OIDC discovery from the issuer otherwise)
 //	AUTHGATE_SESSION_URL         live session checks over HTTP: a URL template containing {sid}
-//	AUTHGATE_INTROSPECTION_URL   opaque tokens, checked live on every request by RFC 7662
-//	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials; AUTHGATE_ISSUER
-//	                               and AUTHGATE_AUDIENCE, when set, must match each answer
+//	                             (and optionally {sub}); AUTHGATE_SESSION_HEADERS="Name: value; …"
+//	                             adds headers; AUTHGATE_MAX_STALE=30s lets a session confirmed
+//	                             that recently through while the endpoint is down
+//	AUTHGATE_INTROSPECTION_URL   RFC 7662: opaque tokens introspected on every request; with
+//	                             AUTHGATE_ISSUER, JWTs verified locally and introspected on
+//	                             sensitive routes (besides AUTHGATE_SESSION_URL when set)
+//	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials (both unset: no
+//	                               client authentication); AUTHGATE_ISSUER and AUTHGATE_AUDIENCE,
+//	                               when set, must match each answer
+//	AUTHGATE_CLAIM_SID/_SCOPE/_ROLES/_TENANT  claim names (dotted paths: ext.sid)
+//	AUTHGATE_ALLOW_START_WITHOUT_KEYS=1  start while the issuer's keys cannot be fetched
+//	AUTHGATE_REQUIRE_AT_JWT=1    RFC 9068 access tokens only
 //	AUTHGATE_REDIS_URL           sessions in Redis
 //	AUTHGATE_ADMIN_ADDR          serve the authenticator's status (JSON) at /status on this
 //	                             internal address (see App.ServeAdmin); never the public one
@@ -23,7 +32,8 @@
 // stops the app instead of starting development mode.
 //
 // At most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL and
-// AUTHGATE_REDIS_URL may be set.
+// AUTHGATE_REDIS_URL may be set, except that with AUTHGATE_ISSUER the first
+// two combine.
 // With none of the session variables set, sessions live in memory
 // (core.MemoryStore). With no issuer (neither AUTHGATE_ISSUER nor
 // AUTHGATE_INTROSPECTION_URL), the app runs in development mode: a built-in
