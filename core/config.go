@@ -109,7 +109,14 @@ type Config struct {
 	RefreshInterval time.Duration
 	// UnknownKeyRefresh is the least time between two refetches caused by an
 	// unknown key id; default 5s. A flood of random kids costs the issuer at
-	// most one fetch per interval.
+	// most one fetch per interval. A token whose kid is unknown is 401 once
+	// a key set fetch that began at or after its iat has run without the
+	// kid; before that (a key rotated in since the last fetch, the next
+	// refetch rate-limited) it is 503 with Retry-After the wait until the
+	// refetch may run, so a client is never told to drop a valid token. A
+	// token without iat is 401 at once, as before. iat has one-second
+	// precision: a key rotated in within the second of the last fetch is
+	// still answered 401 until the next refetch.
 	UnknownKeyRefresh time.Duration
 	// MaxJWKSSize caps a JWKS or discovery response body; default 1 MiB.
 	MaxJWKSSize int64
