@@ -284,6 +284,11 @@ func TestJWTIntrospectionConfig(t *testing.T) {
 	if !errors.Is(err, core.ErrConfig) || !strings.Contains(err.Error(), "TokenIntrospection") {
 		t.Fatalf("TokenIntrospection without Issuer: %v, want a config error naming it", err)
 	}
+	cfg := iss.Config()
+	cfg.TokenIntrospection, cfg.SessionPolicy = in, core.Never
+	if _, err = core.New(context.Background(), cfg); !errors.Is(err, core.ErrConfig) || !strings.Contains(err.Error(), "Never") {
+		t.Fatalf("TokenIntrospection with policy Never: %v, want a config error", err)
+	}
 }
 
 // Each issuer's tokens go to its own endpoint, never another's.

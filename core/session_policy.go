@@ -93,6 +93,11 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 	for _, is := range a.issuers {
 		hasChecker = hasChecker || is.cfg.Sessions != nil || is.cfg.TokenIntrospection != nil
 	}
+	for _, is := range a.issuers {
+		if is.cfg.TokenIntrospection != nil && cfg.SessionPolicy == Never {
+			return nil, configErr("issuer %q has TokenIntrospection but SessionPolicy is Never, which makes no live check: it would never be called", is.cfg.Issuer)
+		}
+	}
 	if cfg.SessionPolicy == Always && !hasChecker && len(a.issuers) > 0 {
 		return nil, configErr("SessionPolicy Always needs a session checker: set Sessions (e.g. a MemoryStore) or use SensitiveOnly")
 	}
