@@ -24,6 +24,7 @@ var Variables = []Variable{
 	{"AUTHGATE_AUDIENCE", "accepted \"aud\" values, comma-separated (required with AUTHGATE_ISSUER)"},
 	{"AUTHGATE_JWKS_URL", "the issuer's JWKS (default: OIDC discovery from the issuer)"},
 	{"AUTHGATE_SESSION_URL", "live session checks over HTTP: a URL template containing {sid} (and optionally {sub})"},
+	{"AUTHGATE_SESSION_RULE", "how a 200 of AUTHGATE_SESSION_URL is read: nonempty-array (alive when a non-empty JSON array), or field:NAME (a boolean member)"},
 	{"AUTHGATE_SESSION_HEADERS", "headers for AUTHGATE_SESSION_URL: \"Name: value\" pairs separated by \";\""},
 	{"AUTHGATE_INTROSPECTION_URL", "RFC 7662: opaque tokens introspected on every request; with AUTHGATE_ISSUER, JWTs introspected on sensitive routes"},
 	{"AUTHGATE_CLIENT_ID", "client id for AUTHGATE_INTROSPECTION_URL (client_secret_basic; unset with the secret: no client authentication)"},

@@ -16,6 +16,7 @@ import (
 type idpEnv struct {
 	claims           core.ClaimNames
 	sessionHeader    http.Header
+	sessionRule      sessionRule
 	startWithoutKeys bool
 	maxStale         time.Duration
 	requireAT        bool
@@ -25,7 +26,7 @@ type idpEnv struct {
 // own tokens: setting one in development mode is a mistake worth stopping for.
 var idpVariables = []string{
 	"AUTHGATE_CLAIM_SID", "AUTHGATE_CLAIM_SCOPE", "AUTHGATE_CLAIM_ROLES", "AUTHGATE_CLAIM_TENANT",
-	"AUTHGATE_SESSION_HEADERS", "AUTHGATE_ALLOW_START_WITHOUT_KEYS", "AUTHGATE_MAX_STALE", "AUTHGATE_REQUIRE_AT_JWT",
+	"AUTHGATE_SESSION_HEADERS", "AUTHGATE_SESSION_RULE", "AUTHGATE_ALLOW_START_WITHOUT_KEYS", "AUTHGATE_MAX_STALE", "AUTHGATE_REQUIRE_AT_JWT",
 }
 
 func idpFromEnv(env func(string) string, dev, issuer, sessionURL bool) (idpEnv, error) {
@@ -51,6 +52,19 @@ func idpFromEnv(env func(string) string, dev, issuer, sessionURL bool) (idpEnv, 
 			return e, fmt.Errorf("AUTHGATE_SESSION_HEADERS: %w", err)
 		}
 	}
+	if r := env("AUTHGATE_SESSION_RULE"); r != "" {
+		if !sessionURL {
+			return e, fmt.Errorf("AUTHGATE_SESSION_RULE is set but AUTHGATE_SESSION_URL is not: it says how the session endpoint's answer is read")
+		}
+		switch field, isField := strings.CutPrefix(r, "field:"); {
+		case r == "nonempty-array":
+			e.sessionRule.nonEmptyArray = true
+		case isField && field != "":
+			e.sessionRule.activeField = field
+		default:
+			return e, fmt.Errorf("AUTHGATE_SESSION_RULE %q: nonempty-array, or field:NAME (a boolean member such as field:active)", r)
+		}
+	}
 	var err error
 	if e.startWithoutKeys, err = flag(env, "AUTHGATE_ALLOW_START_WITHOUT_KEYS"); err != nil {
 		return e, err
@@ -72,6 +86,14 @@ func idpFromEnv(env func(string) string, dev, issuer, sessionURL bool) (idpEnv, 
 		e.maxStale = d
 	}
 	return e, nil
+}
+
+// sessionRule is how a 200 answer of the session endpoint is read
+// (AUTHGATE_SESSION_RULE): by status alone, a non-empty JSON array, or a
+// boolean member.
+type sessionRule struct {
+	nonEmptyArray bool
+	activeField   string
 }
 
 // flag reads a yes/no variable: 1/true, 0/false or unset.

@@ -11,10 +11,12 @@ import (
 )
 
 // newHTTPSessionChecker asks a session endpoint about each session: GET the
-// template with {sid} (and {sub}) replaced, with header; 200 active,
-// 404/410 revoked, anything else "cannot tell" (503, fail closed).
-func newHTTPSessionChecker(template string, header http.Header) (core.SessionChecker, error) {
-	return core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: template, Header: header})
+// template with {sid} (and {sub}) replaced, with header; 200 active (or,
+// with a rule, what the rule reads in the answer), 404/410 revoked,
+// anything else "cannot tell" (503, fail closed).
+func newHTTPSessionChecker(template string, header http.Header, rule sessionRule) (core.SessionChecker, error) {
+	return core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: template, Header: header,
+		NonEmptyArray: rule.nonEmptyArray, ActiveField: rule.activeField})
 }
 
 // newIntrospector asks an RFC 7662 endpoint about tokens, authenticated with

@@ -8,7 +8,8 @@
 //	AUTHGATE_JWKS_URL            the issuer's JWKS (optional: OIDC discovery from the issuer otherwise)
 //	AUTHGATE_SESSION_URL         live session checks over HTTP: a URL template containing {sid}
 //	                             (and optionally {sub}); AUTHGATE_SESSION_HEADERS="Name: value; …"
-//	                             adds headers; AUTHGATE_MAX_STALE=30s lets a session confirmed
+//	                             adds headers; AUTHGATE_SESSION_RULE=nonempty-array or
+//	                             field:active reads the answer; AUTHGATE_MAX_STALE=30s lets a session confirmed
 //	                             that recently through while the endpoint is down
 //	AUTHGATE_INTROSPECTION_URL   RFC 7662: opaque tokens introspected on every request; with
 //	                             AUTHGATE_ISSUER, JWTs verified locally and introspected on
@@ -149,7 +150,7 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	var sessions string
 	storeOpts := core.StoreOptions{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 8 * time.Hour, MaxSessions: 10, EvictOldest: true}
 	if sessionURL != "" {
-		checker, err := newHTTPSessionChecker(sessionURL, idp.sessionHeader)
+		checker, err := newHTTPSessionChecker(sessionURL, idp.sessionHeader, idp.sessionRule)
 		if err != nil {
 			return nil, fmt.Errorf("AUTHGATE_SESSION_URL: %w", err)
 		}

@@ -333,6 +333,8 @@ func StartErrors(t *testing.T, run Run) {
 		{"session headers without a session url", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_SESSION_HEADERS": "X-Api-Key: k"}, "AUTHGATE_SESSION_URL"},
 		{"session headers without a colon", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
 			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_SESSION_HEADERS": "X-Api-Key k"}, "AUTHGATE_SESSION_HEADERS"},
+		{"an unknown session rule", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
+			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_SESSION_RULE": "non-empty"}, "AUTHGATE_SESSION_RULE"},
 		{"max stale not a duration", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
 			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_MAX_STALE": "soon"}, "AUTHGATE_MAX_STALE"},
 		{"max stale without a session url", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_MAX_STALE": "30s"}, "AUTHGATE_MAX_STALE"},

@@ -152,6 +152,42 @@ func IdentityProvider(t *testing.T, run Run) {
 		BannerWalk(t, app, other, func() { e.revoke(other) }) // session alive, token revoked
 	})
 
+	t.Run("AUTHGATE_SESSION_RULE", func(t *testing.T) {
+		// Hydra's consent sessions: 200 [] for an unknown session.
+		sessions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch r.URL.Query().Get("sid") {
+			case "alive":
+				_, _ = w.Write([]byte(`[{"consent":"x"}]`))
+			case "flag-on":
+				_, _ = w.Write([]byte(`{"session":{"active":true}}`))
+			case "flag-off":
+				_, _ = w.Write([]byte(`{"session":{"active":false}}`))
+			default:
+				_, _ = w.Write([]byte(`[]`))
+			}
+		}))
+		t.Cleanup(sessions.Close)
+		env := func(rule string) map[string]string {
+			e := map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience,
+				"AUTHGATE_SESSION_URL": sessions.URL + "/sessions?sid={sid}"}
+			if rule != "" {
+				e["AUTHGATE_SESSION_RULE"] = rule
+			}
+			return e
+		}
+		tok := func(sid string) string { return iss.Token(authtest.Claims{"sid": sid}) }
+		plain := Start(t, run, env(""))
+		plain.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok("unknown")}, 200) // the trap the rule closes
+		arr := Start(t, run, env("nonempty-array"))
+		arr.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok("alive")}, 200)
+		arr.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok("unknown")}, 401)
+		field := Start(t, run, env("field:session.active"))
+		field.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok("flag-on")}, 200)
+		field.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok("flag-off")}, 401)
+		field.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok("unknown")}, 503) // an array: not recognised
+	})
+
 	t.Run("AUTHGATE_ALLOW_START_WITHOUT_KEYS", func(t *testing.T) {
 		env := map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience, "AUTHGATE_JWKS_URL": "http://127.0.0.1:1/jwks.json"}
 		if err := StartErr(t, run, env); !strings.Contains(err.Error(), "AUTHGATE_ALLOW_START_WITHOUT_KEYS=1") {
