@@ -11,6 +11,7 @@ func TestRealIssuer(t *testing.T)        { flowtest.RealIssuer(t, run) }
 func TestStartErrors(t *testing.T)       { flowtest.StartErrors(t, run) }
 func TestBrowser(t *testing.T)           { flowtest.Browser(t, run) }
 func TestIntrospection(t *testing.T)     { flowtest.Introspection(t, run) }
+func TestIdentityProvider(t *testing.T)  { flowtest.IdentityProvider(t, run) }
 func TestProcess(t *testing.T)           { flowtest.Process(t, "./examples/echo") }
 func TestNoLeaks(t *testing.T)           { flowtest.NoLeaks(t, run) }
 func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
