@@ -89,7 +89,13 @@ func BackchannelLogout(t *testing.T, run Run) {
 		a, b := Start(t, run, renv), Start(t, run, renv)
 		tok := iss.Token(authtest.Claims{"sid": "hydra-login-2"})
 		for _, app := range []*App{a, b} {
-			app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: tok}, 200)
+			// Until an instance's Redis feed has caught up, every request is
+			// checked live, and Redis holds no session of the issuer's: 401.
+			for deadline := time.Now().Add(10 * time.Second); app.Do(t, Req{Method: "GET", Path: "/me", Bearer: tok}).Status != 200; time.Sleep(5 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("an instance never accepted the token on /me")
+				}
+			}
 		}
 		form := logoutForm(iss, "hydra-login-2", "", nil)
 		post(t, a, form, 200)
