@@ -5,11 +5,11 @@ go 1.26.0
 require (
 	github.com/MicahParks/keyfunc/v3 v3.9.2
 	github.com/auth0/go-jwt-middleware/v2 v2.3.1
-	github.com/authgate/authgate/core v0.0.0
-	github.com/authgate/authgate/echoauth v0.0.0
-	github.com/authgate/authgate/fiberauth v0.0.0
-	github.com/authgate/authgate/ginauth v0.0.0
-	github.com/authgate/authgate/nethttpauth v0.0.0
+	github.com/authgate/authgate/core v0.3.0
+	github.com/authgate/authgate/echoauth v0.3.0
+	github.com/authgate/authgate/fiberauth v0.3.0
+	github.com/authgate/authgate/ginauth v0.3.0
+	github.com/authgate/authgate/nethttpauth v0.3.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/contrib/jwt v1.1.2
 	github.com/gofiber/fiber/v2 v2.52.15

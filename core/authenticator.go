@@ -246,6 +246,17 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request, out *contex
 			return nil, err
 		}
 	}
+	// The issuer of a JWT: the cache entry's on a hit, the verification's
+	// otherwise (no map lookup on the hot path).
+	is := v.is
+	if hit {
+		is = e.is
+	}
+	if is != nil && is.cfg.TokenIntrospection != nil {
+		t := tok // moved to the heap here, only for such issuers (a cache hit's
+		// template holds none)
+		p.token = &t
+	}
 	if err := a.sessions.denied(ctx, p); err != nil {
 		return nil, err
 	}

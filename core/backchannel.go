@@ -320,7 +320,8 @@ func (b *BackchannelLogout) verify(ctx context.Context, tok string) (*logoutToke
 		if _, present := t.Header["kid"]; present && !hasKID {
 			return nil, errLogoutKID
 		}
-		vk, err := is.key(ctx, header{alg: alg, kid: kid, typ: typ, hasKID: hasKID})
+		iat, hasIat := t.Claims.(jwt.MapClaims)["iat"].(float64) // for the rotation rule of an unknown kid
+		vk, err := is.key(ctx, header{alg: alg, kid: kid, typ: typ, hasKID: hasKID}, iat, hasIat)
 		if err != nil {
 			return nil, err
 		}

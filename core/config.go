@@ -109,7 +109,14 @@ type Config struct {
 	RefreshInterval time.Duration
 	// UnknownKeyRefresh is the least time between two refetches caused by an
 	// unknown key id; default 5s. A flood of random kids costs the issuer at
-	// most one fetch per interval.
+	// most one fetch per interval. A token whose kid is unknown is 401 once
+	// a key set fetch that began at or after its iat has run without the
+	// kid; before that (a key rotated in since the last fetch, the next
+	// refetch rate-limited) it is 503 with Retry-After the wait until the
+	// refetch may run, so a client is never told to drop a valid token. A
+	// token without iat is 401 at once, as before. iat has one-second
+	// precision: a key rotated in within the second of the last fetch is
+	// still answered 401 until the next refetch.
 	UnknownKeyRefresh time.Duration
 	// MaxJWKSSize caps a JWKS or discovery response body; default 1 MiB.
 	MaxJWKSSize int64
@@ -125,6 +132,21 @@ type Config struct {
 	SessionPolicy Policy
 	// SessionCheck tunes the live check: timeout, cache, fail-open.
 	SessionCheck SessionCheckOptions
+	// TokenIntrospection makes the live check of a JWT of the top-level
+	// Issuer (on the routes SessionPolicy names) introspect the token itself
+	// (RFC 7662) at this Introspector's endpoint, for issuers that revoke
+	// tokens where no session id shows it (RFC 7009 revocation, a client's
+	// tokens deleted). An answer that is not active is 401; an endpoint that
+	// is down or slow is 503. The answer is never cached (CacheTTL,
+	// SensitiveCacheTTL and MaxStale apply to the session id check only):
+	// each request is answered by a call that began after it arrived.
+	// When Sessions is set too and the token names a session, both checks
+	// must pass; otherwise introspection is the whole live check, and a
+	// token without a session id is checked by it alone. Optional; entries
+	// of Issuers take their own (IssuerConfig.TokenIntrospection), as a
+	// token is never sent to another issuer's endpoint. The same
+	// Introspector may serve as Opaque.
+	TokenIntrospection *Introspector
 	// Opaque authenticates tokens that are not JWTs (session tokens from a
 	// store, or an introspection endpoint). Off when nil: such tokens are refused.
 	Opaque OpaqueAuthenticator
@@ -180,6 +202,9 @@ type IssuerConfig struct {
 	Algorithms []string
 	// Sessions overrides Config.Sessions for tokens of this issuer.
 	Sessions SessionChecker
+	// TokenIntrospection introspects this issuer's JWTs on the routes that
+	// get a live check (see Config.TokenIntrospection). Optional.
+	TokenIntrospection *Introspector
 	// DPoP overrides Config.DPoP.Mode for tokens of this issuer (DPoPUnset:
 	// as Config.DPoP.Mode). The issuer named by Config.Issuer always takes
 	// Config.DPoP.Mode.
@@ -380,8 +405,10 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 		issuers = append([]IssuerConfig{{
 			Issuer: c.Issuer, Audience: c.Audience, JWKSURL: c.JWKSURL,
 			PublicKeys: c.PublicKeys, HMACSecret: c.HMACSecret, Algorithms: c.Algorithms,
-			Keyfunc: c.Keyfunc, KeyStorage: c.KeyStorage,
+			Keyfunc: c.Keyfunc, KeyStorage: c.KeyStorage, TokenIntrospection: c.TokenIntrospection,
 		}}, issuers...)
+	} else if c.TokenIntrospection != nil {
+		return nil, configErr("TokenIntrospection is set but Issuer is not: it introspects the JWTs of the top-level Issuer (entries of Issuers take IssuerConfig.TokenIntrospection)")
 	}
 	if len(issuers) == 0 && c.Opaque == nil {
 		return nil, configErr("no issuer: set Issuer and Audience (or Issuers, or Opaque for opaque tokens only)")

@@ -51,12 +51,37 @@ func TestDependencyFloor(t *testing.T) {
 		}
 	}
 	check("workspace", root)
-	mods, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}").Output()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Path}} {{.Dir}}").Output()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range strings.Fields(string(mods)) {
-		check(filepath.Base(dir), dir, "GOWORK=off")
+	type mod struct{ path, dir string }
+	var mods []mod
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		if p, d, ok := strings.Cut(line, " "); ok {
+			mods = append(mods, mod{p, d})
+		}
+	}
+	// Each module alone: a go.work that uses only it and replaces its
+	// siblings by their directories, so that its requirements of them
+	// (at a release version that may not be published yet) resolve to the
+	// working tree, as its own replace directives would with GOWORK=off.
+	// The build list is the module's own, as a user of it gets it.
+	tmp := t.TempDir()
+	for i, m := range mods {
+		var w strings.Builder
+		w.WriteString("go 1.26.0\n\nuse " + strconv.Quote(m.dir) + "\n\nreplace (\n")
+		for _, o := range mods {
+			if o.path != m.path {
+				w.WriteString("\t" + o.path + " => " + strconv.Quote(o.dir) + "\n")
+			}
+		}
+		w.WriteString(")\n")
+		work := filepath.Join(tmp, strconv.Itoa(i)+".work")
+		if err := os.WriteFile(work, []byte(w.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		check(filepath.Base(m.dir), m.dir, "GOWORK="+work)
 	}
 }
 

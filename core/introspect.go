@@ -99,7 +99,8 @@ const (
 // It is not a SessionChecker: introspection takes the token, not a session
 // id, and RFC 7662 offers no lookup by session. Principals it authenticates
 // were checked live in the request, so Sensitive routes accept them without
-// another call.
+// another call. As Config.TokenIntrospection it checks JWTs live too, on
+// the routes the session policy names; one Introspector may serve both.
 type Introspector struct {
 	endpoint   string
 	auth       ClientAuth

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -33,6 +34,9 @@ type issuer struct {
 	unknownKID *rate.Limiter // refetches caused by unknown kids
 	flight     singleflight.Group
 	lastErr    atomic.Pointer[fetchError]
+	// fetched is when (Config.Now, unix ns) the last refresh that succeeded
+	// began: a kid it did not hold is unknown to tokens issued before then.
+	fetched atomic.Int64
 
 	// Refetches asked for by requests run in refreshLoop, the issuer's one
 	// background goroutine (so Close owns them): kick wakes it, and pending
@@ -150,10 +154,12 @@ func (is *issuer) refresh(ctx context.Context, kid string) error {
 		if is.a.obs != nil {
 			start = time.Now()
 		}
+		began := is.a.cfg.Now()
 		err := is.refreshOnce(ctx, kid)
 		if err != nil {
 			is.lastErr.Store(&fetchError{err: err, at: is.a.cfg.Now()})
 		} else {
+			is.fetched.Store(began.UnixNano())
 			is.lastErr.Store(nil)
 		}
 		if is.a.obs != nil {
@@ -274,8 +280,10 @@ func (is *issuer) requestRefresh(kid string) <-chan struct{} {
 // start and none is under way, it does not wait at all.
 const unknownKIDWait = time.Second
 
-// key returns the verification key for a token header of this issuer.
-func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
+// key returns the verification key for a token header of this issuer. iat
+// is the token's (unverified) "iat" when hasIat; it decides only whether an
+// unknown kid is answered 401 or 503, never whether a token is admitted.
+func (is *issuer) key(ctx context.Context, h header, iat float64, hasIat bool) (*vkey, error) {
 	if is.hmac != nil {
 		return is.hmacKey, nil
 	}
@@ -296,24 +304,50 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 	// across all requests, and wait for it only briefly (unknownKIDWait).
 	// Requests beyond the rate limit join a refetch already under way (the
 	// burst of new-kid tokens right after a rotation), else are answered at
-	// once: no request ever waits for the limiter. jwkset's own unknown-kid
-	// refresh cannot do this (every caller waits on its limiter and runs a
-	// refetch of its own), so this stays authgate's (TestUnknownKidFlood).
+	// once: no request waits for the limiter, except one whose answer would
+	// otherwise be 503 while the next refetch may run within unknownKIDWait.
+	// jwkset's own unknown-kid refresh cannot do this (every caller waits on
+	// its limiter and runs a refetch of its own), so this stays authgate's
+	// (TestUnknownKidFlood).
+	deadline := time.NewTimer(unknownKIDWait)
+	defer deadline.Stop()
+	wait := func(done <-chan struct{}) {
+		if done == nil {
+			return
+		}
+		select {
+		case <-done:
+		case <-deadline.C:
+		case <-ctx.Done():
+		case <-is.a.ctx.Done():
+		}
+	}
 	var done <-chan struct{}
 	if is.unknownKID.Allow() {
 		done = is.requestRefresh(h.kid)
 	} else {
 		done = is.inflight()
 	}
-	if done != nil {
-		t := time.NewTimer(unknownKIDWait)
-		select {
-		case <-done:
-		case <-t.C:
-		case <-ctx.Done():
-		case <-is.a.ctx.Done():
+	wait(done)
+	if done == nil && is.unseenSince(iat, hasIat) {
+		// Rate-limited, and no key set fetched since the token was issued:
+		// if the next refetch may run within the wait, wait for it.
+		if d := is.untilRefetch(); d <= unknownKIDWait {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+				if is.unknownKID.Allow() {
+					done = is.requestRefresh(h.kid)
+				} else {
+					done = is.inflight()
+				}
+				deadline.Reset(unknownKIDWait)
+				wait(done)
+			case <-ctx.Done():
+			case <-is.a.ctx.Done():
+			}
+			t.Stop()
 		}
-		t.Stop()
 	}
 	kr := is.keys.Load()
 	if kr == nil {
@@ -332,7 +366,39 @@ func (is *issuer) key(ctx context.Context, h header) (*vkey, error) {
 		// 503 (retry), not 401 (log in again). Nothing is admitted.
 		return nil, newError(ErrUnavailable, errors.New("unknown kid and the key set cannot be fetched"))
 	}
+	if !known && is.unseenSince(iat, hasIat) {
+		// The rotation rule: the kid may be a key rotated in after the last
+		// fetch, and the next refetch is rate-limited (UnknownKeyRefresh).
+		// 503 with the wait until it may run; 401 once a fetch that began
+		// at or after the token's iat has run without the kid.
+		e := newError(ErrUnavailable, errors.New("unknown kid and no key set fetched since the token was issued; the next refetch is rate-limited"))
+		e.RetryAfter = max(1, int(math.Ceil(is.untilRefetch().Seconds())))
+		return nil, e
+	}
 	return nil, invalid("unknown kid")
+}
+
+// unseenSince reports whether the last successful key set fetch began
+// before a token issued at iat: its kid may be a key published after that
+// fetch. A token without iat, or with an iat beyond the leeway in the
+// future (refused whatever its key), is never unseen.
+func (is *issuer) unseenSince(iat float64, hasIat bool) bool {
+	if !hasIat {
+		return false
+	}
+	if now := is.a.cfg.Now(); iat > float64(now.Add(is.a.cfg.Leeway).UnixNano())/1e9 {
+		return false
+	}
+	return float64(is.fetched.Load())/1e9 < iat
+}
+
+// untilRefetch is how long until the unknown-kid limiter lets a refetch run.
+func (is *issuer) untilRefetch() time.Duration {
+	missing := 1 - is.unknownKID.Tokens()
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(missing * float64(is.a.cfg.UnknownKeyRefresh))
 }
 
 // signatureFailed is told of a signature that did not verify with a known

@@ -107,6 +107,11 @@ type Principal struct {
 	raw       []byte         // the decoded claims JSON
 	auth      *Authenticator // the authenticator that made it, for route checks
 	anonymous bool           // the stand-in for "no credentials" on an optional route
+	// token is the JWT itself when its issuer introspects tokens
+	// (TokenIntrospection), for the live check; a pointer, so that
+	// printing a Principal (%+v) prints no token. It may point into an
+	// adapter's reused buffers: it is read during the request only.
+	token *string
 }
 
 // Claims returns the raw claims as JSON. The slice must not be modified.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"reflect"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -91,7 +92,12 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 	}
 	hasChecker := cfg.Sessions != nil
 	for _, is := range a.issuers {
-		hasChecker = hasChecker || is.cfg.Sessions != nil
+		hasChecker = hasChecker || is.cfg.Sessions != nil || is.cfg.TokenIntrospection != nil
+	}
+	for _, is := range a.issuers {
+		if is.cfg.TokenIntrospection != nil && cfg.SessionPolicy == Never {
+			return nil, configErr("issuer %q has TokenIntrospection but SessionPolicy is Never, which makes no live check: it would never be called", is.cfg.Issuer)
+		}
 	}
 	if cfg.SessionPolicy == Always && !hasChecker && len(a.issuers) > 0 {
 		return nil, configErr("SessionPolicy Always needs a session checker: set Sessions (e.g. a MemoryStore) or use SensitiveOnly")
@@ -246,7 +252,7 @@ func (s *sessionPolicy) denied(ctx context.Context, p *Principal) error {
 	}
 	if !p.SessionChecked && (s.behind.Load() > 0 || s.deny.overflowed()) {
 		// The deny set may be missing a revocation: check live, or refuse.
-		if s.checkerFor(p.Issuer) == nil {
+		if s.checkerFor(p.Issuer) == nil && s.introspectorFor(p.Issuer) == nil {
 			return newError(ErrUnavailable, errors.New("revocations may be missing and no session checker is configured"))
 		}
 		return s.check(ctx, p, true)
@@ -287,14 +293,71 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 
 // decide confirms p's session: from a live lookup made earlier in this
 // request (p.SessionChecked: an opaque token's lookup, or Admit's check under
-// policy Always), from the cache where the options allow, or from the
-// checker through a shared, bounded call. Only a live answer sets
-// p.SessionChecked. The outcome is 0 when no decision was needed or the
-// token cannot name a session.
+// policy Always), else by the session id check (decideSession) and, for a
+// JWT of an issuer with TokenIntrospection, by introspecting the token:
+// both must pass, and a token without a session id is introspected only.
+// Only live answers set p.SessionChecked. The outcome is 0 when no decision
+// was needed or the token cannot name a session.
 func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool) (SessionOutcome, error) {
 	if p.SessionChecked {
 		return 0, nil
 	}
+	in := s.introspectorFor(p.Issuer)
+	if in == nil || p.Kind != KindJWT {
+		out, err := s.decideSession(ctx, p, sensitive)
+		if err == nil && out == SessionOutcomeActive {
+			p.SessionChecked = true
+		}
+		return out, err
+	}
+	out := SessionOutcomeActive
+	if p.SessionID != "" && s.checkerFor(p.Issuer) != nil {
+		o, err := s.decideSession(ctx, p, sensitive)
+		if err != nil {
+			return o, err
+		}
+		out = o // active, cached or failed open: introspection still decides
+	}
+	if err := s.introspect(ctx, in, p); err != nil {
+		if errors.Is(err, ErrSessionRevoked) {
+			return SessionOutcomeRevoked, err
+		}
+		return SessionOutcomeError, err
+	}
+	// A revocation heard while the call was running wins over its answer.
+	if p.SessionID != "" && s.deny.has(p.Issuer, p.SessionID) {
+		return SessionOutcomeRevoked, revokedErr("session id is in the deny set")
+	}
+	if out == SessionOutcomeActive {
+		p.SessionChecked = true
+	}
+	return out, nil
+}
+
+// introspect asks in about p's token itself (RFC 7662). The Introspector
+// answers each request with a call that began after it arrived (freshCalls
+// per token hash) and never caches an active answer. Not active, or an
+// answer about another subject, is 401; no answer is 503.
+func (s *sessionPolicy) introspect(ctx context.Context, in *Introspector, p *Principal) error {
+	if p.token == nil {
+		return newError(ErrMisconfigured, errors.New("token introspection needed but the principal holds no token"))
+	}
+	// A copy: the call may outlive the request and the adapter's buffers.
+	sess, err := in.AuthenticateOpaque(ctx, strings.Clone(*p.token))
+	switch {
+	case err == nil && sess != nil && sess.Subject == p.Subject:
+		return nil
+	case err == nil && sess != nil:
+		return revokedErr("introspection: the answer names another subject than the token")
+	case err == nil, errors.Is(err, ErrSessionRevoked), errors.Is(err, ErrInvalidToken), errors.Is(err, ErrTokenExpired):
+		return revokedErr("introspection: token not active")
+	}
+	return newError(ErrUnavailable, fmt.Errorf("token introspection: %w", err))
+}
+
+// decideSession is decide's session id check: from the cache where the
+// options allow, or from the checker through a shared, bounded call.
+func (s *sessionPolicy) decideSession(ctx context.Context, p *Principal, sensitive bool) (SessionOutcome, error) {
 	if p.SessionID == "" {
 		return 0, invalid("no session id")
 	}
@@ -362,7 +425,6 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 	if e, ok := s.cache.get(k); ok && e.revoked {
 		return SessionOutcomeRevoked, revokedErr("session revoked (cached)")
 	}
-	p.SessionChecked = true
 	return SessionOutcomeActive, nil
 }
 
@@ -490,6 +552,14 @@ func safeCheck(ctx context.Context, c SessionChecker, sid string) (st SessionSta
 		return SessionRevoked, fmt.Errorf("session checker returned unknown state %d", st)
 	}
 	return st, err
+}
+
+// introspectorFor returns the issuer's TokenIntrospection, or nil.
+func (s *sessionPolicy) introspectorFor(iss string) *Introspector {
+	if is := s.a.issuers[iss]; is != nil {
+		return is.cfg.TokenIntrospection
+	}
+	return nil
 }
 
 // checkerFor returns the issuer's own checker, else Config.Sessions.

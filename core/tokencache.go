@@ -206,7 +206,7 @@ func (a *Authenticator) addToken(tok string, v *verified, p *Principal) {
 	// The claims the hits check are the entry's own too (aud was p's
 	// Audience); the grants are not checked again.
 	e.c.aud, e.c.scope, e.c.scp, e.c.roles = e.p.Audience, nil, nil, nil
-	e.p.Source, e.p.auth, e.p.SessionChecked = 0, nil, false
+	e.p.Source, e.p.auth, e.p.SessionChecked, e.p.token = 0, nil, false, nil
 	e.p.Binding, e.p.Thumbprint = BindingNone, "" // judged again on every hit
 	// Remember the keyring that resolves the token to its key now (a
 	// refresh may have run since the verification).

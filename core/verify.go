@@ -37,7 +37,7 @@ func (a *Authenticator) verifyJWT(ctx context.Context, tok string, v *verified, 
 	if !slices.Contains(is.cfg.Algorithms, j.h.alg) {
 		return nil, invalid("alg not allowed for this issuer")
 	}
-	key, err := is.key(ctx, j.h)
+	key, err := is.key(ctx, j.h, c.iat, c.hasIat)
 	if err != nil {
 		return nil, err
 	}

@@ -49,6 +49,10 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	e.GET("/optional", h(adaptertest.RouteOptional), echoauth.Optional(env.Auth, opts...))
 	e.GET("/misconfigured", h(adaptertest.RouteMisconfigured), echoauth.RequireScopes(adaptertest.Scope))
 
+	if env.Logout != nil { // every method: the receiver answers 405 itself
+		e.Any(adaptertest.RouteBackchannelLogout, echoauth.BackchannelLogout(env.Logout))
+	}
+
 	api := e.Group("", echoauth.New(env.Auth, opts...))
 	api.GET("/me", h(adaptertest.RouteMe))
 	api.POST("/me", h(adaptertest.RouteMePost))

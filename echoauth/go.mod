@@ -3,7 +3,7 @@ module github.com/authgate/authgate/echoauth
 go 1.26.0
 
 require (
-	github.com/authgate/authgate/core v0.0.0
+	github.com/authgate/authgate/core v0.3.0
 	github.com/labstack/echo/v4 v4.16.0
 )
 

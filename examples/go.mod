@@ -3,12 +3,12 @@ module github.com/authgate/authgate/examples
 go 1.26.0
 
 require (
-	github.com/authgate/authgate/core v0.0.0
-	github.com/authgate/authgate/echoauth v0.0.0
-	github.com/authgate/authgate/fiberauth v0.0.0
-	github.com/authgate/authgate/ginauth v0.0.0
-	github.com/authgate/authgate/nethttpauth v0.0.0
-	github.com/authgate/authgate/redisstore v0.0.0
+	github.com/authgate/authgate/core v0.3.0
+	github.com/authgate/authgate/echoauth v0.3.0
+	github.com/authgate/authgate/fiberauth v0.3.0
+	github.com/authgate/authgate/ginauth v0.3.0
+	github.com/authgate/authgate/nethttpauth v0.3.0
+	github.com/authgate/authgate/redisstore v0.3.0
 	github.com/chromedp/chromedp v0.23.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
@@ -44,7 +44,7 @@ require (
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/andybalholm/brotli v1.1.1 // indirect
-	github.com/authgate/authgate/otelauth v0.0.0
+	github.com/authgate/authgate/otelauth v0.3.0
 	github.com/bytedance/gopkg v0.1.3 // indirect
 	github.com/bytedance/sonic v1.15.0 // indirect
 	github.com/bytedance/sonic/loader v0.5.0 // indirect

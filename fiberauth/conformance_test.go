@@ -61,6 +61,10 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/optional", fiberauth.Optional(env.Auth, opts...), h(adaptertest.RouteOptional))
 	app.Get("/misconfigured", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteMisconfigured))
 
+	if env.Logout != nil { // every method: the receiver answers 405 itself
+		app.All(adaptertest.RouteBackchannelLogout, fiberauth.BackchannelLogout(env.Logout))
+	}
+
 	app.Use(fiberauth.New(env.Auth, opts...))
 	app.Get("/me", h(adaptertest.RouteMe))
 	app.Post("/me", h(adaptertest.RouteMePost))

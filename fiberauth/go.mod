@@ -3,7 +3,7 @@ module github.com/authgate/authgate/fiberauth
 go 1.26.0
 
 require (
-	github.com/authgate/authgate/core v0.0.0
+	github.com/authgate/authgate/core v0.3.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/valyala/fasthttp v1.60.0
 )

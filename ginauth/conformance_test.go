@@ -41,6 +41,10 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	r.GET("/optional", ginauth.Optional(env.Auth), h(adaptertest.RouteOptional))
 	r.GET("/misconfigured", ginauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteMisconfigured))
 
+	if env.Logout != nil { // every method: the receiver answers 405 itself
+		r.Any(adaptertest.RouteBackchannelLogout, ginauth.BackchannelLogout(env.Logout))
+	}
+
 	api := r.Group("/", ginauth.New(env.Auth))
 	api.GET("/me", h(adaptertest.RouteMe))
 	api.POST("/me", h(adaptertest.RouteMePost))

@@ -3,11 +3,11 @@ module github.com/authgate/authgate/idptest
 go 1.26.0
 
 require (
-	github.com/authgate/authgate/core v0.0.0
-	github.com/authgate/authgate/echoauth v0.0.0
-	github.com/authgate/authgate/fiberauth v0.0.0
-	github.com/authgate/authgate/ginauth v0.0.0
-	github.com/authgate/authgate/nethttpauth v0.0.0
+	github.com/authgate/authgate/core v0.3.0
+	github.com/authgate/authgate/echoauth v0.3.0
+	github.com/authgate/authgate/fiberauth v0.3.0
+	github.com/authgate/authgate/ginauth v0.3.0
+	github.com/authgate/authgate/nethttpauth v0.3.0
 	github.com/gin-gonic/gin v1.12.0
 	github.com/gofiber/fiber/v2 v2.52.15
 	github.com/labstack/echo/v4 v4.16.0

@@ -544,6 +544,14 @@ func (h *Hydra) Revoke(c Client, token string) {
 	h.do(req, http.StatusOK, nil)
 }
 
+// DeleteClientTokens deletes every access and refresh token of client c
+// (DELETE /admin/oauth2/tokens?client_id=).
+func (h *Hydra) DeleteClientTokens(c Client) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, h.adminURL+"/admin/oauth2/tokens?client_id="+url.QueryEscape(c.ID), nil)
+	h.do(req, http.StatusNoContent, nil)
+}
+
 // RevokeConsentSessions ends every consent session of subject (for all
 // clients) and hydra's tokens of them.
 func (h *Hydra) RevokeConsentSessions(subject string) {

@@ -255,3 +255,108 @@ func TestHydraOpaqueTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestHydraJWTIntrospectedOnSensitiveRoute: hydra's JWTs verified locally
+// on /me and introspected (Config.TokenIntrospection) on /transfer, through
+// every adapter: an RFC 7009 revoke of the access token, of the refresh
+// token, and deleting a client's tokens each end the token at /transfer at
+// once while /me keeps it until exp (no revocation feed from hydra); a
+// client_credentials token (no session id) is introspected alone; with a
+// consent session check besides, both must pass; hydra down: /transfer 503,
+// /me from cached keys.
+func TestHydraJWTIntrospectedOnSensitiveRoute(t *testing.T) {
+	h := idptest.Start(t, idptest.Options{})
+	c := h.CreateClient(idptest.ClientSpec{Audience: []string{"orders-api"}})
+	newIn := func() *core.Introspector {
+		in, err := core.NewIntrospector(core.IntrospectionOptions{
+			Endpoint: h.IntrospectionURL(), ClientAuth: core.ClientAuthNone,
+			Issuer: h.Issuer, Claims: core.ClaimNames{SessionID: "ext.sid"},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { in.Close() })
+		return in
+	}
+	auth, err := core.New(context.Background(), core.Config{
+		Issuer: h.Issuer, Audience: []string{"orders-api"},
+		Claims:             core.ClaimNames{SessionID: "ext.sid"},
+		TokenIntrospection: newIn(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { auth.Close() })
+	// The same, with hydra's consent sessions checked by sid besides.
+	checker, err := core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: h.ConsentSessionsURL(), NonEmptyArray: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	both, err := core.New(context.Background(), core.Config{
+		Issuer: h.Issuer, Audience: []string{"orders-api"},
+		Claims:   core.ClaimNames{SessionID: "ext.sid"},
+		Sessions: checker, TokenIntrospection: newIn(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { both.Close() })
+	authApps := servers(t, auth)
+	apps := map[string]string{}
+	for name, base := range authApps {
+		apps[name] = base
+	}
+	for name, base := range servers(t, both) {
+		apps[name+"+sid"] = base
+	}
+	login := func(sub string) idptest.Tokens {
+		return h.AuthorizationCode(c, idptest.Login{Subject: sub, Scope: []string{"openid", "offline_access", "read"}, Audience: []string{"orders-api"}})
+	}
+	expect := func(what, method, path, tok string, want int) {
+		t.Helper()
+		for name, base := range apps {
+			if code, _ := call(t, method, base+path, tok); code != want {
+				t.Errorf("%s: %s: %s %s: %d, want %d", name, what, method, path, code, want)
+			}
+		}
+	}
+
+	access := login("dave")
+	expect("live token", "GET", "/me", access.AccessToken, 200)
+	expect("live token", "POST", "/transfer", access.AccessToken, 200)
+	h.Revoke(c, access.AccessToken)
+	expect("access token revoked (RFC 7009)", "POST", "/transfer", access.AccessToken, 401)
+	expect("access token revoked (RFC 7009)", "GET", "/me", access.AccessToken, 200)
+
+	refresh := login("erin")
+	expect("live token", "POST", "/transfer", refresh.AccessToken, 200)
+	h.Revoke(c, refresh.RefreshToken)
+	expect("refresh token revoked", "POST", "/transfer", refresh.AccessToken, 401)
+	expect("refresh token revoked", "GET", "/me", refresh.AccessToken, 200)
+
+	// A client_credentials token names no session: introspection alone
+	// decides for auth; for both the sid check cannot run (401, as in
+	// TestHydra), so only auth's apps are asked.
+	c2 := h.CreateClient(idptest.ClientSpec{Audience: []string{"orders-api"}})
+	cc := h.ClientCredentials(c2, "read", "orders-api").AccessToken
+	for name, base := range authApps {
+		if code, _ := call(t, "POST", base+"/transfer", cc); code != 200 {
+			t.Errorf("%s: client_credentials token, introspected alone: /transfer %d, want 200", name, code)
+		}
+	}
+	h.DeleteClientTokens(c2)
+	for name, base := range authApps {
+		if code, _ := call(t, "POST", base+"/transfer", cc); code != 401 {
+			t.Errorf("%s: client's tokens deleted: /transfer %d, want 401", name, code)
+		}
+		if code, _ := call(t, "GET", base+"/me", cc); code != 200 {
+			t.Errorf("%s: client's tokens deleted: /me %d, want 200", name, code)
+		}
+	}
+
+	live := login("frank")
+	expect("live token", "POST", "/transfer", live.AccessToken, 200)
+	h.Stop()
+	expect("hydra down", "POST", "/transfer", live.AccessToken, 503)
+	expect("hydra down (cached keys)", "GET", "/me", live.AccessToken, 200)
+}

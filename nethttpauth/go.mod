@@ -2,7 +2,7 @@ module github.com/authgate/authgate/nethttpauth
 
 go 1.26.0
 
-require github.com/authgate/authgate/core v0.0.0
+require github.com/authgate/authgate/core v0.3.0
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect

@@ -3,7 +3,7 @@ module github.com/authgate/authgate/redisstore
 go 1.26.0
 
 require (
-	github.com/authgate/authgate/core v0.0.0
+	github.com/authgate/authgate/core v0.3.0
 	github.com/redis/go-redis/v9 v9.23.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/time v0.15.0

@@ -3,9 +3,9 @@ module github.com/authgate/authgate/soak
 go 1.26.0
 
 require (
-	github.com/authgate/authgate/core v0.0.0
-	github.com/authgate/authgate/nethttpauth v0.0.0
-	github.com/authgate/authgate/redisstore v0.0.0
+	github.com/authgate/authgate/core v0.3.0
+	github.com/authgate/authgate/nethttpauth v0.3.0
+	github.com/authgate/authgate/redisstore v0.3.0
 	github.com/redis/go-redis/v9 v9.23.0
 )
 

@@ -16,6 +16,8 @@
 //	GET  /account        New(auth) + Sensitive(), HEAD too                  RouteAccount
 //	GET  /orders         New(auth) + RequireScopes("orders:read"), HEAD too RouteOrders
 //	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
+//	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
+//	                     only when env.Logout is set          RouteBackchannelLogout
 //
 // Every handler calls [Env.Serve] with its route name, the request's context
 // and what the adapter's Principal accessor returned, and answers 200 with
@@ -88,6 +90,9 @@ type Harness struct {
 type Env struct {
 	// Auth is the authenticator for every route.
 	Auth *core.Authenticator
+	// Logout, when not nil, is the back-channel logout receiver to serve
+	// at RouteBackchannelLogout with the adapter's BackchannelLogout.
+	Logout *core.BackchannelLogout
 
 	mu   sync.Mutex
 	hits []hit
@@ -224,6 +229,7 @@ func Run(t *testing.T, h Harness) {
 	}
 
 	markerWithoutMiddlewareIsLogged(t, servers[""].r)
+	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {

@@ -58,6 +58,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		e.GET("/", echo.WrapHandler(app.Dev.Page()))
 		e.POST("/dev/login", echo.WrapHandler(app.Dev.Login()))
 	}
+	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
+		e.POST("/backchannel-logout", echoauth.BackchannelLogout(app.BackchannelLogout))
+	}
 	e.GET("/me", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Me(p))

@@ -61,6 +61,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		f.Get("/", adaptor.HTTPHandler(app.Dev.Page()))
 		f.Post("/dev/login", adaptor.HTTPHandler(detached(app.Dev.Login())))
 	}
+	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
+		f.Post("/backchannel-logout", fiberauth.BackchannelLogout(app.BackchannelLogout))
+	}
 	f.Get("/me", auth, func(c *fiber.Ctx) error {
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Me(p))

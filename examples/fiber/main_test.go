@@ -7,12 +7,13 @@ import (
 	"go.uber.org/goleak"
 )
 
-func TestFlow(t *testing.T)          { flowtest.Flow(t, run) }
-func TestRealIssuer(t *testing.T)    { flowtest.RealIssuer(t, run) }
-func TestStartErrors(t *testing.T)   { flowtest.StartErrors(t, run) }
-func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
-func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
-func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/fiber") }
+func TestFlow(t *testing.T)             { flowtest.Flow(t, run) }
+func TestRealIssuer(t *testing.T)       { flowtest.RealIssuer(t, run) }
+func TestStartErrors(t *testing.T)      { flowtest.StartErrors(t, run) }
+func TestBrowser(t *testing.T)          { flowtest.Browser(t, run) }
+func TestIntrospection(t *testing.T)    { flowtest.Introspection(t, run) }
+func TestIdentityProvider(t *testing.T) { flowtest.IdentityProvider(t, run) }
+func TestProcess(t *testing.T)          { flowtest.Process(t, "./examples/fiber") }
 
 // fasthttp keeps one goroutine per process that refreshes the Date header,
 // and its worker-pool cleaner notices a shutdown only when its idle sleep
@@ -22,4 +23,5 @@ func TestNoLeaks(t *testing.T) {
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"),
 		goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"))
 }
-func TestRedis(t *testing.T) { flowtest.Redis(t, run) }
+func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
+func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }

@@ -58,6 +58,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		r.GET("/", gin.WrapH(app.Dev.Page()))
 		r.POST("/dev/login", gin.WrapH(app.Dev.Login()))
 	}
+	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
+		r.POST("/backchannel-logout", ginauth.BackchannelLogout(app.BackchannelLogout))
+	}
 	r.GET("/me", auth, func(c *gin.Context) {
 		p, _ := ginauth.Principal(c)
 		c.JSON(http.StatusOK, setup.Me(p))

@@ -6,11 +6,13 @@ import (
 	"github.com/authgate/authgate/examples/internal/flowtest"
 )
 
-func TestFlow(t *testing.T)          { flowtest.Flow(t, run) }
-func TestRealIssuer(t *testing.T)    { flowtest.RealIssuer(t, run) }
-func TestStartErrors(t *testing.T)   { flowtest.StartErrors(t, run) }
-func TestBrowser(t *testing.T)       { flowtest.Browser(t, run) }
-func TestIntrospection(t *testing.T) { flowtest.Introspection(t, run) }
-func TestProcess(t *testing.T)       { flowtest.Process(t, "./examples/gin") }
-func TestNoLeaks(t *testing.T)       { flowtest.NoLeaks(t, run) }
-func TestRedis(t *testing.T)         { flowtest.Redis(t, run) }
+func TestFlow(t *testing.T)              { flowtest.Flow(t, run) }
+func TestRealIssuer(t *testing.T)        { flowtest.RealIssuer(t, run) }
+func TestStartErrors(t *testing.T)       { flowtest.StartErrors(t, run) }
+func TestBrowser(t *testing.T)           { flowtest.Browser(t, run) }
+func TestIntrospection(t *testing.T)     { flowtest.Introspection(t, run) }
+func TestIdentityProvider(t *testing.T)  { flowtest.IdentityProvider(t, run) }
+func TestProcess(t *testing.T)           { flowtest.Process(t, "./examples/gin") }
+func TestNoLeaks(t *testing.T)           { flowtest.NoLeaks(t, run) }
+func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
+func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }

@@ -60,6 +60,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		mux.Handle("GET /{$}", app.Dev.Page())
 		mux.Handle("POST /dev/login", app.Dev.Login())
 	}
+	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
+		mux.Handle("POST /backchannel-logout", nethttpauth.BackchannelLogout(app.BackchannelLogout))
+	}
 	mux.Handle("GET /me", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Me(p))

@@ -3,6 +3,7 @@ package setup
 import (
 	"context"
 	"errors"
+	"net/http"
 
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/redisstore"
@@ -10,19 +11,30 @@ import (
 )
 
 // newHTTPSessionChecker asks a session endpoint about each session: GET the
-// template with {sid} replaced; 200 active, 404/410 revoked, anything else
-// "cannot tell" (503, fail closed).
-func newHTTPSessionChecker(template string) (core.SessionChecker, error) {
-	return core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: template})
+// template with {sid} (and {sub}) replaced, with header; 200 active (or,
+// with a rule, what the rule reads in the answer), 404/410 revoked,
+// anything else "cannot tell" (503, fail closed).
+func newHTTPSessionChecker(template string, header http.Header, rule sessionRule) (core.SessionChecker, error) {
+	return core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: template, Header: header,
+		NonEmptyArray: rule.nonEmptyArray, ActiveField: rule.activeField})
 }
 
-// newIntrospector checks opaque tokens at an RFC 7662 endpoint with client
-// credentials, on every request. issuer and audience, when set, must match
-// the answer's iss and aud.
-func newIntrospector(endpoint, clientID, clientSecret, issuer string, audience []string) (*core.Introspector, error) {
-	return core.NewIntrospector(core.IntrospectionOptions{
-		Endpoint: endpoint, ClientID: clientID, ClientSecret: clientSecret, Issuer: issuer, Audience: audience,
-	})
+// newIntrospector asks an RFC 7662 endpoint about tokens, authenticated with
+// client_secret_basic, or with no client authentication when both the id
+// and the secret are unset (an endpoint only this API can reach, such as
+// Ory Hydra's admin port). issuer and audience, when set, must match the
+// answer's iss and aud; claims name the members read, as for a JWT.
+func newIntrospector(endpoint, clientID, clientSecret, issuer string, audience []string, claims core.ClaimNames) (*core.Introspector, error) {
+	o := core.IntrospectionOptions{
+		Endpoint: endpoint, ClientID: clientID, ClientSecret: clientSecret, Issuer: issuer, Audience: audience, Claims: claims,
+	}
+	switch {
+	case clientID == "" && clientSecret == "":
+		o.ClientAuth = core.ClientAuthNone
+	case clientID == "" || clientSecret == "":
+		return nil, errors.New("set both AUTHGATE_CLIENT_ID and AUTHGATE_CLIENT_SECRET, or neither (no client authentication)")
+	}
+	return core.NewIntrospector(o)
 }
 
 // newRedisStore connects the Redis session store. A redis:// or rediss://

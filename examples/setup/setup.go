@@ -7,9 +7,21 @@
 //	AUTHGATE_AUDIENCE            accepted "aud" values, comma-separated (required with AUTHGATE_ISSUER)
 //	AUTHGATE_JWKS_URL            the issuer's JWKS (optional: OIDC discovery from the issuer otherwise)
 //	AUTHGATE_SESSION_URL         live session checks over HTTP: a URL template containing {sid}
-//	AUTHGATE_INTROSPECTION_URL   opaque tokens, checked live on every request by RFC 7662
-//	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials; AUTHGATE_ISSUER
-//	                               and AUTHGATE_AUDIENCE, when set, must match each answer
+//	                             (and optionally {sub}); AUTHGATE_SESSION_HEADERS="Name: value; …"
+//	                             adds headers; AUTHGATE_SESSION_RULE=nonempty-array or
+//	                             field:active reads the answer; AUTHGATE_MAX_STALE=30s lets a session confirmed
+//	                             that recently through while the endpoint is down
+//	AUTHGATE_INTROSPECTION_URL   RFC 7662: opaque tokens introspected on every request; with
+//	                             AUTHGATE_ISSUER, JWTs verified locally and introspected on
+//	                             sensitive routes (besides AUTHGATE_SESSION_URL when set)
+//	AUTHGATE_CLIENT_ID/_SECRET     introspection with these client credentials (both unset: no
+//	                               client authentication); AUTHGATE_ISSUER and AUTHGATE_AUDIENCE,
+//	                               when set, must match each answer. With AUTHGATE_ISSUER (JWTs),
+//	                               AUTHGATE_CLIENT_ID is the audience of back-channel logout
+//	                               tokens, received at POST /backchannel-logout
+//	AUTHGATE_CLAIM_SID/_SCOPE/_ROLES/_TENANT  claim names (dotted paths: ext.sid)
+//	AUTHGATE_ALLOW_START_WITHOUT_KEYS=1  start while the issuer's keys cannot be fetched
+//	AUTHGATE_REQUIRE_AT_JWT=1    RFC 9068 access tokens only
 //	AUTHGATE_REDIS_URL           sessions in Redis
 //	AUTHGATE_ADMIN_ADDR          serve the authenticator's status (JSON) at /status on this
 //	                             internal address (see App.ServeAdmin); never the public one
@@ -23,7 +35,8 @@
 // stops the app instead of starting development mode.
 //
 // At most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL and
-// AUTHGATE_REDIS_URL may be set.
+// AUTHGATE_REDIS_URL may be set, except that with AUTHGATE_ISSUER the first
+// two combine.
 // With none of the session variables set, sessions live in memory
 // (core.MemoryStore). With no issuer (neither AUTHGATE_ISSUER nor
 // AUTHGATE_INTROSPECTION_URL), the app runs in development mode: a built-in
@@ -50,8 +63,8 @@ import (
 const DefaultAddr = "127.0.0.1:8080"
 
 // ErrRemoteSessions is returned by Logout when sessions are kept by a remote
-// service (AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL): logging out
-// is that service's job.
+// service (AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL, or a real
+// issuer without a session variable): logging out is that service's job.
 var ErrRemoteSessions = errors.New("sessions are kept by a remote service; log out there")
 
 // App is an example app's authentication, built from the environment.
@@ -69,11 +82,21 @@ type App struct {
 
 	// AdminURL is where ServeAdmin serves the status, once it does.
 	AdminURL string
+	// BackchannelLogout is the OpenID Connect back-channel logout receiver, served at
+	// POST /backchannel-logout outside the middleware; nil unless
+	// AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID (the logout tokens' audience)
+	// are set. Its revocations go through the store's feed (every instance
+	// sharing AUTHGATE_REDIS_URL), else to this instance only.
+	BackchannelLogout *core.BackchannelLogout
 
 	store     core.SessionStore // the local store (memory, Redis); nil when sessions are remote
 	loopback  bool              // listening on a loopback address: cookies without Secure
 	adminAddr string            // AUTHGATE_ADMIN_ADDR
 	tel       *telemetry        // nil without OTEL_EXPORTER_OTLP_ENDPOINT or AUTHGATE_METRICS
+	noLogout  bool              // the store holds none of the issuer's sessions: Logout refuses
+	steps     []step            // what the banner proposes to try, and what each answers
+
+	introspector *core.Introspector // AUTHGATE_INTROSPECTION_URL; closed with the app
 }
 
 // Store values that can be closed.
@@ -103,16 +126,15 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 			set++
 		}
 	}
-	if set > 1 {
-		return nil, errors.New("set at most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL, AUTHGATE_REDIS_URL")
+	// With a real issuer, a session endpoint and introspection combine:
+	// both are asked on sensitive routes.
+	if set > 1 && !(set == 2 && issuer != "" && sessionURL != "" && introspect != "") {
+		return nil, errors.New("set at most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL, AUTHGATE_REDIS_URL (with AUTHGATE_ISSUER, AUTHGATE_SESSION_URL and AUTHGATE_INTROSPECTION_URL may be combined)")
 	}
 	if issuer == "" && (jwks != "" || (len(audience) > 0 && introspect == "")) {
 		return nil, errors.New("AUTHGATE_AUDIENCE or AUTHGATE_JWKS_URL is set but AUTHGATE_ISSUER is not: set AUTHGATE_ISSUER too (or unset both for the development issuer)")
 	}
-	if introspect != "" && jwks != "" {
-		return nil, errors.New("AUTHGATE_JWKS_URL and AUTHGATE_INTROSPECTION_URL are both set: introspection mode accepts opaque tokens only")
-	}
-	if issuer != "" && introspect == "" && len(audience) == 0 {
+	if issuer != "" && len(audience) == 0 {
 		return nil, errors.New("AUTHGATE_ISSUER is set but AUTHGATE_AUDIENCE is not: name the audience (aud) this API accepts")
 	}
 	dev := issuer == "" && introspect == ""
@@ -126,25 +148,39 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		return nil, fmt.Errorf("development mode refuses ADDR %q, which is not a loopback address: anyone who reaches /dev/login there can log in as anyone. "+
 			"Set AUTHGATE_ISSUER (and AUTHGATE_AUDIENCE) for a real issuer, listen on 127.0.0.1, or set AUTHGATE_DEV_ALLOW_REMOTE=1 if that is really what you want", a.Addr)
 	}
+	idp, err := idpFromEnv(env, dev, issuer != "", sessionURL != "")
+	if err != nil {
+		return nil, err
+	}
 
-	var cfg core.Config
+	cfg := core.Config{Claims: idp.claims, AllowStartWithoutKeys: idp.startWithoutKeys, RequireAccessTokenType: idp.requireAT}
+	cfg.SessionCheck.MaxStale = idp.maxStale
 	var sessions string
 	storeOpts := core.StoreOptions{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 8 * time.Hour, MaxSessions: 10, EvictOldest: true}
-	switch {
-	case sessionURL != "":
-		checker, err := newHTTPSessionChecker(sessionURL)
+	if sessionURL != "" {
+		checker, err := newHTTPSessionChecker(sessionURL, idp.sessionHeader, idp.sessionRule)
 		if err != nil {
 			return nil, fmt.Errorf("AUTHGATE_SESSION_URL: %w", err)
 		}
 		cfg.Sessions = checker
 		sessions = "sessions checked at " + sessionURL
-	case introspect != "":
-		in, err := newIntrospector(introspect, env("AUTHGATE_CLIENT_ID"), getenv("AUTHGATE_CLIENT_SECRET"), issuer, audience)
+	}
+	if introspect != "" {
+		in, err := newIntrospector(introspect, env("AUTHGATE_CLIENT_ID"), getenv("AUTHGATE_CLIENT_SECRET"), issuer, audience, idp.claims)
 		if err != nil {
 			return nil, fmt.Errorf("AUTHGATE_INTROSPECTION_URL (with AUTHGATE_CLIENT_ID, AUTHGATE_CLIENT_SECRET): %w", err)
 		}
+		a.introspector = in
 		cfg.Opaque = in // every opaque token is introspected live, on every request
-		sessions = "opaque tokens introspected at " + introspect
+		if issuer != "" {
+			cfg.TokenIntrospection = in // and JWTs on the routes that get a live check
+			sessions = joinMode(sessions, "tokens introspected at "+introspect+" (JWTs on sensitive routes, opaque tokens on every route)")
+		} else {
+			sessions = "opaque tokens introspected at " + introspect
+		}
+	}
+	switch {
+	case sessionURL != "" || introspect != "":
 	case redisURL != "":
 		store, err := newRedisStore(ctx, redisURL, storeOpts)
 		if err != nil {
@@ -152,9 +188,16 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		}
 		a.store = store
 		sessions = "sessions in Redis"
-	default:
+	case dev:
 		a.store = core.NewMemoryStore(storeOpts)
 		sessions = "sessions in memory"
+	default:
+		// A real issuer and no session variable: an empty store, so that
+		// sensitive routes refuse every token (no live check can confirm
+		// the issuer's sessions), and no logout (the store holds none).
+		a.store = core.NewMemoryStore(storeOpts)
+		a.noLogout = true
+		sessions = "no live session check (sensitive routes refuse every token)"
 	}
 	if a.store != nil {
 		cfg.Sessions = a.store // also its revocation feed: a revoked sid is refused on every route at once
@@ -174,22 +217,33 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		cfg.Issuer, cfg.Audience, cfg.PublicKeys, cfg.Algorithms = dc.Issuer, dc.Audience, dc.PublicKeys, dc.Algorithms
 		cfg.RequireAccessTokenType = dc.RequireAccessTokenType
 		a.Mode = "development issuer, " + sessions
-	} else if introspect != "" {
-		a.Mode = sessions // the issuer and audience, if set, are checked on each introspection answer
+	} else if issuer == "" {
+		a.Mode = sessions // the audience, if set, is checked on each introspection answer
 	} else {
 		cfg.Issuer = issuer     // the exact "iss" of your tokens
 		cfg.Audience = audience // the "aud" values this API accepts
 		cfg.JWKSURL = jwks      // "": OIDC discovery from the issuer
 		a.Mode = "issuer " + issuer + ", " + sessions
 	}
+	a.steps = tries(dev, issuer != "", sessionURL != "", introspect != "", redisURL != "", a.noLogout)
 	if a.tel, err = newTelemetry(ctx, env, os.Stdout); err != nil {
 		return fail(err)
 	}
 	cfg.Observer = a.tel.coreObserver() // nil without telemetry: nothing is measured
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
+		if strings.Contains(err.Error(), "AllowStartWithoutKeys") {
+			err = fmt.Errorf("%w; in the examples: AUTHGATE_ALLOW_START_WITHOUT_KEYS=1", err)
+		}
 		return fail(err)
 	}
 	a.tel.watch(a.Auth) // gauges read a.Auth.Status() at each collection
+	if clientID := env("AUTHGATE_CLIENT_ID"); issuer != "" && introspect == "" && clientID != "" {
+		// The identity provider's logouts reach every route: POST /backchannel-logout.
+		if a.BackchannelLogout, err = a.Auth.BackchannelLogout(core.BackchannelLogoutOptions{ClientID: clientID}); err != nil {
+			return fail(fmt.Errorf("AUTHGATE_CLIENT_ID (back-channel logout): %w", err))
+		}
+		a.Mode += ", back-channel logout for client " + clientID
+	}
 	return a, nil
 }
 
@@ -202,6 +256,9 @@ func (a *App) Close() error {
 	if c, ok := a.store.(closer); ok {
 		errs = append(errs, c.Close())
 	}
+	if a.introspector != nil {
+		errs = append(errs, a.introspector.Close())
+	}
 	errs = append(errs, a.tel.close()) // flushes the last metrics
 	return errors.Join(errs...)
 }
@@ -210,7 +267,7 @@ func (a *App) Close() error {
 // the caller's subject, and returns how many sessions ended. It fails with
 // ErrRemoteSessions when sessions are not kept locally.
 func (a *App) Logout(ctx context.Context, p *core.Principal, everywhere bool) (int, error) {
-	if a.store == nil {
+	if a.store == nil || a.noLogout {
 		return 0, ErrRemoteSessions
 	}
 	if everywhere {
@@ -279,13 +336,23 @@ func (a *App) Banner(w io.Writer, framework, baseURL string) {
 	} else {
 		fmt.Fprintf(w, "Try it with an access token from your issuer:\n\n  TOKEN=<access token>\n")
 	}
-	fmt.Fprintf(w, "  curl -i -H \"Authorization: Bearer $TOKEN\" %s/me\n", baseURL)
-	fmt.Fprintf(w, "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" %s/transfer\n", baseURL)
-	fmt.Fprintf(w, "  curl -i -H \"Authorization: Bearer $TOKEN\" %s/admin\n", baseURL)
-	if a.store != nil {
-		fmt.Fprintf(w, "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" %s/logout\n", baseURL)
-		fmt.Fprintf(w, "  curl -i -X POST -H \"Authorization: Bearer $TOKEN\" %s/transfer   # now 401: the session has ended\n", baseURL)
-		fmt.Fprintf(w, "  curl -i -H \"Authorization: Bearer $TOKEN\" %s/me   # 401 too: the revocation reached every route\n", baseURL)
+	for _, st := range a.steps {
+		if st.then != "" {
+			fmt.Fprintf(w, "\nThen %s, and:\n\n", st.then)
+			continue
+		}
+		method := ""
+		if st.method != "GET" {
+			method = "-X " + st.method + " "
+		}
+		fmt.Fprintf(w, "  curl -i %s-H \"Authorization: Bearer $TOKEN\" %s%s", method, baseURL, st.path)
+		switch {
+		case st.status != 0:
+			fmt.Fprintf(w, "   # %d: %s", st.status, st.note)
+		case st.note != "":
+			fmt.Fprintf(w, "   # %s", st.note)
+		}
+		fmt.Fprintln(w)
 	}
 	if a.Dev != nil {
 		fmt.Fprintf(w, "\nDevelopment mode: anyone who can reach %s/dev/login can log in as anyone.\n", baseURL)

@@ -93,6 +93,25 @@ func hydra(ctx context.Context) (*core.Authenticator, error) {
 	})
 }
 
+func hydraIntrospection(ctx context.Context) (*core.Authenticator, *core.Introspector, error) {
+	in, err := core.NewIntrospector(core.IntrospectionOptions{
+		Endpoint:   "http://127.0.0.1:4445/admin/oauth2/introspect", // hydra's admin port
+		ClientAuth: core.ClientAuthNone,                             // or ClientSecretBasic (default), ClientSecretPost, ClientAuthBearer
+		Issuer:     "https://hydra.example.com",
+		Claims:     core.ClaimNames{SessionID: "ext.sid"},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	auth, err := core.New(ctx, core.Config{
+		Issuer: "https://hydra.example.com", Audience: []string{"orders-api"},
+		Claims:             core.ClaimNames{SessionID: "ext.sid"},
+		TokenIntrospection: in, // JWTs, on sensitive routes
+		Opaque:             in, // opaque tokens, on every route
+	})
+	return auth, in, err // at shutdown: auth.Close(), then in.Close()
+}
+
 // docs/operating.md
 
 func operatingOtel(ctx context.Context, cfg core.Config, meterProvider metric.MeterProvider, tracerProvider trace.TracerProvider) (*core.Authenticator, error) {
@@ -209,5 +228,5 @@ func TestHandlerWithATestIssuer(t *testing.T) {
 // The snippets above compile; these references keep the linter from calling
 // them unused.
 var _ = []any{frameworkNetHTTP, frameworkGin, frameworkEcho, frameworkEchoErrors, frameworkFiber,
-	frameworkFiberBuffer, frameworkFiberErrors, hydra, operatingOtel, operatingStatus, redisSetup,
+	frameworkFiberBuffer, frameworkFiberErrors, hydra, hydraIntrospection, operatingOtel, operatingStatus, redisSetup,
 	redisLifecycle, sessionsMemory, tokenCache}

@@ -212,10 +212,16 @@ func FlowEnv(t *testing.T, run Run, env map[string]string) {
 // With AUTHGATE_SESSION_URL the sensitive route asks that endpoint.
 func RealIssuer(t *testing.T, run Run) {
 	iss := authtest.New(t)
-	var active atomic.Bool
+	var active, walkActive, down atomic.Bool
 	active.Store(true)
+	walkActive.Store(true)
 	sessions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/sessions/session-1" && active.Load() {
+		// AUTHGATE_SESSION_HEADERS reach the endpoint.
+		if r.Header.Get("X-Api-Key") != "k1 k2" || r.Header.Get("X-Tenant") != "acme" || down.Load() {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		if r.URL.Path == "/sessions/session-1" && active.Load() || r.URL.Path == "/sessions/session-walk" && walkActive.Load() {
 			w.WriteHeader(http.StatusOK)
 			return
 		}
@@ -238,9 +244,10 @@ func RealIssuer(t *testing.T, run Run) {
 	real := iss.Token(authtest.Claims{"roles": []string{"admin"}})
 
 	envs := map[string]map[string]string{
-		"discovery":   {"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience},
-		"jwks url":    {"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "other-api, " + authtest.DefaultAudience, "AUTHGATE_JWKS_URL": iss.JWKSURL()},
-		"session url": {"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience, "AUTHGATE_SESSION_URL": sessions.URL + "/sessions/{sid}"},
+		"discovery": {"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience},
+		"jwks url":  {"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "other-api, " + authtest.DefaultAudience, "AUTHGATE_JWKS_URL": iss.JWKSURL()},
+		"session url": {"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience, "AUTHGATE_SESSION_URL": sessions.URL + "/sessions/{sid}",
+			"AUTHGATE_SESSION_HEADERS": "X-Api-Key: k1 k2; X-Tenant: acme", "AUTHGATE_MAX_STALE": "1h"},
 	}
 	for name, env := range envs {
 		t.Run(name, func(t *testing.T) {
@@ -274,17 +281,30 @@ func RealIssuer(t *testing.T, run Run) {
 				app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: big, Cookie: big}, 200) // fiber: ReadBufferSize
 			})
 			if env["AUTHGATE_SESSION_URL"] == "" {
-				t.Run("sensitive routes refuse sessions the local store does not hold", func(t *testing.T) {
+				t.Run("sensitive routes refuse sessions the local store does not hold; no logout", func(t *testing.T) {
 					app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: real}, 401)
+					app.Expect(t, Req{Method: "POST", Path: "/logout", Bearer: real}, 501) // was 200 {"revoked":0}
 				})
+				t.Run("the banner's walk answers what it says", func(t *testing.T) { BannerWalk(t, app, real, nil) })
 				return
 			}
 			t.Run("sensitive routes ask the session endpoint; logout is the issuer's job", func(t *testing.T) {
 				active.Store(true)
 				app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: real}, 200)
 				app.Expect(t, Req{Method: "POST", Path: "/logout", Bearer: real}, 501)
+				// AUTHGATE_MAX_STALE: the endpoint down, a session confirmed
+				// within the hour is accepted (fail-open), a session never
+				// confirmed is not.
+				down.Store(true)
+				app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: real}, 200)
+				app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: iss.Token(authtest.Claims{"sid": "session-2"})}, 503)
+				down.Store(false)
 				active.Store(false)
 				app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: real}, 401)
+			})
+			t.Run("the banner's walk answers what it says", func(t *testing.T) {
+				// A session of its own: a revoked answer is remembered.
+				BannerWalk(t, app, iss.Token(authtest.Claims{"roles": []string{"admin"}, "sid": "session-walk"}), func() { walkActive.Store(false) })
 			})
 		})
 	}
@@ -308,6 +328,18 @@ func StartErrors(t *testing.T, run Run) {
 		{"bad ADDR", map[string]string{"ADDR": "no-port"}, "ADDR"},
 		{"development mode on a public address", map[string]string{"ADDR": "0.0.0.0:0"}, "AUTHGATE_DEV_ALLOW_REMOTE=1"},
 		{"plain-http issuer off loopback", map[string]string{"AUTHGATE_ISSUER": "http://id.example.com", "AUTHGATE_AUDIENCE": "a"}, "https"},
+		{"a claim name in dev mode", map[string]string{"AUTHGATE_CLAIM_SID": "ext.sid"}, "AUTHGATE_CLAIM_SID is for a real identity provider"},
+		{"a bad claim name", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_CLAIM_SID": "ext..sid"}, "SessionID"},
+		{"session headers without a session url", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_SESSION_HEADERS": "X-Api-Key: k"}, "AUTHGATE_SESSION_URL"},
+		{"session headers without a colon", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
+			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_SESSION_HEADERS": "X-Api-Key k"}, "AUTHGATE_SESSION_HEADERS"},
+		{"an unknown session rule", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
+			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_SESSION_RULE": "non-empty"}, "AUTHGATE_SESSION_RULE"},
+		{"max stale not a duration", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a",
+			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_MAX_STALE": "soon"}, "AUTHGATE_MAX_STALE"},
+		{"max stale without a session url", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_MAX_STALE": "30s"}, "AUTHGATE_MAX_STALE"},
+		{"a client id without its secret", map[string]string{"AUTHGATE_INTROSPECTION_URL": "http://127.0.0.1:1/i", "AUTHGATE_CLIENT_ID": "x"}, "AUTHGATE_CLIENT_SECRET"},
+		{"require at+jwt is a flag", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_REQUIRE_AT_JWT": "yes"}, "AUTHGATE_REQUIRE_AT_JWT"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -331,8 +363,10 @@ func newMemory(t *testing.T) *core.MemoryStore {
 // client credentials; JWTs and the dev login do not exist in this mode.
 func Introspection(t *testing.T, run Run) {
 	const good = "opaque-token-0123456789abcdefghijklmnopqrstuvwxyz"
-	var active atomic.Bool
+	const walk = "opaque-token-walk-0123456789abcdefghijklmnopqrstuv" // its own: inactive answers are remembered
+	var active, walkActive atomic.Bool
 	active.Store(true)
+	walkActive.Store(true)
 	endpoint := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id, secret, ok := r.BasicAuth()
 		if !ok || id != "example-api" || secret != "s3cret" {
@@ -341,7 +375,7 @@ func Introspection(t *testing.T, run Run) {
 		}
 		_ = r.ParseForm()
 		w.Header().Set("Content-Type", "application/json")
-		if r.PostForm.Get("token") != good || !active.Load() {
+		if tok := r.PostForm.Get("token"); !(tok == good && active.Load() || tok == walk && walkActive.Load()) {
 			_, _ = w.Write([]byte(`{"active":false}`))
 			return
 		}
@@ -349,9 +383,14 @@ func Introspection(t *testing.T, run Run) {
 			strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10) + `}`))
 	}))
 	t.Cleanup(endpoint.Close)
+	// Without AUTHGATE_ISSUER: opaque tokens only (with it, JWTs too: see
+	// IssuerIntrospection). The audience is checked on each answer.
 	app := Start(t, run, map[string]string{
 		"AUTHGATE_INTROSPECTION_URL": endpoint.URL, "AUTHGATE_CLIENT_ID": "example-api", "AUTHGATE_CLIENT_SECRET": "s3cret",
-		"AUTHGATE_ISSUER": "https://id.example.com", "AUTHGATE_AUDIENCE": "example-api",
+		"AUTHGATE_AUDIENCE": "example-api",
+	})
+	t.Run("the banner's walk answers what it says", func(t *testing.T) {
+		BannerWalk(t, app, walk, func() { walkActive.Store(false) })
 	})
 	me := app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: good}, 200).JSON(t)
 	if me["sub"] != "user-9" || me["sid"] != "s-9" {

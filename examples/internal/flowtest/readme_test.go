@@ -161,3 +161,41 @@ func TestReadmeBannerIsWhatTheAppPrints(t *testing.T) {
 		}
 	}
 }
+
+// Every variable of setup.Variables has a row in the one table of the
+// examples' variables, docs/examples.md (and the other way round).
+func TestReadmeTableListsEveryVariable(t *testing.T) {
+	text := pages(t)["docs/examples.md"]
+	start := strings.Index(text, "# Configuring the examples")
+	if start < 0 {
+		t.Fatal(`docs/examples.md has no "# Configuring the examples" section`)
+	}
+	section := text[start:]
+	if end := strings.Index(section[3:], "\n## "); end >= 0 {
+		section = section[:end+3]
+	}
+	var rows strings.Builder
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, "| `") {
+			first, _, _ := strings.Cut(l[1:], " |")
+			rows.WriteString(first + "\n")
+		}
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("`([A-Z_]+)`").FindAllStringSubmatch(rows.String(), -1) {
+		documented[m[1]] = true
+	}
+	known := map[string]bool{}
+	for _, v := range setup.Variables {
+		known[v.Name] = true
+		// Telemetry variables are documented in the telemetry section.
+		if !documented[v.Name] && !strings.HasPrefix(v.Meaning, "\"stdout\"") && v.Name != "AUTHGATE_METRICS_INTERVAL" && v.Name != "OTEL_EXPORTER_OTLP_ENDPOINT" {
+			t.Errorf("%s is in setup.Variables but has no row in docs/examples.md's table", v.Name)
+		}
+	}
+	for name := range documented {
+		if !known[name] {
+			t.Errorf("docs/examples.md's table has a row for %s, which setup.Variables does not know", name)
+		}
+	}
+}

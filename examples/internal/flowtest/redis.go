@@ -103,5 +103,13 @@ func Redis(t *testing.T, run Run) {
 				t.Fatal("instance B still accepts the logged-out token on /me: the revocation feed never delivered")
 			}
 		}
+
+		t.Run("the banner's walk answers what it says", func(t *testing.T) {
+			s2, _, err := login.Create(context.Background(), core.NewSession{Subject: "user-1", Issuer: iss.URL})
+			if err != nil {
+				t.Fatal(err)
+			}
+			BannerWalk(t, a, iss.Token(authtest.Claims{"sub": "user-1", "sid": s2.ID, "roles": []string{"admin"}}), nil)
+		})
 	})
 }
