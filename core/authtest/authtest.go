@@ -87,8 +87,10 @@ func WithClock(now func() time.Time) Option { return func(i *Issuer) { i.now = n
 func New(t testing.TB, opts ...Option) *Issuer {
 	t.Helper()
 	i := &Issuer{now: time.Now}
-	i.Server = httptest.NewServer(http.HandlerFunc(i.serve))
-	i.URL = i.Server.URL
+	// Everything is set before the server starts: a request may arrive at
+	// once (a client of an earlier test whose server had the same port).
+	i.Server = httptest.NewUnstartedServer(http.HandlerFunc(i.serve))
+	i.URL = "http://" + i.Server.Listener.Addr().String()
 	for _, o := range opts {
 		o(i)
 	}
@@ -97,6 +99,7 @@ func New(t testing.TB, opts ...Option) *Issuer {
 		i.keys = []*Key{k}
 		i.signer = k
 	}
+	i.Server.Start()
 	t.Cleanup(i.Server.Close)
 	return i
 }
