@@ -151,13 +151,10 @@ func requestConn(r Request) connInfo {
 	return connInfo{}
 }
 
-// isDPoPScheme reports whether the Authorization field's scheme is DPoP.
+// isDPoPScheme reports whether the Authorization field that extract took a
+// token from (so one well-formed line) has the scheme DPoP.
 func isDPoPScheme(vals []string) bool {
-	if len(vals) != 1 {
-		return false
-	}
-	v := trimOWS(vals[0])
-	return len(v) > 4 && strings.EqualFold(v[:4], "DPoP") && (v[4] == ' ' || v[4] == '\t')
+	return len(vals) == 1 && hasDPoPPrefix(trimOWS(vals[0]))
 }
 
 // checkBinding applies the token's cnf and its issuer's DPoP mode to the

@@ -318,7 +318,6 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 	var cnf claims // the answer's cnf (RFC 7662 section 2.2, RFC 9449 section 6.2)
 	err := readObject(body, func(name []byte, d *jsontext.Decoder) error {
 		if string(name) == "cnf" {
-			cnf.hasCnf = true
 			return readCnf(d, &cnf)
 		}
 		if string(name) == "scp" && in.claims.names[claimScope] != "scp" {
@@ -381,7 +380,7 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 	s.Scopes = mergeScopes(nc.scope, scp)
 	s.claims = body
 	s.cnfJKT, s.cnfX5T = cnf.cnfJKT, cnf.cnfX5T
-	s.cnfOther = cnf.cnfOther || (cnf.hasCnf && cnf.cnfJKT == "" && cnf.cnfX5T == "")
+	s.cnfOther = cnf.cnfOther
 	return &s, nil
 }
 

@@ -479,7 +479,6 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 		case "client_id":
 			c.clientID, err = readString(d)
 		case "cnf":
-			c.hasCnf = true
 			err = readCnf(d, &c)
 		case "events":
 			c.hasEvents = true
@@ -501,14 +500,16 @@ func (a *Authenticator) parseClaims(b []byte) (claims, error) {
 }
 
 // readCnf reads the cnf claim: an object whose "jkt" and "x5t#S256" are
-// non-empty strings; any other member, or another shape, marks the token as
-// bound in a way authgate cannot confirm (c.cnfOther), so it is refused.
+// non-empty strings; any other member, another shape, or a cnf with neither
+// marks the token as bound in a way authgate cannot confirm (c.cnfOther), so
+// it is refused.
 func readCnf(d *jsontext.Decoder, c *claims) error {
+	c.hasCnf = true
 	if d.PeekKind() != '{' {
 		c.cnfOther = true
 		return d.SkipValue()
 	}
-	return walkObject(d, func(name []byte, d *jsontext.Decoder) error {
+	err := walkObject(d, func(name []byte, d *jsontext.Decoder) error {
 		var err error
 		switch string(name) {
 		case "jkt":
@@ -527,6 +528,10 @@ func readCnf(d *jsontext.Decoder, c *claims) error {
 		}
 		return err
 	})
+	if c.cnfJKT == "" && c.cnfX5T == "" {
+		c.cnfOther = true
+	}
+	return err
 }
 
 // maxThumbprintLen bounds a cnf thumbprint: a SHA-256 digest in base64url is

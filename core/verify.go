@@ -122,7 +122,7 @@ func (a *Authenticator) fillPrincipal(p *Principal, c *claims, payload []byte) {
 		Kind:      KindJWT,
 		cnfJKT:    c.cnfJKT,
 		cnfX5T:    c.cnfX5T,
-		cnfOther:  c.cnfOther || (c.hasCnf && c.cnfJKT == "" && c.cnfX5T == ""),
+		cnfOther:  c.cnfOther,
 		raw:       payload,
 	}
 	if c.hasIat {
