@@ -83,6 +83,31 @@ func TestNestedClaimNames(t *testing.T) {
 	}
 }
 
+// TestVendorClaimLayouts reads the session id where the vendor recipes of
+// docs/identity-providers.md say it is: Stytch's session JWTs nest it under
+// a namespaced member whose name holds dots itself ("https://stytch.com/session"
+// → "id", as Stytch's own SDKs read it), Supabase names it session_id.
+func TestVendorClaimLayouts(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		names  core.ClaimNames
+		claims authtest.Claims
+		want   string
+	}{
+		{"Stytch", core.ClaimNames{SessionID: "https://stytch.com/session.id"}, authtest.Claims{
+			"https://stytch.com/session": map[string]any{"id": "session-test-1", "started_at": "2026-12-04T15:00:00Z",
+				"authentication_factors": []any{map[string]any{"type": "magic_link"}}},
+			"sid": "ignored"}, "session-test-1"},
+		{"Supabase", core.ClaimNames{SessionID: "session_id"}, authtest.Claims{"session_id": "0b9c", "sid": "ignored"}, "0b9c"},
+	} {
+		iss, a := authWithClaims(t, c.names)
+		p, err := viaHeader(a, iss.Token(c.claims))
+		if err != nil || p.SessionID != c.want {
+			t.Errorf("%s: %+v, %v; want session id %q", c.name, p, err, c.want)
+		}
+	}
+}
+
 func TestScopeAndScpMergedWithoutDuplicates(t *testing.T) {
 	iss, a := authWithClaims(t, core.ClaimNames{})
 	// Ory Hydra with strategies.jwt.scope_claim "both".

@@ -3,6 +3,7 @@ package fiberauth_test
 import (
 	"net"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/core/adaptertest"
 	"github.com/authgate/authgate/fiberauth"
@@ -35,11 +36,21 @@ func start(t *testing.T, app *fiber.App) string {
 	done := make(chan error, 1)
 	go func() { done <- app.Listener(ln) }()
 	t.Cleanup(func() {
-		if err := app.Shutdown(); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		if err := <-done; err != nil {
-			t.Errorf("listener: %v", err)
+		// A Shutdown that runs before Listener has started serving finds no
+		// server and returns, and Listener then serves forever: shut down
+		// again until Listener has returned.
+		for {
+			if err := app.Shutdown(); err != nil {
+				t.Errorf("shutdown: %v", err)
+			}
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("listener: %v", err)
+				}
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
 		}
 	})
 	return ln.Addr().String()

@@ -230,6 +230,7 @@ func Run(t *testing.T, h Harness) {
 
 	markerWithoutMiddlewareIsLogged(t, servers[""].r)
 	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
+	t.Run("key rotated in while the refetch is rate-limited", func(t *testing.T) { runRotation(t, h) })
 
 	cs := cases()
 	if len(cs) < 30 {
