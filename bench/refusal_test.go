@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 )
 
 // Refusals of hostile inputs must cost O(MaxTokenSize) at most, whatever the
@@ -37,7 +38,7 @@ func refusals(tok string) []refusal {
 }
 
 func admitOnce(a *core.Authenticator, r *http.Request) error {
-	_, err := a.Admit(context.Background(), stdRequest{r}, false)
+	_, err := adapter.Admit(a, context.Background(), stdRequest{r}, false)
 	return err
 }
 

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -116,7 +117,7 @@ func TestWycheproofOverTheFront(t *testing.T) {
 				if err == nil {
 					t.Fatalf("%s tcId %s accepted", file, tc["tcId"])
 				}
-				resp := a.Render(err)
+				resp := adapter.Render(a, err)
 				if resp.Status != 400 && resp.Status != 401 {
 					t.Fatalf("%s tcId %s: status %d", file, tc["tcId"], resp.Status)
 				}
@@ -147,7 +148,7 @@ func TestLogsHoldNoTokenData(t *testing.T) {
 		bearerReq(forged),
 		{method: "GET", query: "access_token=" + good, h: map[string][]string{}},
 	} {
-		if _, err := a.Admit(context.Background(), r, false); err == nil {
+		if _, err := adapter.Admit(a, context.Background(), r, false); err == nil {
 			t.Fatal("admitted")
 		}
 	}
@@ -526,7 +527,7 @@ func attacks() []attack {
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "an enabled query token is answered with Cache-Control: no-store", by: "conformance/EX-11 a query token, when enabled, is admitted with Cache-Control: no-store"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "a header token is not forced to no-store when query tokens are on", by: "conformance/EX-11 a header token with query tokens enabled gets no Cache-Control"},
 		{source: "RFC 6750 §2", id: "EX-11", what: "the same token in the query and the header (one method per request)", by: "conformance/EX-11 query and header with the same token are refused (RFC 6750 §2: one method)"},
-		{source: "RFC 6750 §2.3", id: "EX-11", what: "core.CacheControl follows the request's source, also on a token cache hit", by: "TestCacheControl"},
+		{source: "RFC 6750 §2.3", id: "EX-11", what: "adapter.SetHeaders (Cache-Control) follows the request's source, also on a token cache hit", by: "TestCacheControl"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "query and header tokens together", by: "conformance/EX-11 query and header with different tokens are refused"},
 		{source: "RFC 6750 §2.3", id: "EX-11", what: "query parameter repeated or empty", by: "TestQuerySource"},
 		{source: "RFC 6750 §2", id: "EX-17", what: "the same token in the custom header and Authorization", by: "conformance/EX-17 the custom header and Authorization with the same token are refused"},
@@ -829,7 +830,7 @@ func TestBackendDownUnderEachPolicy(t *testing.T) {
 			for _, err := range []error{errPlain, errSensitive} {
 				if err != nil {
 					checkRefused(t, e.auth, err, core.ErrUnavailable, tok)
-					if resp := e.auth.Render(err); resp.Header.Get("Retry-After") == "" || strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
+					if resp := adapter.Render(e.auth, err); resp.Header.Get("Retry-After") == "" || strings.Contains(resp.Header.Get("WWW-Authenticate"), "invalid_token") {
 						t.Fatalf("503 without Retry-After, or blaming the token: %v", resp.Header)
 					}
 				}
@@ -851,11 +852,11 @@ func TestOptionalRouteRefusesARevokedSession(t *testing.T) {
 	feed := &stubFeed{}
 	e := newSessEnv(t, func(c *core.Config) { c.Revocations = feed })
 	r := bearerReq(e.token("s-1"))
-	if _, err := e.auth.Admit(context.Background(), r, true); err != nil {
+	if _, err := adapter.Admit(e.auth, context.Background(), r, true); err != nil {
 		t.Fatalf("before the revocation: %v", err)
 	}
 	feed.push(core.Revocation{SessionID: "s-1", At: e.clock.Now()})
-	ctx, err := e.auth.Admit(context.Background(), r, true)
+	ctx, err := adapter.Admit(e.auth, context.Background(), r, true)
 	if !errors.Is(err, core.ErrSessionRevoked) {
 		t.Fatalf("optional route after the revocation: %v, want ErrSessionRevoked", err)
 	}

@@ -27,10 +27,10 @@ type Request interface {
 	RawQuery() string
 }
 
-// StdRequest is implemented by adapters whose framework has a *http.Request
-// (net/http, gin, echo). The core then hands it to net/http's
-// CrossOriginProtection as it is.
-type StdRequest interface {
+// stdRequest is a Request whose framework has a *http.Request (net/http,
+// gin, echo: adapter.StdRequest, the same method set). The core then hands
+// it to net/http's CrossOriginProtection as it is.
+type stdRequest interface {
 	Request
 	StdRequest() *http.Request
 }
@@ -161,7 +161,10 @@ func (a *Authenticator) goBackground(f func(ctx context.Context)) {
 // Authenticate finds the request's token, verifies it, and returns the
 // principal. It makes no network call for a JWT with a known key. It refuses
 // a session id that a revocation feed reported, but makes no live session
-// check: [Authenticator.Admit] and [Require] apply the session policy.
+// check: the adapters' middleware and route markers (and [Require]) apply
+// the session policy. Applications use their framework's adapter; Authenticate
+// is for code outside one (a WebSocket upgrade, a job reading a stored
+// request), with a Request such as adapter.HTTPRequest(r).
 //
 // A request without credentials gets an error wrapping ErrNoToken.
 func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal, error) {
@@ -271,13 +274,13 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request, out *contex
 	return p, nil
 }
 
-// Admit is the global middleware's whole decision for one request: it
+// admit is the global middleware's whole decision for one request: it
 // authenticates, applies the session policy Always, and returns the context
 // to hand on, carrying the principal. With optional set, a request without
 // credentials is admitted anonymously (a bad token is still refused).
 //
-// Adapters call Admit, and on error write [Authenticator.Render] of it.
-func (a *Authenticator) Admit(ctx context.Context, r Request, optional bool) (context.Context, error) {
+// Adapters call it as adapter.Admit, and on error write adapter.Render of it.
+func (a *Authenticator) admit(ctx context.Context, r Request, optional bool) (context.Context, error) {
 	var out context.Context
 	p, err := a.authenticate(ctx, r, &out)
 	if err != nil {
@@ -381,7 +384,7 @@ func (a *Authenticator) MaxTokenSize() int { return a.cfg.MaxTokenSize }
 
 // Render turns an error from Admit or Require into the response to write,
 // with this authenticator's realm and renderer.
-func (a *Authenticator) Render(err error) Response {
+func (a *Authenticator) render(err error) Response {
 	e := asError(err)
 	if a.dpop != nil {
 		c := *e
@@ -405,11 +408,12 @@ func (a *Authenticator) issuerMode(p *Principal) DPoPMode {
 	return DPoPOff
 }
 
-// Render renders an error of [Require] with the renderer of the authenticator
-// that admitted the request in ctx (the defaults when none did).
-func Render(ctx context.Context, err error) Response {
+// renderContext renders an error of [Require] with the renderer of the
+// authenticator that admitted the request in ctx (the defaults when none
+// did).
+func renderContext(ctx context.Context, err error) Response {
 	if p := principalState(ctx); p != nil && p.auth != nil {
-		return p.auth.Render(err)
+		return p.auth.render(err)
 	}
 	return DefaultRenderer(asError(err), "api")
 }

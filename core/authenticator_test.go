@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -47,7 +48,7 @@ func TestAdmit(t *testing.T) {
 	ctx := context.Background()
 
 	t.Run("a valid token puts its principal in the context", func(t *testing.T) {
-		got, err := a.Admit(ctx, bearer(iss.Token(nil)), false)
+		got, err := adapter.Admit(a, ctx, bearer(iss.Token(nil)), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -57,13 +58,13 @@ func TestAdmit(t *testing.T) {
 		}
 	})
 	t.Run("EX-01 no token is refused by New", func(t *testing.T) {
-		_, err := a.Admit(ctx, bearer(""), false)
+		_, err := adapter.Admit(a, ctx, bearer(""), false)
 		if !errors.Is(err, core.ErrNoToken) {
 			t.Fatalf("got %v", err)
 		}
 	})
 	t.Run("EX-14 optional admits no token as anonymous", func(t *testing.T) {
-		got, err := a.Admit(ctx, bearer(""), true)
+		got, err := adapter.Admit(a, ctx, bearer(""), true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ func TestAdmit(t *testing.T) {
 	})
 	t.Run("EX-14 optional still refuses a bad token", func(t *testing.T) {
 		tok := iss.Token(nil)
-		_, err := a.Admit(ctx, bearer(tok[:len(tok)-4]+"AAAA"), true)
+		_, err := adapter.Admit(a, ctx, bearer(tok[:len(tok)-4]+"AAAA"), true)
 		if !errors.Is(err, core.ErrInvalidToken) {
 			t.Fatalf("got %v", err)
 		}
@@ -84,7 +85,7 @@ func TestRequire(t *testing.T) {
 	iss := authtest.New(t)
 	a := newAuth(t, iss)
 	admit := func(claims authtest.Claims) context.Context {
-		ctx, err := a.Admit(context.Background(), bearer(iss.Token(claims)), false)
+		ctx, err := adapter.Admit(a, context.Background(), bearer(iss.Token(claims)), false)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +100,7 @@ func TestRequire(t *testing.T) {
 	}{
 		{"no middleware ran: 500, never a pass", context.Background(), core.Requirements{Scopes: []string{"a"}}, core.ErrMisconfigured, nil},
 		{"anonymous on a scoped route: 401 without error code", func() context.Context {
-			c, _ := a.Admit(context.Background(), bearer(""), true)
+			c, _ := adapter.Admit(a, context.Background(), bearer(""), true)
 			return c
 		}(), core.Requirements{Scopes: []string{"a"}}, core.ErrNoToken, nil},
 		{"all scopes granted", admit(authtest.Claims{"scope": "a b c"}), core.Requirements{Scopes: []string{"a", "c"}}, nil, nil},
@@ -128,7 +129,7 @@ func TestRequire(t *testing.T) {
 			if len(c.scope) > 0 && (len(e.Scope) != len(c.scope)) {
 				t.Fatalf("scope %v, want %v", e.Scope, c.scope)
 			}
-			resp := core.Render(c.ctx, err)
+			resp := adapter.RenderContext(c.ctx, err)
 			if resp.Status != e.Status {
 				t.Fatalf("rendered %d, error says %d", resp.Status, e.Status)
 			}
@@ -146,8 +147,8 @@ func TestCustomRendererAndRealm(t *testing.T) {
 			return r
 		}
 	})
-	_, err := a.Admit(context.Background(), bearer(""), false)
-	r := a.Render(err)
+	_, err := adapter.Admit(a, context.Background(), bearer(""), false)
+	r := adapter.Render(a, err)
 	if string(r.Body) != "custom" || r.Header.Get("WWW-Authenticate") != `Bearer realm="orders"` {
 		t.Fatalf("%d %v %q", r.Status, r.Header, r.Body)
 	}

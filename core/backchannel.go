@@ -407,7 +407,7 @@ func (b *BackchannelLogout) verify(ctx context.Context, tok string) (*logoutToke
 	if lt.sub == "" && lt.sid == "" {
 		return nil, "neither sub nor sid (section 2.6, step 3)"
 	}
-	if lt.sid != "" && !ValidSessionID(lt.sid) {
+	if lt.sid != "" && !validSessionID(lt.sid) {
 		return nil, "sid has an unusable form"
 	}
 	if len(lt.sub) > 4096 {
@@ -496,7 +496,7 @@ func (b *BackchannelLogout) publish(ctx context.Context, r Revocation, opts ...R
 		return b.pub.PublishRevocation(ctx, r, opts...)
 	}
 	b.a.sessions.revoke(r)
-	o := NewRevokeOptions(opts...)
+	o := newRevokeOptions(opts...)
 	b.a.log.LogAttrs(ctx, slog.LevelInfo, "authgate: revocation applied to this instance only (no RevocationPublisher configured)",
 		slog.String("session_id", r.SessionID), slog.String("subject", r.Subject), slog.String("issuer", r.Issuer),
 		slog.Bool("cutoff", r.Cutoff), slog.String("reason", o.Reason))

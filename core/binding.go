@@ -49,11 +49,11 @@ func (b Binding) String() string {
 	return "unknown"
 }
 
-// ConnRequest is implemented by adapters whose framework has no
-// *http.Request (fiber): what DPoP's htu check and certificate-bound tokens
-// need beyond Request. For a StdRequest the core reads the same from the
-// *http.Request.
-type ConnRequest interface {
+// connRequest is a Request whose framework has no *http.Request (fiber):
+// what DPoP's htu check and certificate-bound tokens need beyond Request
+// (adapter.ConnRequest, the same method set). For a stdRequest the core
+// reads the same from the *http.Request.
+type connRequest interface {
 	Request
 	// Path returns the path of the request target as received
 	// (percent-encoded), without the query.
@@ -130,7 +130,7 @@ type connInfo struct {
 }
 
 func requestConn(r Request) connInfo {
-	if s, ok := r.(StdRequest); ok {
+	if s, ok := r.(stdRequest); ok {
 		hr := s.StdRequest()
 		ci := connInfo{host: hr.Host, tls: hr.TLS, remote: hr.RemoteAddr, scheme: "http", ok: true}
 		if hr.URL != nil {
@@ -141,7 +141,7 @@ func requestConn(r Request) connInfo {
 		}
 		return ci
 	}
-	if c, ok := r.(ConnRequest); ok {
+	if c, ok := r.(connRequest); ok {
 		ci := connInfo{host: c.Host(), path: c.Path(), tls: c.TLS(), remote: c.RemoteAddr(), scheme: "http", ok: true}
 		if ci.tls != nil {
 			ci.scheme = "https"

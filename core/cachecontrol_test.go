@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -26,37 +27,48 @@ func TestCacheControl(t *testing.T) {
 	}
 	bg := context.Background()
 
-	ctx, err := a.Admit(bg, req("/?access_token="+tok, ""), false)
+	ctx, err := adapter.Admit(a, bg, req("/?access_token="+tok, ""), false)
 	if err != nil {
 		t.Fatalf("query token refused: %v", err)
 	}
-	if got := core.CacheControl(ctx); got != "no-store" {
+	if got := cacheControlOf(ctx); got != "no-store" {
 		t.Errorf("query token: CacheControl = %q, want no-store", got)
 	}
 
-	ctx, err = a.Admit(bg, req("/", "Bearer "+tok), false)
+	ctx, err = adapter.Admit(a, bg, req("/", "Bearer "+tok), false)
 	if err != nil {
 		t.Fatalf("header token refused: %v", err)
 	}
-	if got := core.CacheControl(ctx); got != "" {
+	if got := cacheControlOf(ctx); got != "" {
 		t.Errorf("header token: CacheControl = %q, want empty", got)
 	}
 
 	// The same token, now cached, through the query again: the source is the
 	// request's, not the cached entry's.
-	ctx, err = a.Admit(bg, req("/?access_token="+tok, ""), false)
-	if err != nil || core.CacheControl(ctx) != "no-store" {
-		t.Errorf("query token after a header hit: err=%v CacheControl=%q", err, core.CacheControl(ctx))
+	ctx, err = adapter.Admit(a, bg, req("/?access_token="+tok, ""), false)
+	if err != nil || cacheControlOf(ctx) != "no-store" {
+		t.Errorf("query token after a header hit: err=%v CacheControl=%q", err, cacheControlOf(ctx))
 	}
 
-	ctx, err = a.Admit(bg, req("/", ""), true)
-	if err != nil || core.CacheControl(ctx) != "" {
-		t.Errorf("anonymous: err=%v CacheControl=%q", err, core.CacheControl(ctx))
+	ctx, err = adapter.Admit(a, bg, req("/", ""), true)
+	if err != nil || cacheControlOf(ctx) != "" {
+		t.Errorf("anonymous: err=%v CacheControl=%q", err, cacheControlOf(ctx))
 	}
-	if got := core.CacheControl(bg); got != "" {
+	if got := cacheControlOf(bg); got != "" {
 		t.Errorf("no middleware: CacheControl = %q", got)
 	}
-	if _, err := a.Admit(bg, req("/?access_token="+tok, "Bearer "+tok), false); err == nil {
+	if _, err := adapter.Admit(a, bg, req("/?access_token="+tok, "Bearer "+tok), false); err == nil {
 		t.Errorf("EX-11 query and header together admitted")
 	}
+}
+
+// cacheControlOf is the Cache-Control value adapter.SetHeaders sets for ctx.
+func cacheControlOf(ctx context.Context) string {
+	var got string
+	adapter.SetHeaders(ctx, func(name, value string) {
+		if name == "Cache-Control" {
+			got = value
+		}
+	})
+	return got
 }

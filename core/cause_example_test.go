@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 )
 
 // Why was a request refused? The response says only "invalid_token"; the
@@ -42,8 +43,8 @@ func ExampleCause() {
 	for _, tok := range []string{otherIssuer, "not.a.token"} {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		if _, err := auth.Admit(context.Background(), request{r}, false); err != nil {
-			auth.Render(err)
+		if _, err := adapter.Admit(auth, context.Background(), request{r}, false); err != nil {
+			adapter.Render(auth, err)
 		}
 	}
 	// Output:

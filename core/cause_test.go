@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -47,7 +48,7 @@ func TestRefusalCauseIsLoggedWithoutTokenOrClaimValues(t *testing.T) {
 			rec.mu.Lock()
 			rec.events = nil
 			rec.mu.Unlock()
-			_, err := a.Admit(context.Background(), bearer(c.tok), false)
+			_, err := adapter.Admit(a, context.Background(), bearer(c.tok), false)
 			if err == nil {
 				t.Fatal("admitted")
 			}

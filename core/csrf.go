@@ -15,7 +15,7 @@ import (
 // builds a minimal request holding only the fields the check reads.
 func (a *Authenticator) checkOrigin(r Request) error {
 	var req *http.Request
-	if sr, ok := r.(StdRequest); ok {
+	if sr, ok := r.(stdRequest); ok {
 		req = sr.StdRequest()
 	} else {
 		h := make(http.Header, 2)

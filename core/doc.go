@@ -32,7 +32,8 @@
 // Cause gives the operator the reason. Observer and Status report what the
 // Authenticator does.
 //
-// Subpackages: authtest is a real token issuer for tests, storetest the
-// conformance suite a session store must pass, adaptertest the one an
-// adapter must pass.
+// Subpackages: authtest is a real token issuer for tests; adapter is what an
+// adapter for a framework is built from (admitting a request, rendering a
+// refusal, route markers), and adaptertest the conformance suite it must
+// pass; storetest is the suite a session store must pass.
 package core

@@ -3,12 +3,14 @@ package core_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -16,7 +18,7 @@ const dpopURL = "http://api.example/orders"
 
 // dpopRequest builds a request to dpopURL with the given Authorization and
 // DPoP header lines.
-func dpopRequest(method, authz string, proofs ...string) core.StdRequest {
+func dpopRequest(method, authz string, proofs ...string) adapter.StdRequest {
 	r := httptest.NewRequest(method, dpopURL+"?page=2", nil)
 	if authz != "" {
 		r.Header.Set("Authorization", authz)
@@ -24,7 +26,7 @@ func dpopRequest(method, authz string, proofs ...string) core.StdRequest {
 	for _, p := range proofs {
 		r.Header.Add("DPoP", p)
 	}
-	return core.HTTPRequest(r)
+	return adapter.HTTPRequest(r)
 }
 
 func newDPoPAuth(t *testing.T, iss *authtest.Issuer, o core.DPoPOptions) *core.Authenticator {
@@ -50,7 +52,7 @@ func TestDPoPProofRules(t *testing.T) {
 	authz := "DPoP " + tok
 	proof := func(o authtest.Claims) string { return key.Proof("GET", dpopURL, tok, o) }
 
-	ctx, err := a.Admit(context.Background(), dpopRequest("GET", authz, proof(nil)), false)
+	ctx, err := adapter.Admit(a, context.Background(), dpopRequest("GET", authz, proof(nil)), false)
 	if err != nil {
 		t.Fatalf("valid DPoP request refused: %v (%s)", err, core.Cause(err))
 	}
@@ -60,7 +62,7 @@ func TestDPoPProofRules(t *testing.T) {
 	}
 
 	replayed := proof(nil)
-	if _, err := a.Admit(context.Background(), dpopRequest("GET", authz, replayed), false); err != nil {
+	if _, err := adapter.Admit(a, context.Background(), dpopRequest("GET", authz, replayed), false); err != nil {
 		t.Fatalf("first use refused: %v", err)
 	}
 	bigJTI := strings.Repeat("j", 300)
@@ -96,11 +98,11 @@ func TestDPoPProofRules(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := a.Admit(context.Background(), c.req, false)
+			_, err := adapter.Admit(a, context.Background(), c.req, false)
 			if err == nil {
 				t.Fatal("admitted")
 			}
-			resp := a.Render(err)
+			resp := adapter.Render(a, err)
 			if resp.Status != c.status || !errors.Is(err, c.kind) {
 				t.Fatalf("status %d (%v, cause %q), want %d %v", resp.Status, err, core.Cause(err), c.status, c.kind)
 			}
@@ -111,11 +113,11 @@ func TestDPoPProofRules(t *testing.T) {
 		})
 	}
 	// htu is compared without query and fragment, after normalisation.
-	if _, err := a.Admit(context.Background(), dpopRequest("GET", authz, proof(authtest.Claims{"htu": "HTTP://API.example:80/%6Frders?x=1#f"})), false); err != nil {
+	if _, err := adapter.Admit(a, context.Background(), dpopRequest("GET", authz, proof(authtest.Claims{"htu": "HTTP://API.example:80/%6Frders?x=1#f"})), false); err != nil {
 		t.Fatalf("normalised htu refused: %v (%s)", err, core.Cause(err))
 	}
 	// Plain bearer tokens still pass in allowed mode.
-	if _, err := a.Admit(context.Background(), dpopRequest("GET", "Bearer "+iss.Token(nil)), false); err != nil {
+	if _, err := adapter.Admit(a, context.Background(), dpopRequest("GET", "Bearer "+iss.Token(nil)), false); err != nil {
 		t.Fatalf("bearer token refused in allowed mode: %v", err)
 	}
 }
@@ -148,31 +150,31 @@ func TestDPoPModes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer off.Close()
-	if _, err := off.Admit(context.Background(), dpopRequest("GET", "Bearer "+tok), false); !errors.Is(err, core.ErrInvalidToken) {
+	if _, err := adapter.Admit(off, context.Background(), dpopRequest("GET", "Bearer "+tok), false); !errors.Is(err, core.ErrInvalidToken) {
 		t.Errorf("DPoP off: bound token as bearer = %v, want invalid_token", err)
 	}
-	if _, err := off.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, proof), false); !errors.Is(err, core.ErrNoToken) {
+	if _, err := adapter.Admit(off, context.Background(), dpopRequest("GET", "DPoP "+tok, proof), false); !errors.Is(err, core.ErrNoToken) {
 		t.Errorf("DPoP off: the DPoP scheme = %v, want no credential", err)
 	}
 
 	req := newDPoPAuth(t, iss, core.DPoPOptions{Mode: core.DPoPRequired})
-	_, err = req.Admit(context.Background(), dpopRequest("GET", "Bearer "+iss.Token(nil)), false)
+	_, err = adapter.Admit(req, context.Background(), dpopRequest("GET", "Bearer "+iss.Token(nil)), false)
 	if !errors.Is(err, core.ErrInvalidToken) {
 		t.Fatalf("required: bearer token = %v, want invalid_token", err)
 	}
-	if ch := req.Render(err).Header["Www-Authenticate"]; len(ch) != 1 || !strings.HasPrefix(ch[0], "DPoP ") || !strings.Contains(ch[0], `error="invalid_token"`) {
+	if ch := adapter.Render(req, err).Header["Www-Authenticate"]; len(ch) != 1 || !strings.HasPrefix(ch[0], "DPoP ") || !strings.Contains(ch[0], `error="invalid_token"`) {
 		t.Fatalf("required: challenge %q, want one DPoP challenge with the error", ch)
 	}
-	if _, err := req.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, proof), false); err != nil {
+	if _, err := adapter.Admit(req, context.Background(), dpopRequest("GET", "DPoP "+tok, proof), false); err != nil {
 		t.Fatalf("required: valid DPoP request refused: %v (%s)", err, core.Cause(err))
 	}
-	_, err = req.Admit(context.Background(), dpopRequest("GET", ""), false)
-	if ch := req.Render(err).Header["Www-Authenticate"]; len(ch) != 1 || ch[0] != `DPoP realm="api", algs="ES256 EdDSA PS256 RS256"` {
+	_, err = adapter.Admit(req, context.Background(), dpopRequest("GET", ""), false)
+	if ch := adapter.Render(req, err).Header["Www-Authenticate"]; len(ch) != 1 || ch[0] != `DPoP realm="api", algs="ES256 EdDSA PS256 RS256"` {
 		t.Fatalf("required, no credentials: challenge %q", ch)
 	}
 
 	allowed := newDPoPAuth(t, iss, core.DPoPOptions{Mode: core.DPoPAllowed, Algorithms: []string{"EdDSA"}})
-	ctx, err := allowed.Admit(context.Background(), dpopRequest("GET", "Bearer "+iss.Token(nil)), false)
+	ctx, err := adapter.Admit(allowed, context.Background(), dpopRequest("GET", "Bearer "+iss.Token(nil)), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,11 +182,11 @@ func TestDPoPModes(t *testing.T) {
 	if !errors.Is(err, core.ErrInvalidToken) {
 		t.Fatalf("route requiring DPoP, bearer token: %v", err)
 	}
-	ch := allowed.Render(err).Header["Www-Authenticate"]
+	ch := adapter.Render(allowed, err).Header["Www-Authenticate"]
 	if len(ch) != 2 || !strings.HasPrefix(ch[0], `Bearer realm="api"`) || strings.Contains(ch[0], "error=") || !strings.Contains(ch[1], `error="invalid_token"`) || !strings.Contains(ch[1], `algs="EdDSA"`) {
 		t.Fatalf("route requiring DPoP: challenges %q", ch)
 	}
-	ctx, err = allowed.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, nil)), false)
+	ctx, err = adapter.Admit(allowed, context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, nil)), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,30 +205,32 @@ func TestDPoPNonce(t *testing.T) {
 	secret := []byte(strings.Repeat("k", 32))
 	a := newDPoPAuth(t, iss, core.DPoPOptions{Mode: core.DPoPAllowed, NonceSecret: secret})
 	b := newDPoPAuth(t, iss, core.DPoPOptions{Mode: core.DPoPAllowed, NonceSecret: secret})
-	_, err := a.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, nil)), false)
+	_, err := adapter.Admit(a, context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, nil)), false)
 	if !errors.Is(err, core.ErrUseDPoPNonce) {
 		t.Fatalf("proof without nonce: %v, want use_dpop_nonce", err)
 	}
-	resp := a.Render(err)
+	resp := adapter.Render(a, err)
 	nonce := resp.Header.Get("DPoP-Nonce")
 	if resp.Status != 401 || nonce == "" || !strings.Contains(strings.Join(resp.Header["Www-Authenticate"], " "), `error="use_dpop_nonce"`) {
 		t.Fatalf("use_dpop_nonce answer: %d %v", resp.Status, resp.Header)
 	}
 	for _, inst := range []*core.Authenticator{a, b} {
-		ctx, err := inst.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, authtest.Claims{"nonce": nonce})), false)
+		ctx, err := adapter.Admit(inst, context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, authtest.Claims{"nonce": nonce})), false)
 		if err != nil {
 			t.Fatalf("proof with the nonce refused: %v (%s)", err, core.Cause(err))
 		}
-		if core.DPoPNonce(ctx) != nonce {
-			t.Fatalf("admitted request's DPoP-Nonce %q, want %q", core.DPoPNonce(ctx), nonce)
+		h := http.Header{}
+		adapter.SetHeaders(ctx, h.Set)
+		if h.Get("DPoP-Nonce") != nonce {
+			t.Fatalf("admitted request's DPoP-Nonce %q, want %q", h.Get("DPoP-Nonce"), nonce)
 		}
 	}
 	forged := nonce[:len(nonce)-2] + "AA"
-	if _, err := a.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, authtest.Claims{"nonce": forged})), false); !errors.Is(err, core.ErrUseDPoPNonce) {
+	if _, err := adapter.Admit(a, context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, authtest.Claims{"nonce": forged})), false); !errors.Is(err, core.ErrUseDPoPNonce) {
 		t.Fatalf("forged nonce: %v", err)
 	}
 	other := newDPoPAuth(t, iss, core.DPoPOptions{Mode: core.DPoPAllowed, NonceSecret: []byte(strings.Repeat("z", 32))})
-	if _, err := other.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, authtest.Claims{"nonce": nonce})), false); !errors.Is(err, core.ErrUseDPoPNonce) {
+	if _, err := adapter.Admit(other, context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, authtest.Claims{"nonce": nonce})), false); !errors.Is(err, core.ErrUseDPoPNonce) {
 		t.Fatalf("nonce of another secret: %v", err)
 	}
 }
@@ -238,8 +242,8 @@ func TestDPoPReplayCacheDownFailsClosed(t *testing.T) {
 	key := authtest.NewDPoPKey("ES256")
 	tok := iss.BoundToken(key, nil)
 	a := newDPoPAuth(t, iss, core.DPoPOptions{Mode: core.DPoPAllowed, Replay: downReplay{}})
-	_, err := a.Admit(context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, nil)), false)
-	if !errors.Is(err, core.ErrUnavailable) || a.Render(err).Status != 503 {
+	_, err := adapter.Admit(a, context.Background(), dpopRequest("GET", "DPoP "+tok, key.Proof("GET", dpopURL, tok, nil)), false)
+	if !errors.Is(err, core.ErrUnavailable) || adapter.Render(a, err).Status != 503 {
 		t.Fatalf("replay cache down: %v, want 503", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -74,7 +75,7 @@ func ExampleAuthenticator_Authenticate() {
 
 	r.Header.Set("Authorization", "Bearer "+exampleToken(key, time.Now().Add(-time.Minute)))
 	_, err = auth.Authenticate(r.Context(), httpRequest{r})
-	resp := auth.Render(err)
+	resp := adapter.Render(auth, err)
 	fmt.Println(errors.Is(err, core.ErrTokenExpired), resp.Status)
 	fmt.Println(resp.Header.Get("WWW-Authenticate"))
 	// Output:

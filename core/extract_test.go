@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -150,7 +151,7 @@ func TestQuerySource(t *testing.T) {
 func TestOptional(t *testing.T) {
 	iss := startIssuer(t, "ES256")
 	a := startAuth(t, iss.Config())
-	ctx, err := a.Admit(context.Background(), vreq{method: "GET", h: http.Header{}}, true)
+	ctx, err := adapter.Admit(a, context.Background(), vreq{method: "GET", h: http.Header{}}, true)
 	if err != nil {
 		t.Fatalf("anonymous request refused on an optional route: %v", err)
 	}
@@ -166,7 +167,7 @@ func TestOptional(t *testing.T) {
 		"EX-14 empty Bearer on an optional route":    {method: "GET", h: http.Header{"Authorization": {"Bearer "}}},
 	} {
 		t.Run(name, func(t *testing.T) {
-			_, err := a.Admit(context.Background(), r, true)
+			_, err := adapter.Admit(a, context.Background(), r, true)
 			if err == nil || errors.Is(err, core.ErrNoToken) {
 				t.Fatalf("admitted or treated as anonymous: %v", err)
 			}
@@ -217,7 +218,7 @@ func TestCookieCrossOrigin(t *testing.T) {
 				if !errors.Is(err, tc.want) {
 					t.Fatalf("error %v; want %v", err, tc.want)
 				}
-				if resp := a.Render(err); resp.Status != http.StatusForbidden {
+				if resp := adapter.Render(a, err); resp.Status != http.StatusForbidden {
 					t.Fatalf("status %d", resp.Status)
 				}
 			})

@@ -323,7 +323,7 @@ func introspectionVerdict(body []byte, p *Principal) string {
 		return fmt.Sprintf("sub %q vs principal %q", sub, p.Subject)
 	}
 	sid, ok := str("sid")
-	if !ok || sid != p.SessionID || (sid != "" && !ValidSessionID(sid)) {
+	if !ok || sid != p.SessionID || (sid != "" && !validSessionID(sid)) {
 		return fmt.Sprintf("sid %q vs principal %q", sid, p.SessionID)
 	}
 	if tt, ok := str("token_type"); !ok || (tt != "" && !strings.EqualFold(tt, "access_token") && !strings.EqualFold(tt, "bearer")) {
@@ -451,7 +451,7 @@ func checkIntrospection(t *testing.T, a *Authenticator, sw *swapOpaque, tr *wire
 		default:
 			t.Fatalf("status %d: %v", e.Status, err)
 		}
-		resp := a.Render(err)
+		resp := a.render(err)
 		out := string(resp.Body) + fmt.Sprint(resp.Header) + err.Error()
 		if strings.Contains(out, backendToken) || strings.Contains(out, backendSecret) {
 			t.Fatalf("refusal carries the token or the client secret: %q", out)

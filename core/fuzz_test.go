@@ -73,7 +73,7 @@ func checkOutcome(t *testing.T, a *Authenticator, tok string, p *Principal, err 
 	default:
 		t.Fatalf("status %d for %q", e.Status, tok)
 	}
-	resp := a.Render(err)
+	resp := a.render(err)
 	if len(tok) >= 12 && strings.Contains(tok, ".") && strings.Contains(string(resp.Body)+resp.Header.Get("Www-Authenticate"), tok) {
 		t.Fatalf("response echoes the token")
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/authgate/authgate/core/adaptertest"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/core/storetest"
 	"github.com/golang-jwt/jwt/v5"
@@ -119,7 +120,7 @@ func BenchmarkHotPath(b *testing.B) {
 	admit := func(a *core.Authenticator, toks []string) func(int) error {
 		rs := reqs(toks)
 		return func(i int) error {
-			_, err := a.Admit(context.Background(), rs[i%len(rs)], false)
+			_, err := adapter.Admit(a, context.Background(), rs[i%len(rs)], false)
 			return err
 		}
 	}

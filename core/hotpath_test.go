@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -47,7 +48,7 @@ func TestHitsShareNoMutableMemory(t *testing.T) {
 			tok := env.iss.Token(c.claims)
 			admit := func() *core.Principal {
 				t.Helper()
-				ctx, err := env.a.Admit(context.Background(), tcBearer(tok), false)
+				ctx, err := adapter.Admit(env.a, context.Background(), tcBearer(tok), false)
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
@@ -91,7 +92,7 @@ func TestAdmitContextIsAChildOfTheRequestContext(t *testing.T) {
 	tok := env.iss.Token(authtest.Claims{"sub": "user-subject", "sid": "session-xyz"})
 	env.mustAccept(t, tok) // cached from now on
 	parent, cancel := context.WithCancelCause(context.WithValue(context.Background(), parentKey{}, "v"))
-	ctx, err := env.a.Admit(parent, tcBearer(tok), false)
+	ctx, err := adapter.Admit(env.a, parent, tcBearer(tok), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestCacheHitAllocations(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { env.a.Authenticate(ctx, r) }); n != 1 {
 		t.Errorf("Authenticate, cache hit: %v allocations, want 1", n)
 	}
-	if n := testing.AllocsPerRun(100, func() { env.a.Admit(ctx, r, false) }); n != 1 {
+	if n := testing.AllocsPerRun(100, func() { adapter.Admit(env.a, ctx, r, false) }); n != 1 {
 		t.Errorf("Admit, cache hit: %v allocations, want 1", n)
 	}
 }

@@ -191,7 +191,7 @@ func (c *HTTPSessionChecker) Check(ctx context.Context, sid string) (SessionStat
 // "sub"). The subject is only used when the URL has "{sub}"; an empty one,
 // or one longer than 1024 bytes, is answered revoked without a request.
 func (c *HTTPSessionChecker) CheckSession(ctx context.Context, subject, sid string) (SessionState, error) {
-	if !ValidSessionID(sid) {
+	if !validSessionID(sid) {
 		return SessionRevoked, nil
 	}
 	u := strings.Replace(c.tmpl, sidPlaceholder, escapeAs(sid, c.sidQuery), 1)

@@ -202,7 +202,7 @@ func (in *Introspector) AuthenticateOpaque(ctx context.Context, token string) (*
 	if in.ctx.Err() != nil {
 		return nil, errors.New("introspector closed")
 	}
-	h := HashOpaqueToken(token)
+	h := hashOpaqueToken(token)
 	if in.negative(h) {
 		return nil, errInactive()
 	}
@@ -338,7 +338,7 @@ func (in *Introspector) parse(body []byte) (*Session, error) {
 	if s.Subject == "" {
 		return refuse("active answer without sub")
 	}
-	if s.ID != "" && !ValidSessionID(s.ID) {
+	if s.ID != "" && !validSessionID(s.ID) {
 		return refuse("sid has an unusable form")
 	}
 	if tokenType != "" && !strings.EqualFold(tokenType, "access_token") && !strings.EqualFold(tokenType, "bearer") {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 )
 
 // introspectionStub answers RFC 7662 requests with body(token), checking the
@@ -98,7 +99,7 @@ func TestIntrospectorAnswers(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			stub := newIntrospectionStub(t, func(string) (int, string) { return tc.code, tc.body })
 			in := newIntrospector(t, stub.URL, nil)
-			tok, _ := core.NewOpaqueToken()
+			tok, _ := storekit.NewOpaqueToken()
 			s, err := in.AuthenticateOpaque(context.Background(), tok)
 			switch {
 			case tc.revoked:
@@ -133,7 +134,7 @@ func TestIntrospectorRequiresClientCredentials(t *testing.T) {
 func TestIntrospectorRemembersInactiveTokens(t *testing.T) {
 	stub := newIntrospectionStub(t, func(string) (int, string) { return 200, `{"active":false}` })
 	in := newIntrospector(t, stub.URL, nil)
-	tok, _ := core.NewOpaqueToken()
+	tok, _ := storekit.NewOpaqueToken()
 	for range 5 {
 		if _, err := in.AuthenticateOpaque(context.Background(), tok); !errors.Is(err, core.ErrSessionRevoked) {
 			t.Fatal(err)
@@ -143,7 +144,7 @@ func TestIntrospectorRemembersInactiveTokens(t *testing.T) {
 		t.Fatalf("SS-12: a replayed inactive token cost %d calls, want 1", n)
 	}
 	for range 20 { // random tokens: one call each, no more
-		tok, _ := core.NewOpaqueToken()
+		tok, _ := storekit.NewOpaqueToken()
 		in.AuthenticateOpaque(context.Background(), tok)
 	}
 	if n := stub.calls.Load(); n != 21 {

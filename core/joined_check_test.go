@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -63,12 +64,12 @@ func TestJoinedCheckAfterEndpointRevocation(t *testing.T) {
 	sensitive := func() int {
 		r := httptest.NewRequest("POST", "/", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		ctx, err := a.Admit(context.Background(), core.HTTPRequest(r), false)
+		ctx, err := adapter.Admit(a, context.Background(), adapter.HTTPRequest(r), false)
 		if err == nil {
 			err = core.Require(ctx, core.Requirements{Sensitive: true})
 		}
 		if err != nil {
-			return a.Render(err).Status
+			return adapter.Render(a, err).Status
 		}
 		return http.StatusOK
 	}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -213,7 +214,7 @@ func TestStartup(t *testing.T) {
 		tok := iss.Token(nil)
 		_, err := a.Authenticate(context.Background(), bearerReq(tok))
 		checkRefused(t, a, err, core.ErrUnavailable, tok)
-		if resp := a.Render(err); resp.Header.Get("Retry-After") == "" || strings.Contains(resp.Header.Get("Www-Authenticate"), "invalid_token") {
+		if resp := adapter.Render(a, err); resp.Header.Get("Retry-After") == "" || strings.Contains(resp.Header.Get("Www-Authenticate"), "invalid_token") {
 			t.Fatalf("KS-02: 503 without Retry-After or blaming the token: %v", resp.Header)
 		}
 		iss.SetHandler(nil)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -74,7 +75,7 @@ func (e *jwtIntrospection) revoke(tok string) {
 func (e *jwtIntrospection) status(tok string, sensitive bool) (int, *core.Error) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := e.auth.Admit(context.Background(), core.HTTPRequest(r), false)
+	ctx, err := adapter.Admit(e.auth, context.Background(), adapter.HTTPRequest(r), false)
 	if err == nil && sensitive {
 		err = core.Require(ctx, core.Requirements{Sensitive: true})
 	}
@@ -83,7 +84,7 @@ func (e *jwtIntrospection) status(tok string, sensitive bool) (int, *core.Error)
 	}
 	var ae *core.Error
 	errors.As(err, &ae)
-	return e.auth.Render(err).Status, ae
+	return adapter.Render(e.auth, err).Status, ae
 }
 
 func causeOf(ae *core.Error) string {
@@ -151,7 +152,7 @@ func TestJWTIntrospectionDownIs503(t *testing.T) {
 		if st != 503 {
 			t.Fatalf("mode %d: %d, want 503", m, st)
 		}
-		if h := e.auth.Render(ae).Header.Get("Retry-After"); h == "" {
+		if h := adapter.Render(e.auth, ae).Header.Get("Retry-After"); h == "" {
 			t.Errorf("mode %d: 503 without Retry-After", m)
 		}
 		if st, _ := e.status(tok, false); st != 200 {
@@ -321,7 +322,7 @@ func TestPrincipalPrintsNoToken(t *testing.T) {
 	tok := e.iss.Token(nil)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := e.auth.Admit(context.Background(), core.HTTPRequest(r), false)
+	ctx, err := adapter.Admit(e.auth, context.Background(), adapter.HTTPRequest(r), false)
 	if err != nil {
 		t.Fatal(err)
 	}

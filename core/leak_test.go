@@ -11,6 +11,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -219,7 +220,7 @@ func TestLeakSessionCheckInFlightEnds(t *testing.T) {
 		t.Fatal(err)
 	}
 	closeDuring(t, "Close during a session check", chk.entered, a.Close, func() error {
-		_, err := a.Admit(context.Background(), bearerReq(iss.Token(nil)), false)
+		_, err := adapter.Admit(a, context.Background(), bearerReq(iss.Token(nil)), false)
 		return err
 	})
 	noLeaks(t, ignore)
@@ -272,7 +273,7 @@ func TestLeakCloseEndsSessionCheckInFlight(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	go a.Admit(ctx, bearerReq(iss.Token(nil)), false)
+	go adapter.Admit(a, ctx, bearerReq(iss.Token(nil)), false)
 	select {
 	case <-chk.entered:
 	case <-time.After(leakWait):

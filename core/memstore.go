@@ -56,7 +56,7 @@ func (m *MemoryStore) inProcess() {}
 // sweeper.
 func NewMemoryStore(opts StoreOptions) *MemoryStore {
 	m := &MemoryStore{
-		opts:      opts.WithDefaults(),
+		opts:      opts.withDefaults(),
 		byID:      map[string]*memSession{},
 		byHash:    map[[32]byte]*memSession{},
 		bySubject: map[string]map[string]*memSession{},
@@ -82,9 +82,9 @@ func (m *MemoryStore) Create(ctx context.Context, ns NewSession) (*Session, stri
 		return nil, "", errors.New("authgate: NewSession.Subject is empty")
 	}
 	now := m.opts.Now()
-	tok, hash := NewOpaqueToken()
+	tok, hash := newOpaqueToken()
 	ms := &memSession{hash: hash, s: Session{
-		ID: NewSessionID(), Subject: ns.Subject, Issuer: ns.Issuer,
+		ID: newSessionID(), Subject: ns.Subject, Issuer: ns.Issuer,
 		Scopes: slices.Clone(ns.Scopes), Roles: slices.Clone(ns.Roles), Tenant: ns.Tenant,
 		CreatedAt: now, LastSeen: now, ExpiresAt: m.opts.Deadline(now, now),
 		Metadata: maps.Clone(ns.Metadata),
@@ -232,7 +232,7 @@ func (m *MemoryStore) Touch(ctx context.Context, sid string) error {
 // Check reports whether session sid is alive, and records the activity
 // (throttled). It never fails: the memory store cannot be unreachable.
 func (m *MemoryStore) Check(ctx context.Context, sid string) (SessionState, error) {
-	if !ValidSessionID(sid) {
+	if !validSessionID(sid) {
 		return SessionRevoked, nil
 	}
 	now := m.opts.Now()
@@ -250,7 +250,7 @@ func (m *MemoryStore) Check(ctx context.Context, sid string) (SessionState, erro
 // its live session, recording the activity. Unknown, revoked and expired
 // tokens all get the same error, wrapping ErrSessionRevoked.
 func (m *MemoryStore) AuthenticateOpaque(ctx context.Context, token string) (*Session, error) {
-	h := HashOpaqueToken(token)
+	h := hashOpaqueToken(token)
 	now := m.opts.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -280,7 +280,7 @@ func (m *MemoryStore) Revoke(ctx context.Context, sid string, opts ...RevokeOpti
 	r := m.removeLocked(ms, now)
 	subs := m.subscribersLocked()
 	m.mu.Unlock()
-	m.announce(ctx, subs, []Revocation{r}, NewRevokeOptions(opts...))
+	m.announce(ctx, subs, []Revocation{r}, newRevokeOptions(opts...))
 	return nil
 }
 
@@ -300,7 +300,7 @@ func (m *MemoryStore) RevokeSubject(ctx context.Context, subject string, opts ..
 	}
 	subs := m.subscribersLocked()
 	m.mu.Unlock()
-	m.announce(ctx, subs, rs, NewRevokeOptions(opts...))
+	m.announce(ctx, subs, rs, newRevokeOptions(opts...))
 	return len(rs), nil
 }
 
@@ -412,14 +412,14 @@ func (m *MemoryStore) sweeper() {
 		case <-m.done:
 			return
 		case <-t.C:
-			m.Sweep()
+			m.sweep()
 		}
 	}
 }
 
-// Sweep removes expired sessions and stale tombstones now; the sweeper calls
+// sweep removes expired sessions and stale tombstones now; the sweeper calls
 // it every SweepInterval. Expired sessions are refused whether swept or not.
-func (m *MemoryStore) Sweep() {
+func (m *MemoryStore) sweep() {
 	now := m.opts.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 )
 
 func ExampleMemoryStore() {
@@ -55,7 +56,7 @@ func ExampleMemoryStore_opaqueTokens() {
 
 	store.Revoke(ctx, s.ID, core.Reason("logout"))
 	_, err = auth.Authenticate(ctx, sessReq{r})
-	fmt.Println(errors.Is(err, core.ErrSessionRevoked), auth.Render(err).Status)
+	fmt.Println(errors.Is(err, core.ErrSessionRevoked), adapter.Render(auth, err).Status)
 	// Output:
 	// user-42 opaque true <nil>
 	// true 401

@@ -68,7 +68,7 @@ func TestMemoryStoreSweepRemovesExpiredSessions(t *testing.T) {
 	if m.Len() != 10 {
 		t.Fatalf("Len = %d before the sweep", m.Len())
 	}
-	m.Sweep()
+	m.SweepNow()
 	if m.Len() != 0 {
 		t.Fatalf("Len = %d after the sweep, want 0", m.Len())
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 )
 
 // An Observer sees every decision without the token: here, refusals by
@@ -29,9 +30,9 @@ func ExampleObserverFunc() {
 	defer auth.Close()
 
 	r := httptest.NewRequest("GET", "/", nil)
-	auth.Admit(context.Background(), request{r}, false)
+	adapter.Admit(auth, context.Background(), request{r}, false)
 	r.Header.Set("Authorization", "Bearer not.a.token")
-	auth.Admit(context.Background(), request{r}, false)
+	adapter.Admit(auth, context.Background(), request{r}, false)
 	// Output:
 	// refused no_token 401
 	// refused invalid_token 401

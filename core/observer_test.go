@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -89,7 +90,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 				}
 			}, 1},
 		{"no token: refused no_token 401", func() error {
-			_, err := e.auth.Admit(ctx, sessReq{httptest.NewRequest("GET", "/", nil)}, false)
+			_, err := adapter.Admit(e.auth, ctx, sessReq{httptest.NewRequest("GET", "/", nil)}, false)
 			return err
 		},
 			core.EventRefused, func(t *testing.T, ev core.Event) {
@@ -117,7 +118,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 		{"a missing scope at Require: refused insufficient_scope 403", func() error {
 			r := httptest.NewRequest("GET", "/", nil)
 			r.Header.Set("Authorization", "Bearer "+tok)
-			c, err := e.auth.Admit(ctx, sessReq{r}, false)
+			c, err := adapter.Admit(e.auth, ctx, sessReq{r}, false)
 			if err != nil {
 				return err
 			}
@@ -147,7 +148,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 
 	t.Run("EX-14 an anonymous request on an optional route is not a refusal", func(t *testing.T) {
 		r := httptest.NewRequest("GET", "/", nil)
-		if _, err := e.auth.Admit(ctx, sessReq{r}, true); err != nil {
+		if _, err := adapter.Admit(e.auth, ctx, sessReq{r}, true); err != nil {
 			t.Fatal(err)
 		}
 		if got := rec.take(core.EventRefused); len(got) != 0 {
@@ -292,10 +293,10 @@ func TestPanickingObserverBreaksNoRequest(t *testing.T) {
 	})
 	tok := iss.Token(nil)
 	for range 3 {
-		if _, err := a.Admit(context.Background(), bearer(tok), false); err != nil {
+		if _, err := adapter.Admit(a, context.Background(), bearer(tok), false); err != nil {
 			t.Fatalf("admitted request failed: %v", err)
 		}
-		if _, err := a.Admit(context.Background(), bearer(""), false); !errors.Is(err, core.ErrNoToken) {
+		if _, err := adapter.Admit(a, context.Background(), bearer(""), false); !errors.Is(err, core.ErrNoToken) {
 			t.Fatalf("refusal changed: %v", err)
 		}
 	}
@@ -395,7 +396,7 @@ func TestObserverSeamAddsNoAllocation(t *testing.T) {
 	req := bearer(tok)
 	ctx := context.Background()
 	for _, a := range []*core.Authenticator{bare, observed} {
-		if _, err := a.Admit(ctx, req, false); err != nil { // fills the token cache
+		if _, err := adapter.Admit(a, ctx, req, false); err != nil { // fills the token cache
 			t.Fatal(err)
 		}
 	}
@@ -404,7 +405,7 @@ func TestObserverSeamAddsNoAllocation(t *testing.T) {
 		f    func(a *core.Authenticator)
 	}{
 		{"cache hit", func(a *core.Authenticator) { a.Authenticate(ctx, req) }},
-		{"refusal", func(a *core.Authenticator) { a.Admit(ctx, bearer(""), false) }},
+		{"refusal", func(a *core.Authenticator) { adapter.Admit(a, ctx, bearer(""), false) }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

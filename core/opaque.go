@@ -17,7 +17,7 @@ const MaxSessionIDLen = 256
 // characters from A-Z a-z 0-9 - _ . ~ :, not "." or "..", and no "..". Every
 // session id read from a token is checked before it reaches a checker, a URL
 // template or a store key (CL-16); stores check again.
-func ValidSessionID(sid string) bool {
+func validSessionID(sid string) bool {
 	if sid == "" || len(sid) > MaxSessionIDLen || strings.Contains(sid, "..") || sid == "." {
 		return false
 	}
@@ -35,7 +35,7 @@ func ValidSessionID(sid string) bool {
 
 // NewSessionID returns a fresh session id: 128 bits from crypto/rand,
 // base64url without padding (22 characters).
-func NewSessionID() string {
+func newSessionID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b[:])
@@ -44,7 +44,7 @@ func NewSessionID() string {
 // NewOpaqueToken returns a fresh opaque session token (256 bits from
 // crypto/rand, base64url without padding, 43 characters) and its SHA-256,
 // which is all a store may keep.
-func NewOpaqueToken() (token string, hash [32]byte) {
+func newOpaqueToken() (token string, hash [32]byte) {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	token = base64.RawURLEncoding.EncodeToString(b[:])
@@ -53,7 +53,7 @@ func NewOpaqueToken() (token string, hash [32]byte) {
 
 // HashOpaqueToken returns the SHA-256 of token, the key a store looks an
 // opaque token up by. Compare stored hashes with crypto/subtle.
-func HashOpaqueToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
+func hashOpaqueToken(token string) [32]byte { return sha256.Sum256([]byte(token)) }
 
 // authenticateOpaque authenticates an opaque token through Config.Opaque. The
 // OpaqueAuthenticator looked the session up live, so the principal counts as

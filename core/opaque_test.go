@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/core/storetest"
 )
@@ -79,14 +81,14 @@ func TestOpaqueRefusalsAreIdentical(t *testing.T) {
 	}
 	_, expiredTok, _ := e.store.Create(ctx, core.NewSession{Subject: "b"})
 	e.clock.Advance(31 * time.Minute)
-	unknownTok, _ := core.NewOpaqueToken()
+	unknownTok, _ := storekit.NewOpaqueToken()
 	var bodies [][]byte
 	for name, tok := range map[string]string{"unknown": unknownTok, "revoked": revokedTok, "expired": expiredTok} {
 		_, err := e.authenticate(tok)
 		if !errors.Is(err, core.ErrSessionRevoked) && !errors.Is(err, core.ErrInvalidToken) {
 			t.Fatalf("%s token: %v", name, err)
 		}
-		resp := e.auth.Render(err)
+		resp := adapter.Render(e.auth, err)
 		if resp.Status != 401 {
 			t.Fatalf("%s token: status %d", name, resp.Status)
 		}
@@ -105,7 +107,7 @@ func (f failingOpaque) AuthenticateOpaque(context.Context, string) (*core.Sessio
 
 func TestOpaqueBackendErrorIs503(t *testing.T) {
 	e := newOpaqueEnv(t, func(c *core.Config) { c.Opaque = failingOpaque{errors.New("redis down")} })
-	tok, _ := core.NewOpaqueToken()
+	tok, _ := storekit.NewOpaqueToken()
 	_, err := e.authenticate(tok)
 	if statusOf(err) != 503 || !errors.Is(err, core.ErrUnavailable) {
 		t.Fatalf("%v, want 503", err)
@@ -118,7 +120,7 @@ func TestOpaqueSensitiveRouteNeedsNoSecondLookup(t *testing.T) {
 	_, tok, _ := e.store.Create(context.Background(), core.NewSession{Subject: "a"})
 	r := httptest.NewRequest("POST", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := e.auth.Admit(context.Background(), sessReq{r}, false)
+	ctx, err := adapter.Admit(e.auth, context.Background(), sessReq{r}, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,7 @@ var ErrRevocationInvalid = errors.New("authgate: revocation names neither a vali
 // CheckRevocation reports whether r can be published: a valid session id
 // (ValidSessionID), or a cutoff of a non-empty subject without a session
 // id; issuer and subject at most 4096 bytes. Stores call it.
-func CheckRevocation(r Revocation) error {
+func checkRevocation(r Revocation) error {
 	if len(r.Subject) > 4096 || len(r.Issuer) > 4096 {
 		return ErrRevocationInvalid
 	}
@@ -45,7 +45,7 @@ func CheckRevocation(r Revocation) error {
 		}
 		return nil
 	}
-	if !ValidSessionID(r.SessionID) {
+	if !validSessionID(r.SessionID) {
 		return ErrRevocationInvalid
 	}
 	return nil
@@ -58,7 +58,7 @@ func CheckRevocation(r Revocation) error {
 // that, published ones still reach current subscribers, and the call
 // fails with an error wrapping ErrUnavailable.
 func (m *MemoryStore) PublishRevocation(ctx context.Context, r Revocation, opts ...RevokeOption) error {
-	if err := CheckRevocation(r); err != nil {
+	if err := checkRevocation(r); err != nil {
 		return err
 	}
 	now := m.opts.Now()
@@ -73,7 +73,7 @@ func (m *MemoryStore) PublishRevocation(ctx context.Context, r Revocation, opts 
 			rr := m.removeLocked(ms, now)
 			subs := m.subscribersLocked()
 			m.mu.Unlock()
-			m.announce(ctx, subs, []Revocation{rr}, NewRevokeOptions(opts...))
+			m.announce(ctx, subs, []Revocation{rr}, newRevokeOptions(opts...))
 			return nil
 		}
 		m.mu.Unlock()
@@ -87,7 +87,7 @@ func (m *MemoryStore) PublishRevocation(ctx context.Context, r Revocation, opts 
 	kept := m.rememberLocked(r, until, now)
 	subs := m.subscribersLocked()
 	m.mu.Unlock()
-	m.announce(ctx, subs, []Revocation{r}, NewRevokeOptions(opts...))
+	m.announce(ctx, subs, []Revocation{r}, newRevokeOptions(opts...))
 	if !kept {
 		return newError(ErrUnavailable, errors.New("memory store: too many foreign revocations remembered; later subscribers will not replay this one"))
 	}

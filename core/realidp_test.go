@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -157,7 +158,7 @@ func TestIntrospectorNestedClaims(t *testing.T) {
 	in := newIntrospector(t, stub.URL, func(o *core.IntrospectionOptions) {
 		o.Claims = core.ClaimNames{SessionID: "ext.sid", Roles: "https://example.com/roles", Tenant: "org.id"}
 	})
-	tok, _ := core.NewOpaqueToken()
+	tok, _ := storekit.NewOpaqueToken()
 	s, err := in.AuthenticateOpaque(context.Background(), tok)
 	if err != nil {
 		t.Fatal(err)
@@ -166,7 +167,7 @@ func TestIntrospectorNestedClaims(t *testing.T) {
 		t.Fatalf("session %+v", s)
 	}
 	stub.body.Store(func(string) (int, string) { return 200, `{"active":true,"sub":"u1","ext":{"sid":["s-7"]}}` })
-	tok, _ = core.NewOpaqueToken()
+	tok, _ = storekit.NewOpaqueToken()
 	if _, err := in.AuthenticateOpaque(context.Background(), tok); !errors.Is(err, core.ErrSessionRevoked) {
 		t.Fatalf("a sid of the wrong type: %v, want a refusal", err)
 	}
@@ -203,7 +204,7 @@ func TestIntrospectorClientAuth(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer in.Close()
-			tok, _ := core.NewOpaqueToken()
+			tok, _ := storekit.NewOpaqueToken()
 			if _, err := in.AuthenticateOpaque(context.Background(), tok); err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -69,12 +71,12 @@ func (b *slowFirstAnswer) afterRevocation(t *testing.T, n int, do func() int) (i
 func statusOfAdmit(a *core.Authenticator, tok string, sensitive bool) int {
 	r := httptest.NewRequest("POST", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := a.Admit(context.Background(), core.HTTPRequest(r), false)
+	ctx, err := adapter.Admit(a, context.Background(), adapter.HTTPRequest(r), false)
 	if err == nil && sensitive {
 		err = core.Require(ctx, core.Requirements{Sensitive: true})
 	}
 	if err != nil {
-		return a.Render(err).Status
+		return adapter.Render(a, err).Status
 	}
 	return http.StatusOK
 }
@@ -101,7 +103,7 @@ func TestIntrospectionAfterRevocationGetsItsOwnAnswer(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer a.Close()
-			tok, _ := core.NewOpaqueToken()
+			tok, _ := storekit.NewOpaqueToken()
 			first, later := b.afterRevocation(t, 8, func() int { return statusOfAdmit(a, tok, sensitive) })
 			if first != 200 {
 				t.Errorf("request that started before the revocation: %d, want 200", first)
@@ -275,14 +277,14 @@ func TestScopeParsedAlikeByJWTAndIntrospection(t *testing.T) {
 	grants := func(tok string) []string {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		ctx, err := a.Admit(context.Background(), core.HTTPRequest(r), false)
+		ctx, err := adapter.Admit(a, context.Background(), adapter.HTTPRequest(r), false)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p, _ := core.PrincipalFrom(ctx)
 		return p.Scopes
 	}
-	opaque, _ := core.NewOpaqueToken()
+	opaque, _ := storekit.NewOpaqueToken()
 	viaIntrospection := grants(opaque)
 	viaJWT := grants(iss.Token(authtest.Claims{"scope": scope}))
 	if !slices.Equal(viaIntrospection, viaJWT) {

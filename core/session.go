@@ -224,9 +224,9 @@ const (
 	defaultSweepInterval   = time.Minute
 )
 
-// WithDefaults returns o with every unset or invalid field at its default.
+// withDefaults returns o with every unset or invalid field at its default.
 // Stores call it once at construction.
-func (o StoreOptions) WithDefaults() StoreOptions {
+func (o StoreOptions) withDefaults() StoreOptions {
 	if o.IdleTimeout < 0 {
 		o.IdleTimeout = 0
 	}
@@ -325,7 +325,7 @@ func Reason(s string) RevokeOption { return func(o *RevokeOptions) { o.Reason = 
 func Actor(s string) RevokeOption { return func(o *RevokeOptions) { o.Actor = s } }
 
 // NewRevokeOptions applies opts, for store implementations.
-func NewRevokeOptions(opts ...RevokeOption) RevokeOptions {
+func newRevokeOptions(opts ...RevokeOption) RevokeOptions {
 	var o RevokeOptions
 	for _, f := range opts {
 		if f != nil {

@@ -361,7 +361,7 @@ func (s *sessionPolicy) decideSession(ctx context.Context, p *Principal, sensiti
 	if p.SessionID == "" {
 		return 0, invalid("no session id")
 	}
-	if !ValidSessionID(p.SessionID) {
+	if !validSessionID(p.SessionID) {
 		return 0, invalid("session id has an unusable form")
 	}
 	checker := s.checkerFor(p.Issuer)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -165,7 +167,7 @@ func (e *sessEnv) token(sid string) string {
 func (e *sessEnv) do(ctx context.Context, tok string, sensitive bool) (*core.Principal, error) {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := e.auth.Admit(ctx, sessReq{r}, false)
+	ctx, err := adapter.Admit(e.auth, ctx, sessReq{r}, false)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +333,7 @@ func TestCheckerFailuresAre503(t *testing.T) {
 			if statusOf(err) != 503 || !errors.Is(err, core.ErrUnavailable) {
 				t.Fatalf("%v, want 503", err)
 			}
-			resp := e.auth.Render(err)
+			resp := adapter.Render(e.auth, err)
 			if resp.Header.Get("Retry-After") == "" {
 				t.Fatal("503 without Retry-After")
 			}
@@ -857,7 +859,7 @@ func TestOpaqueFloodCostsNoBackendCalls(t *testing.T) {
 	checker := &stubChecker{}
 	e := newOpaqueEnv(t, func(c *core.Config) { c.Sessions = checker })
 	for range 10000 {
-		tok, _ := core.NewOpaqueToken()
+		tok, _ := storekit.NewOpaqueToken()
 		if _, err := e.authenticate(tok); statusOf(err) != 401 {
 			t.Fatalf("random token: %v", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/core/storetest"
 )
@@ -42,7 +43,7 @@ func benchRequest(b *testing.B, a *core.Authenticator, tok string, sensitive boo
 	req := core.Requirements{Sensitive: sensitive}
 	b.ReportAllocs()
 	for b.Loop() {
-		c, err := a.Admit(ctx, q, false)
+		c, err := adapter.Admit(a, ctx, q, false)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -127,7 +128,7 @@ func BenchmarkSessionSensitiveMemoryStoreParallel(b *testing.B) {
 		r.Header.Set("Authorization", "Bearer "+tok)
 		q := sessReq{r}
 		for pb.Next() {
-			c, err := a.Admit(context.Background(), q, false)
+			c, err := adapter.Admit(a, context.Background(), q, false)
 			if err == nil {
 				err = core.Require(c, core.Requirements{Sensitive: true})
 			}

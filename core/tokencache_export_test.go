@@ -18,3 +18,7 @@ func (a *Authenticator) TokenCacheStats() (entries int, bytes int64, misses uint
 	}
 	return entries, bytes, misses
 }
+
+// SweepNow runs the MemoryStore's sweep at once, for tests in package
+// core_test (the sweeper runs it every SweepInterval).
+func (m *MemoryStore) SweepNow() { m.sweep() }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -32,7 +33,7 @@ func TestUnknownKidWhileTheKeySetIsUnreachable(t *testing.T) {
 	admit := func(tok string) error {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		_, err := a.Admit(context.Background(), core.HTTPRequest(r), false)
+		_, err := adapter.Admit(a, context.Background(), adapter.HTTPRequest(r), false)
 		return err
 	}
 
@@ -54,7 +55,7 @@ func TestUnknownKidWhileTheKeySetIsUnreachable(t *testing.T) {
 			t.Fatal("admitted a token whose key was never fetched")
 		}
 		if errors.Is(err, core.ErrUnavailable) {
-			if st := a.Render(err).Status; st != http.StatusServiceUnavailable {
+			if st := adapter.Render(a, err).Status; st != http.StatusServiceUnavailable {
 				t.Fatalf("rendered %d, want 503", st)
 			}
 			break
@@ -106,11 +107,11 @@ func TestUnknownKidWhileTheRefetchIsRateLimited(t *testing.T) {
 	status := func(tok string) (int, string) {
 		r := httptest.NewRequest("GET", "/", nil)
 		r.Header.Set("Authorization", "Bearer "+tok)
-		_, err := a.Admit(context.Background(), core.HTTPRequest(r), false)
+		_, err := adapter.Admit(a, context.Background(), adapter.HTTPRequest(r), false)
 		if err == nil {
 			return 200, ""
 		}
-		resp := a.Render(err)
+		resp := adapter.Render(a, err)
 		return resp.Status, resp.Header.Get("Retry-After")
 	}
 	iss.Rotate("ES256")

@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -162,7 +163,7 @@ func checkRefused(t testing.TB, a *core.Authenticator, err error, want error, to
 	if !slices.Contains(descriptions, e.Description) {
 		t.Fatalf("description %q is not from the fixed vocabulary", e.Description)
 	}
-	resp := a.Render(err)
+	resp := adapter.Render(a, err)
 	if resp.Status != status {
 		t.Fatalf("rendered status %d; want %d", resp.Status, status)
 	}
@@ -924,7 +925,7 @@ func TestOP04ExpiredForged(t *testing.T) {
 	forged := replaceSig(tok, bad)
 	_, err = a.Authenticate(context.Background(), bearerReq(forged))
 	checkRefused(t, a, err, core.ErrInvalidToken, forged)
-	if resp := a.Render(err); strings.Contains(string(resp.Body), "expired") {
+	if resp := adapter.Render(a, err); strings.Contains(string(resp.Body), "expired") {
 		t.Fatalf("OP-04: a forged expired token is described as expired: %s", resp.Body)
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 // BenchmarkEcho serves GET /me with an RS256 token on echo without authgate,
 // behind a no-op middleware, behind echoauth.New and Optional, and measures
-// core.Authenticator.Admit alone; see adaptertest.RunBench.
+// adapter.Admit alone; see adaptertest.RunBench.
 func BenchmarkEcho(b *testing.B) {
 	e := adaptertest.NewBench(b)
 	handler := func(c echo.Context) error { return c.String(http.StatusOK, "ok") }

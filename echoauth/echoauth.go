@@ -23,6 +23,7 @@ import (
 	"errors"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/labstack/echo/v4"
 )
 
@@ -67,13 +68,11 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) echo.Mid
 			if o.returnErrors {
 				c.Set(modeKey, true)
 			}
-			ctx, err := auth.Admit(r.Context(), core.HTTPRequest(r), optional)
+			ctx, err := adapter.Admit(auth, r.Context(), adapter.HTTPRequest(r), optional)
 			if err != nil {
-				return refuse(c, auth.Render(err), err)
+				return refuse(c, adapter.Render(auth, err), err)
 			}
-			if cc := core.CacheControl(ctx); cc != "" {
-				c.Response().Header().Set("Cache-Control", cc)
-			}
+			adapter.SetHeaders(ctx, c.Response().Header().Set)
 			c.SetRequest(r.WithContext(ctx))
 			return next(c)
 		}
@@ -84,27 +83,27 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) echo.Mid
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() echo.MiddlewareFunc {
-	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
+	return require(adapter.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns route middleware that calls the handler only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) echo.MiddlewareFunc {
-	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
+	return require(adapter.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns route middleware that calls the handler only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) echo.MiddlewareFunc {
-	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
+	return require(adapter.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(m *core.Marker) echo.MiddlewareFunc {
+func require(m *adapter.Marker) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			ctx := c.Request().Context()
 			if err := m.Check(ctx, c.Request().Method, c.Path()); err != nil {
-				return refuse(c, core.Render(ctx, err), err)
+				return refuse(c, adapter.RenderContext(ctx, err), err)
 			}
 			return next(c)
 		}
@@ -120,7 +119,7 @@ func Principal(c echo.Context) (*core.Principal, bool) {
 // Error is a refusal returned to echo's HTTPErrorHandler in [ReturnErrors]
 // mode: its Response is what the middleware would have written, and
 // errors.Is reaches the core sentinels (core.ErrNoToken, ...).
-type Error = core.Refusal
+type Error = adapter.Refusal
 
 // ErrorHandler returns an echo.HTTPErrorHandler that writes authgate's
 // refusals (*Error) as the middleware does by default, and hands every other
@@ -141,7 +140,7 @@ func ErrorHandler(next echo.HTTPErrorHandler) echo.HTTPErrorHandler {
 // refuse writes resp, or returns it as an *Error in ReturnErrors mode.
 func refuse(c echo.Context, resp core.Response, err error) error {
 	if on, _ := c.Get(modeKey).(bool); on {
-		return core.NewRefusal(resp, err)
+		return adapter.NewRefusal(resp, err)
 	}
 	write(c, resp)
 	return nil

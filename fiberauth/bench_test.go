@@ -15,7 +15,7 @@ import (
 // BenchmarkFiber serves GET /me with an RS256 token on fiber (through
 // app.Handler on a fasthttp.RequestCtx) without authgate, behind a no-op
 // middleware, behind fiberauth.New and Optional, and measures
-// core.Authenticator.Admit alone; see adaptertest.RunBench.
+// adapter.Admit alone; see adaptertest.RunBench.
 func BenchmarkFiber(b *testing.B) {
 	e := adaptertest.NewBench(b)
 	route := func(mw ...fiber.Handler) *fiber.App {

@@ -35,6 +35,7 @@ import (
 	"unsafe"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/gofiber/fiber/v2"
 )
 
@@ -79,14 +80,12 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 		}
 		q := requests.Get().(*request)
 		q.c = c
-		ctx, err := auth.Admit(c.UserContext(), q, optional)
+		ctx, err := adapter.Admit(auth, c.UserContext(), q, optional)
 		q.release() // nothing the core keeps points into q or fasthttp's buffers
 		if err != nil {
-			return refuse(c, auth.Render(err), err)
+			return refuse(c, adapter.Render(auth, err), err)
 		}
-		if cc := core.CacheControl(ctx); cc != "" {
-			c.Set("Cache-Control", cc)
-		}
+		adapter.SetHeaders(ctx, c.Set)
 		c.SetUserContext(ctx)
 		return c.Next()
 	}
@@ -96,26 +95,26 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() fiber.Handler {
-	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
+	return require(adapter.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns a handler that lets the chain go on only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) fiber.Handler {
-	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
+	return require(adapter.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns a handler that lets the chain go on only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) fiber.Handler {
-	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
+	return require(adapter.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(m *core.Marker) fiber.Handler {
+func require(m *adapter.Marker) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ctx := c.UserContext()
 		if err := m.Check(ctx, c.Method(), c.Route().Path); err != nil {
-			return refuse(c, core.Render(ctx, err), err)
+			return refuse(c, adapter.RenderContext(ctx, err), err)
 		}
 		return c.Next()
 	}
@@ -130,7 +129,7 @@ func Principal(c *fiber.Ctx) (*core.Principal, bool) {
 // Error is a refusal returned to the app's ErrorHandler in [ReturnErrors]
 // mode: its Response is what the middleware would have written, and
 // errors.Is reaches the core sentinels (core.ErrNoToken, ...).
-type Error = core.Refusal
+type Error = adapter.Refusal
 
 // ErrorHandler returns a fiber.ErrorHandler that writes authgate's refusals
 // (*Error) as the middleware does by default, and hands every other error to
@@ -148,7 +147,7 @@ func ErrorHandler(next fiber.ErrorHandler) fiber.ErrorHandler {
 // refuse writes resp, or returns it as an *Error in ReturnErrors mode.
 func refuse(c *fiber.Ctx, resp core.Response, err error) error {
 	if on, _ := c.Locals(modeKey{}).(bool); on {
-		return core.NewRefusal(resp, err)
+		return adapter.NewRefusal(resp, err)
 	}
 	return write(c, resp)
 }

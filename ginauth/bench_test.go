@@ -13,7 +13,7 @@ import (
 
 // BenchmarkGin serves GET /me with an RS256 token on gin without authgate,
 // behind a no-op middleware, behind ginauth.New and Optional, and measures
-// core.Authenticator.Admit alone; see adaptertest.RunBench.
+// adapter.Admit alone; see adaptertest.RunBench.
 func BenchmarkGin(b *testing.B) {
 	e := adaptertest.NewBench(b)
 	handler := func(c *gin.Context) { c.String(http.StatusOK, "ok") }

@@ -17,6 +17,7 @@ package ginauth
 
 import (
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/gin-gonic/gin"
 )
 
@@ -34,14 +35,12 @@ func Optional(auth *core.Authenticator) gin.HandlerFunc {
 
 func middleware(auth *core.Authenticator, optional bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		ctx, err := auth.Admit(c.Request.Context(), core.HTTPRequest(c.Request), optional)
+		ctx, err := adapter.Admit(auth, c.Request.Context(), adapter.HTTPRequest(c.Request), optional)
 		if err != nil {
-			write(c, auth.Render(err))
+			write(c, adapter.Render(auth, err))
 			return
 		}
-		if cc := core.CacheControl(ctx); cc != "" {
-			c.Header("Cache-Control", cc)
-		}
+		adapter.SetHeaders(ctx, c.Header)
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}
@@ -51,25 +50,25 @@ func middleware(auth *core.Authenticator, optional bool) gin.HandlerFunc {
 // check that the token's session is still active (unless the session policy
 // is Never).
 func Sensitive() gin.HandlerFunc {
-	return require(core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
+	return require(adapter.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes returns a handler that lets the chain go on only for
 // principals granted every one of scopes; others get 403 insufficient_scope.
 func RequireScopes(scopes ...string) gin.HandlerFunc {
-	return require(core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
+	return require(adapter.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles returns a handler that lets the chain go on only for
 // principals holding at least one of roles; others get 403.
 func RequireRoles(roles ...string) gin.HandlerFunc {
-	return require(core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
+	return require(adapter.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(m *core.Marker) gin.HandlerFunc {
+func require(m *adapter.Marker) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if err := m.Check(c.Request.Context(), c.Request.Method, c.FullPath()); err != nil {
-			write(c, core.Render(c.Request.Context(), err))
+			write(c, adapter.RenderContext(c.Request.Context(), err))
 			return
 		}
 		c.Next()

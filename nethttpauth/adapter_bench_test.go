@@ -12,7 +12,7 @@ import (
 
 // BenchmarkNetHTTP serves GET /me with an RS256 token on net/http without
 // authgate, behind a no-op middleware, behind nethttpauth.New and Optional,
-// and measures core.Authenticator.Admit alone; see adaptertest.RunBench.
+// and measures adapter.Admit alone; see adaptertest.RunBench.
 func BenchmarkNetHTTP(b *testing.B) {
 	e := adaptertest.NewBench(b)
 	mux := http.NewServeMux()

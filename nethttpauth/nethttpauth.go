@@ -17,6 +17,7 @@ import (
 	"net/http"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 )
 
 // New returns middleware that admits only requests with a valid token and
@@ -34,14 +35,12 @@ func Optional(auth *core.Authenticator) func(http.Handler) http.Handler {
 func middleware(auth *core.Authenticator, optional bool) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, err := auth.Admit(r.Context(), core.HTTPRequest(r), optional)
+			ctx, err := adapter.Admit(auth, r.Context(), adapter.HTTPRequest(r), optional)
 			if err != nil {
-				auth.Render(err).Write(w)
+				adapter.Render(auth, err).Write(w)
 				return
 			}
-			if cc := core.CacheControl(ctx); cc != "" {
-				w.Header().Set("Cache-Control", cc)
-			}
+			adapter.SetHeaders(ctx, w.Header().Set)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
@@ -50,25 +49,25 @@ func middleware(auth *core.Authenticator, optional bool) func(http.Handler) http
 // Sensitive wraps h so that it runs only after a live check that the token's
 // session is still active (unless the session policy is Never).
 func Sensitive(h http.Handler) http.Handler {
-	return require(h, core.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
+	return require(h, adapter.NewMarker("Sensitive", core.Requirements{Sensitive: true}))
 }
 
 // RequireScopes wraps h so that it runs only for principals granted every
 // one of scopes; others get 403 insufficient_scope.
 func RequireScopes(h http.Handler, scopes ...string) http.Handler {
-	return require(h, core.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
+	return require(h, adapter.NewMarker("RequireScopes", core.Requirements{Scopes: scopes}))
 }
 
 // RequireRoles wraps h so that it runs only for principals holding at least
 // one of roles; others get 403.
 func RequireRoles(h http.Handler, roles ...string) http.Handler {
-	return require(h, core.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
+	return require(h, adapter.NewMarker("RequireRoles", core.Requirements{Roles: roles}))
 }
 
-func require(h http.Handler, m *core.Marker) http.Handler {
+func require(h http.Handler, m *adapter.Marker) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := m.Check(r.Context(), r.Method, r.Pattern); err != nil {
-			core.Render(r.Context(), err).Write(w)
+			adapter.RenderContext(r.Context(), err).Write(w)
 			return
 		}
 		h.ServeHTTP(w, r)

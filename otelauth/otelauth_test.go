@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/otelauth"
 	"go.opentelemetry.io/otel/attribute"
@@ -116,7 +117,7 @@ func newEnv(t *testing.T, opts ...otelauth.Option) *env {
 func (e *env) request(tok string, sensitive bool) (trace.SpanContext, error) {
 	ctx, sp := e.tp.Tracer("test").Start(context.Background(), "request")
 	defer sp.End()
-	ctx, err := e.auth.Admit(ctx, bearer(tok), false)
+	ctx, err := adapter.Admit(e.auth, ctx, bearer(tok), false)
 	if err == nil && sensitive {
 		err = core.Require(ctx, core.Requirements{Sensitive: true})
 	}

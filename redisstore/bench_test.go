@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -25,12 +26,12 @@ func BenchmarkSensitiveCheck(b *testing.B) {
 		req := stdReq{r}
 		b.ReportAllocs()
 		for b.Loop() {
-			c, err := in.auth.Admit(ctx, req, false)
+			c, err := adapter.Admit(in.auth, ctx, req, false)
 			if err == nil && sensitive {
 				err = core.Require(c, core.Requirements{Sensitive: true})
 			}
 			if err != nil {
-				b.Fatalf("status %d", in.auth.Render(err).Status)
+				b.Fatalf("status %d", adapter.Render(in.auth, err).Status)
 			}
 		}
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/time/rate"
 )
@@ -504,7 +505,7 @@ func parseEntry(m redis.XMessage) (core.Revocation, bool) {
 		return core.Revocation{Cutoff: true, Subject: sub, Issuer: iss, At: time.UnixMilli(atMs)}, true
 	}
 	sid, ok2 := get("sid", core.MaxSessionIDLen)
-	if !ok2 || !core.ValidSessionID(sid) {
+	if !ok2 || !storekit.ValidSessionID(sid) {
 		return core.Revocation{}, false
 	}
 	return core.Revocation{SessionID: sid, Subject: sub, Issuer: iss, At: time.UnixMilli(atMs)}, true

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -40,7 +41,7 @@ func FuzzParseEntry(f *testing.F) {
 			return
 		}
 		str := func(k string) string { s, _ := values[k].(string); return s }
-		if len(values) > maxEntryFields || str("v") != "1" || !core.ValidSessionID(r.SessionID) || r.Behind {
+		if len(values) > maxEntryFields || str("v") != "1" || !storekit.ValidSessionID(r.SessionID) || r.Behind {
 			t.Fatalf("accepted %q as %+v", values, r)
 		}
 		if r.SessionID != str("sid") || r.Subject != str("sub") || r.Issuer != str("iss") ||

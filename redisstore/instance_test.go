@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/redis/go-redis/v9"
 )
@@ -63,12 +64,12 @@ func newInstance(t testing.TB, addr string, iss *authtest.Issuer, o Options, mut
 func (in *instance) status(tok string, sensitive bool) int {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := in.auth.Admit(context.Background(), stdReq{r}, false)
+	ctx, err := adapter.Admit(in.auth, context.Background(), stdReq{r}, false)
 	if err == nil && sensitive {
 		err = core.Require(ctx, core.Requirements{Sensitive: true})
 	}
 	if err != nil {
-		return in.auth.Render(err).Status
+		return adapter.Render(in.auth, err).Status
 	}
 	return http.StatusOK
 }

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -116,12 +118,12 @@ func (in *mInstance) deliveredAt(sid string) (time.Time, bool) {
 func (in *mInstance) status(tok string, sensitive bool) int {
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
-	ctx, err := in.auth.Admit(context.Background(), core.HTTPRequest(r), false)
+	ctx, err := adapter.Admit(in.auth, context.Background(), adapter.HTTPRequest(r), false)
 	if err == nil && sensitive {
 		err = core.Require(ctx, core.Requirements{Sensitive: true})
 	}
 	if err != nil {
-		return in.auth.Render(err).Status
+		return adapter.Render(in.auth, err).Status
 	}
 	return http.StatusOK
 }
@@ -375,7 +377,7 @@ func (w *world) http() {
 	w.be = backend{
 		jwtOnly: true,
 		create: func(_ context.Context, w *world, sub string, _ bool) (*cred, error) {
-			sid := core.NewSessionID()
+			sid := storekit.NewSessionID()
 			e.set(sid, true)
 			mu.Lock()
 			defer mu.Unlock()
@@ -432,8 +434,8 @@ func (w *world) introspection() {
 	w.be = backend{
 		opaqueOnly: true,
 		create: func(_ context.Context, w *world, sub string, _ bool) (*cred, error) {
-			tok, _ := core.NewOpaqueToken()
-			sid := core.NewSessionID()
+			tok, _ := storekit.NewOpaqueToken()
+			sid := storekit.NewSessionID()
 			mu.Lock()
 			meta[tok] = [2]string{sub, sid}
 			bySub[sub] = append(bySub[sub], tok)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -27,7 +28,7 @@ var _ core.RevocationPublisher = (*Store)(nil)
 // instances running a release without cutoffs ignore it (and log a
 // malformed entry), so upgrade every instance before relying on it.
 func (s *Store) PublishRevocation(ctx context.Context, r core.Revocation, opts ...core.RevokeOption) error {
-	if err := core.CheckRevocation(r); err != nil {
+	if err := storekit.CheckRevocation(r); err != nil {
 		return err
 	}
 	if len(r.Subject) > maxSubjectLen || len(r.Issuer) > maxIssuerLen {
@@ -75,7 +76,7 @@ func (s *Store) PublishRevocation(ctx context.Context, r core.Revocation, opts .
 		return unavailable(fmt.Errorf("publishing the revocation failed: %w", err))
 	}
 	s.deliverLocal([]core.Revocation{r})
-	o := core.NewRevokeOptions(opts...)
+	o := storekit.RevokeOptions(opts...)
 	s.opts.Audit.Revoked(ctx, core.AuditEvent{
 		SessionID: r.SessionID, Subject: r.Subject, Issuer: r.Issuer, At: r.At,
 		Reason: o.Reason, Actor: o.Actor, Cutoff: r.Cutoff,

@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -202,10 +203,10 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	}
 	s := &Store{
 		cmd: rdb,
-		opts: core.StoreOptions{
+		opts: storekit.StoreDefaults(core.StoreOptions{
 			IdleTimeout: o.IdleTimeout, AbsoluteTimeout: o.AbsoluteTimeout, MaxSessions: o.MaxSessions,
 			EvictOldest: o.EvictOldest, TouchInterval: o.TouchInterval, Audit: o.Audit, Now: o.Now,
-		}.WithDefaults(),
+		}),
 		prefix:  o.Prefix,
 		stream:  o.Prefix + "revocations",
 		timeout: o.CommandTimeout,
@@ -287,7 +288,7 @@ func (s *Store) Create(ctx context.Context, ns core.NewSession) (*core.Session, 
 	sh := subjectHash(ns.Subject)
 	tag := tagOf(sh)
 	tok := newToken(sh)
-	th := core.HashOpaqueToken(tok)
+	th := storekit.HashOpaqueToken(tok)
 	ax := now.Add(s.opts.AbsoluteTimeout)
 	for range 3 { // a sid collision (128 random bits) is retried
 		sid := newSessionID(tag)
@@ -401,7 +402,7 @@ func (s *Store) AuthenticateOpaque(ctx context.Context, token string) (*core.Ses
 	if !ok {
 		return nil, errNotFound
 	}
-	h := core.HashOpaqueToken(token)
+	h := storekit.HashOpaqueToken(token)
 	cctx, cancel := s.ctx(ctx)
 	defer cancel()
 	res, err := opaqueScript.Run(cctx, s.cmd, []string{s.tokenKey(tag, h)},
@@ -443,7 +444,7 @@ func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOptio
 		return unavailable(errors.New("unexpected script reply"))
 	}
 	r := core.Revocation{SessionID: sid, Subject: str(res[0]), Issuer: str(res[1]), At: now}
-	return errors.Join(s.announce(ctx, []core.Revocation{r}, core.NewRevokeOptions(opts...)), werr)
+	return errors.Join(s.announce(ctx, []core.Revocation{r}, storekit.RevokeOptions(opts...)), werr)
 }
 
 // RevokeSubject ends every session of subject in one atomic step and
@@ -463,7 +464,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.
 	if len(rs) == 0 {
 		werr = nil
 	}
-	return len(rs), errors.Join(s.announce(ctx, rs, core.NewRevokeOptions(opts...)), werr)
+	return len(rs), errors.Join(s.announce(ctx, rs, storekit.RevokeOptions(opts...)), werr)
 }
 
 // List returns the live sessions of subject, oldest first.

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 )
 
@@ -88,12 +89,12 @@ func (e *Bench) Serve(b *testing.B, h http.Handler, authorized bool) {
 	}
 }
 
-// admit measures core.Authenticator.Admit alone.
+// admit measures adapter.Admit alone.
 func admit(b *testing.B, auth *core.Authenticator, req *http.Request, optional bool) {
 	b.ReportAllocs()
 	defer ReportCPU(b)()
 	for b.Loop() {
-		if _, err := auth.Admit(req.Context(), core.HTTPRequest(req), optional); err != nil {
+		if _, err := adapter.Admit(auth, req.Context(), adapter.HTTPRequest(req), optional); err != nil {
 			b.Fatal(err)
 		}
 	}

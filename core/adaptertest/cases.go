@@ -344,7 +344,7 @@ func cases() []tcase {
 
 		// EX-11: query-string tokens enabled (Config.QueryParam). A response
 		// to a request admitted on a query token must not be cached (RFC 6750
-		// section 2.3); the lead's core.CacheControl and one line per adapter.
+		// section 2.3); adapter.SetHeaders and one line per adapter.
 		c("a valid token just under the default MaxTokenSize is admitted from the header", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}").in("bigtoken").from("docs/frameworks.md (fiber and big headers)"),
 		c("a valid token just under the default MaxTokenSize is admitted from the cookie", GET, "/me", served(RouteMe, fromCookie), "Cookie: access_token={big}").in("bigtoken").from("docs/frameworks.md (fiber and big headers)"),
 		c("a valid token just under the default MaxTokenSize in both header and cookie is admitted", GET, "/me", served(RouteMe, fromHeader), "Authorization: Bearer {big}", "Cookie: theme=dark; access_token={big}").in("bigtoken").from("docs/frameworks.md (fiber and big headers)"),

@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/storekit"
 )
 
 // FeedWait bounds how long the suite waits for an asynchronous revocation
@@ -183,7 +184,7 @@ func testCreate(e *env) {
 	t := e.t
 	now := e.clock.Now()
 	s, tok := e.create("alice")
-	if !core.ValidSessionID(s.ID) || s.Subject != "alice" || s.Issuer != "https://id.example" || s.Tenant != "t1" ||
+	if !storekit.ValidSessionID(s.ID) || s.Subject != "alice" || s.Issuer != "https://id.example" || s.Tenant != "t1" ||
 		!slices.Equal(s.Scopes, []string{"a", "b"}) || !slices.Equal(s.Roles, []string{"admin"}) || s.Metadata["device"] != "phone" {
 		t.Fatalf("created session does not carry what was asked: %+v", s)
 	}
