@@ -131,9 +131,9 @@ func (c *issuerCheck) discover(iss string) (string, bool) {
 	c.printf("  FAIL      %v\n", err)
 	// authgate reads OIDC discovery only; an OAuth server may publish RFC
 	// 8414 metadata instead. Say so, and go on with its jwks_uri to judge
-	// the keys.
+	// the keys. A server that did not answer at all is not asked again.
 	alt, aerr := rfc8414URL(iss)
-	if aerr != nil {
+	if aerr != nil || errors.Is(err, errNoAnswer) {
 		return "", false
 	}
 	c.printf("rfc 8414    GET %s\n", alt)
@@ -224,6 +224,9 @@ func (c *issuerCheck) keySet(u string) int {
 	return usable
 }
 
+// errNoAnswer marks a request that got no HTTP answer.
+var errNoAnswer = errors.New("no answer")
+
 // get fetches u within the timeout and maxBody, following no redirect.
 func (c *issuerCheck) get(u string) ([]byte, http.Header, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.s.timeout)
@@ -240,9 +243,9 @@ func (c *issuerCheck) get(u string) ([]byte, http.Header, error) {
 			err = ue.Err
 		}
 		if errors.Is(err, context.DeadlineExceeded) {
-			return nil, nil, fmt.Errorf("no answer within %v (-timeout)", c.s.timeout)
+			return nil, nil, fmt.Errorf("%w within %v (-timeout)", errNoAnswer, c.s.timeout)
 		}
-		return nil, nil, fmt.Errorf("request failed: %v", err)
+		return nil, nil, fmt.Errorf("request failed: %v (%w)", err, errNoAnswer)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode >= 300 && resp.StatusCode < 400 {

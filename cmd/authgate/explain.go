@@ -208,11 +208,16 @@ func (x *explainer) report(e *env, verr error) int {
 	cause := core.Cause(verr)
 	unverified := false
 	for i, c := range cs {
+		if x.d == nil && c.name != "size" && c.name != "format" {
+			if i > fail {
+				pf("  (...)   not judged: the token is not a JWT\n")
+				break
+			}
+			continue
+		}
 		ok, detail := true, ""
-		if c.local != nil && (x.d != nil || c.name == "size" || c.name == "format") {
+		if c.local != nil {
 			ok, detail = c.local(x)
-		} else if c.local != nil {
-			ok, detail = false, "not judged: the token is not a JWT"
 		}
 		if c.name == "signature" {
 			switch {

@@ -271,6 +271,9 @@ func TestCheckIssuerUnreachableOrWrong(t *testing.T) {
 	if r.code != 1 || lineWith(r.stdout, "FAIL", "request failed", "refused") == "" || !strings.Contains(r.stdout, "UNUSABLE") {
 		t.Errorf("a dead issuer: want exit 1 and the connection refused: %s", r)
 	}
+	if strings.Contains(r.stdout, "oauth-authorization-server") {
+		t.Errorf("a server that did not answer is asked again for RFC 8414 metadata:\n%s", r.stdout)
+	}
 
 	// A hanging issuer: the timeout bounds the wait.
 	hang := make(chan struct{})
@@ -471,10 +474,14 @@ func TestExplainBadSettings(t *testing.T) {
 	if r := explainOn(t, iss, "", "-now", "yesterday"); r.code != 2 {
 		t.Errorf("a bad -now: %s", r)
 	}
+	r := explainOn(t, iss, "not-a-token")
+	if r.code != 1 || lineWith(r.stdout, "FAILED", "format", "1 segment(s)") == "" || lineWith(r.stdout, "(...)", "not judged") == "" || strings.Contains(r.stdout, "  ok      iss") {
+		t.Errorf("an opaque string: want the format check failed and nothing judged after it: %s", r)
+	}
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := "http://" + l.Addr().String()
 	l.Close()
-	r := authgate(t, nil, "", "explain", "-issuer", dead, "-audience", "a", "-timeout", "2s", tok)
+	r = authgate(t, nil, "", "explain", "-issuer", dead, "-audience", "a", "-timeout", "2s", tok)
 	if r.code != 1 || !strings.Contains(r.stderr, "authgate does not start with these settings") {
 		t.Errorf("an unreachable issuer: %s", r)
 	}
