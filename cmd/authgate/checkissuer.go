@@ -50,6 +50,11 @@ func checkIssuer(e *env, args []string) int {
 	if fs.NArg() == 1 {
 		s.issuer = fs.Arg(0)
 	}
+	// An allow-list core refuses is a usage error, not the issuer's fault.
+	if _, err := core.CheckKeySet([]byte(`{"keys":[]}`), splitList(s.algorithms)); err != nil {
+		fmt.Fprintln(e.stderr, "authgate check-issuer: -algorithms:", err)
+		return exitUsage
+	}
 	if s.issuer == "" {
 		fmt.Fprintln(e.stderr, "authgate check-issuer: no issuer: give it as an argument, with -issuer, or in AUTHGATE_ISSUER")
 		return exitUsage

@@ -196,6 +196,9 @@ func TestCheckIssuerGood(t *testing.T) {
 	if r.code != 0 || lineWith(r.stdout, "REFUSED", `kid "`+ed.ID+`"`, "fits no allowed algorithm") == "" {
 		t.Errorf("-algorithms RS256,ES256: want exit 0 and the EdDSA key refused: %s", r)
 	}
+	if r := authgate(t, nil, "", "check-issuer", "-algorithms", "HS256", iss.URL); r.code != 2 || !strings.Contains(r.stderr, "HS* algorithms need HMACSecret") {
+		t.Errorf("an allow-list core refuses: want exit 2 and core's reason: %s", r)
+	}
 	// The issuer from the examples' environment.
 	r = authgate(t, []string{"AUTHGATE_ISSUER=" + iss.URL}, "", "check-issuer")
 	if r.code != 0 || !strings.Contains(r.stdout, "issuer      "+iss.URL) {
@@ -439,6 +442,11 @@ func TestExplainRefusals(t *testing.T) {
 		{"another kind of JWT", iss.Sign(iss.Signer(), map[string]any{"typ": "logout+jwt"}, iss.Defaults()), []string{"typ", "typ names another kind of JWT"}, nil},
 		{"not at+jwt", iss.Token(nil), []string{"typ", "typ is not at+jwt"}, []string{"-require-at-jwt"}},
 		{"too large", iss.Token(authtest.Claims{"pad": strings.Repeat("x", 400)}), []string{"size", "token larger than MaxTokenSize", "(at most 256)"}, []string{"-max-token-size", "256"}},
+		{"claims not an object", authtest.SignRaw(iss.Signer(), []byte(`{"alg":"RS256","kid":"`+iss.Signer().ID+`"}`), []byte(`[1]`)), []string{"claims", "malformed claims", "not an object"}, nil},
+		{"no exp", iss.Token(authtest.Claims{"exp": nil}), []string{"exp", "no exp claim"}, nil},
+		{"a session without iat", iss.Token(authtest.Claims{"iat": nil}), []string{"lifetime", "token names a session but has no iat", "(sid) but has no iat"}, nil},
+		{"too long a lifetime", iss.Token(authtest.Claims{"exp": time.Now().Add(48 * time.Hour).Unix()}), []string{"lifetime", "token lifetime exceeds MaxTokenLifetime", "(at most 24h0m0s)"}, nil},
+		{"RFC 9068 claims missing", iss.Sign(iss.Signer(), map[string]any{"typ": "at+jwt"}, iss.Defaults()), []string{"RFC 9068", "RFC 9068 claims missing", "missing: client_id"}, []string{"-require-at-jwt"}},
 		{"bound to a DPoP key", iss.Token(authtest.Claims{"cnf": map[string]any{"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}}), []string{"binding", "cnf claim"}, nil},
 	} {
 		t.Run(c.name, func(t *testing.T) {
