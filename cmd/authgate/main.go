@@ -55,7 +55,7 @@ func commands() []command {
 
 // run is the whole command: it returns the exit status.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &env{stdin: stdin, stdout: stdout, stderr: stderr, environ: os.Environ()}
+	e := &env{stdin: stdin, stdout: safeWriter{stdout}, stderr: safeWriter{stderr}, environ: os.Environ()}
 	return e.main(args)
 }
 

@@ -543,6 +543,11 @@ func TestDecode(t *testing.T) {
 	if r.code != 0 || !strings.Contains(r.stdout, "the payload is not a JSON object: not valid UTF-8") {
 		t.Errorf("decode of a binary payload: %s", r)
 	}
+	// Terminal control sequences in a claim are shown escaped, not obeyed.
+	r = authgate(t, nil, b64([]byte(`{"alg":"RS256"}`))+"."+b64([]byte("{\"x\":\"\u009b31m\u00e9\"}"))+".c2ln", "decode")
+	if r.code != 0 || strings.Contains(r.stdout, "\u009b") || !strings.Contains(r.stdout, `\u009b31m`) || !strings.Contains(r.stdout, "\u00e9") {
+		t.Errorf("decode of a claim holding a C1 control: want it escaped, other text kept: %s", r)
+	}
 	// The input is bounded.
 	r = authgate(t, nil, strings.Repeat("a", 1<<20), "decode")
 	if r.code != 1 || !strings.Contains(r.stderr, "larger than") {
