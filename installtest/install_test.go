@@ -117,6 +117,12 @@ func TestInstallOutsideTheWorkspace(t *testing.T) {
 		if !strings.Contains(string(out), version) {
 			t.Errorf("authgate version says %q, want it to name %s", out, version)
 		}
+		out, err = exec.Command(filepath.Join(bin, "authgate"), "help").CombinedOutput()
+		for _, c := range []string{"check-issuer", "explain", "decode"} {
+			if err != nil || !strings.Contains(string(out), "  "+c+" ") {
+				t.Errorf("the installed authgate help does not list %s (%v):\n%s", c, err, out)
+			}
+		}
 	}
 	t.Logf("install test took %s", time.Since(start).Round(time.Second))
 }
