@@ -23,7 +23,7 @@ func decode(e *env, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
-	tok, err := readToken(fs.Arg(0), e.stdin)
+	tok, err := readToken(fs.Arg(0), e.stdin, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "authgate decode:", err)
 		return exitFail

@@ -63,7 +63,7 @@ func explain(e *env, args []string) int {
 	if arg == "" {
 		arg = fs.Arg(0)
 	}
-	tok, err := readToken(arg, e.stdin)
+	tok, err := readToken(arg, e.stdin, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "authgate explain:", err)
 		return exitUsage

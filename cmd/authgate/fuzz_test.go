@@ -13,7 +13,7 @@ func FuzzDecode(f *testing.F) {
 	for _, s := range []string{
 		"", "a", "a.b", "a.b.c", "a.b.c.d.e", "...", "Bearer x.y.z",
 		"eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjF9.c2ln",
-		"eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjFlMzAwfQ.c2ln", // exp 1e300
+		"eyJhbGciOiJSUzI1NiJ9.eyJleHAiOjFlMzAwfQ.c2ln",  // exp 1e300
 		"eyJhbGciOiJSUzI1NiJ9.eyJleHAiOi0xZTMwMH0.c2ln", // exp -1e300
 		"eyJhbGciOiJSUzI1NiJ9.W10.c2ln",
 		"e30=.e30=.c2ln",

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"unicode/utf8"
 )
@@ -19,9 +20,14 @@ const maxInput = 64<<10 + 64
 // readToken returns the token of arg ("" or "-": read stdin, at most
 // maxInput bytes), with surrounding whitespace and a "Bearer " prefix (a
 // pasted Authorization header value) removed.
-func readToken(arg string, stdin io.Reader) (string, error) {
+func readToken(arg string, stdin io.Reader, stderr io.Writer) (string, error) {
 	s := arg
 	if arg == "" || arg == "-" {
+		if f, ok := stdin.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				fmt.Fprintln(stderr, "authgate: reading the token from the terminal; end it with a newline and Ctrl-D")
+			}
+		}
 		b, err := io.ReadAll(io.LimitReader(stdin, maxInput+1))
 		if err != nil {
 			return "", fmt.Errorf("reading the token from stdin: %w", err)
