@@ -206,10 +206,13 @@ func (x *explainer) report(e *env, verr error) int {
 	cs := checks()
 	fail := failedAt(cs, verr)
 	cause := core.Cause(verr)
+	// passed: authgate got past check i (all of them when it accepted; none
+	// known when its cause is not one this tool knows).
+	passed := func(i int) bool { return fail < 0 || fail < len(cs) && i < fail }
 	unverified := false
 	for i, c := range cs {
 		if x.d == nil && c.name != "size" && c.name != "format" {
-			if i > fail {
+			if i > fail || fail == len(cs) {
 				pf("  (...)   not judged: the token is not a JWT\n")
 				break
 			}
@@ -221,7 +224,7 @@ func (x *explainer) report(e *env, verr error) int {
 		}
 		if c.name == "signature" {
 			switch {
-			case fail < 0 || i < fail:
+			case passed(i):
 				detail = "verified with the issuer's key"
 			case i == fail:
 				detail = "does not verify with the key the token names"
@@ -233,7 +236,7 @@ func (x *explainer) report(e *env, verr error) int {
 			continue // not asked for
 		}
 		switch {
-		case fail < 0 || i < fail:
+		case passed(i):
 			pf("  ok      %-10s %s\n", c.name, detail)
 		case i == fail:
 			why := cause
@@ -256,7 +259,10 @@ func (x *explainer) report(e *env, verr error) int {
 	if fail == len(cs) {
 		pf("  FAILED  %-10s %s\n", "authgate", cause)
 	}
-	if unverified {
+	switch {
+	case unverified && fail == len(cs):
+		pf("  (...) judged on the token's unverified contents: explain does not know which check authgate's cause names\n")
+	case unverified:
 		pf("  (...) judged on the token's unverified contents: authgate stopped before them\n")
 	}
 	pf("\n")
