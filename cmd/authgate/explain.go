@@ -69,8 +69,14 @@ func explain(e *env, args []string) int {
 		return exitUsage
 	}
 
+	keys, err := s.readPublicKeys()
+	if err != nil {
+		fmt.Fprintln(e.stderr, "authgate explain:", err)
+		return exitUsage
+	}
 	var logs logBuffer
 	cfg := s.config(&logs)
+	cfg.PublicKeys = keys
 	cfg.Now = func() time.Time { return now }
 	ctx, cancel := context.WithTimeout(context.Background(), 3*s.timeout)
 	defer cancel()
@@ -178,7 +184,10 @@ func (x *explainer) report(e *env, verr error) int {
 	w := e.stdout
 	pf := func(format string, args ...any) { fmt.Fprintf(w, format, args...) }
 	keys := "OIDC discovery"
-	if x.s.jwksURL != "" {
+	switch {
+	case x.s.publicKeys != "":
+		keys = x.s.publicKeys + " (-public-keys)"
+	case x.s.jwksURL != "":
 		keys = x.s.jwksURL
 	}
 	pf("config      issuer %q, audience %s, keys from %s\n", x.s.issuer, quoteList(splitList(x.s.audience)), keys)

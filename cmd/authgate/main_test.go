@@ -470,6 +470,34 @@ func TestExplainRefusals(t *testing.T) {
 	}
 }
 
+// TestExplainOffline: with -public-keys nothing is fetched, so a token of
+// an https issuer can be explained from a PEM file alone.
+func TestExplainOffline(t *testing.T) {
+	iss := authtest.New(t)
+	iss.SetHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("explain -public-keys fetched %s", r.URL)
+	}))
+	pem := filepath.Join(t.TempDir(), "key.pem")
+	if err := os.WriteFile(pem, []byte(authtest.PublicPEM(iss.Signer())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tok := iss.Token(authtest.Claims{"iss": "https://id.example.com/"})
+	args := []string{"explain", "-issuer", "https://id.example.com/", "-audience", authtest.DefaultAudience, "-public-keys", pem}
+	r := authgate(t, nil, "", append(args, tok)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "keys from "+pem+" (-public-keys)") || !strings.Contains(r.stdout, "ACCEPTED") {
+		t.Errorf("explain with a PEM file: %s", r)
+	}
+	other := &authtest.Key{ID: "other", Alg: "RS256", Private: authtest.GenerateKey("RS256")}
+	r = authgate(t, nil, "", append(args, iss.Sign(other, map[string]any{"kid": nil}, authtest.Claims(map[string]any{
+		"iss": "https://id.example.com/", "aud": authtest.DefaultAudience, "sub": "x", "exp": time.Now().Add(time.Minute).Unix()})))...)
+	if r.code != 1 || lineWith(r.stdout, "FAILED", "signature", "signature does not verify") == "" {
+		t.Errorf("a token of another key against the PEM file: %s", r)
+	}
+	if r := authgate(t, nil, "", append(args[:len(args)-1], "/nonexistent/key.pem", tok)...); r.code != 2 || !strings.Contains(r.stderr, "-public-keys") {
+		t.Errorf("a missing key file: %s", r)
+	}
+}
+
 func TestExplainBadSettings(t *testing.T) {
 	iss := authtest.New(t)
 	tok := iss.Token(nil)

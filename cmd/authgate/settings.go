@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 // environment variables (configVariables).
 type settings struct {
 	issuer, audience, jwksURL, algorithms string
+	publicKeys                            string // a file: Config.PublicKeys
 	claimSID, claimScope, claimRoles      string
 	claimTenant                           string
 	requireAT, noLeeway                   bool
@@ -36,6 +38,7 @@ func (s *settings) register(fs *flag.FlagSet, tokenFlags bool) {
 		return
 	}
 	fs.StringVar(&s.audience, "audience", "", "accepted \"aud\" values, comma-separated (env AUTHGATE_AUDIENCE)")
+	fs.StringVar(&s.publicKeys, "public-keys", "", "a file of static keys (PEM, or JWK / JWK Set JSON) instead of fetching any (Config.PublicKeys)")
 	fs.DurationVar(&s.leeway, "leeway", 0, "clock skew allowed on exp, nbf and iat; default 30s (Config.Leeway)")
 	fs.BoolVar(&s.noLeeway, "no-leeway", false, "no clock skew at all (Config.NoLeeway)")
 	fs.DurationVar(&s.maxLifetime, "max-lifetime", 0, "largest exp - iat; default 24h (Config.MaxTokenLifetime)")
@@ -77,6 +80,29 @@ func (s *settings) fromEnviron(fs *flag.FlagSet, environ []string) error {
 		return fmt.Errorf("-timeout %v: between 0 and %v", s.timeout, maxTimeout)
 	}
 	return nil
+}
+
+// maxKeyFile bounds a -public-keys file (core's default MaxJWKSSize).
+const maxKeyFile = 1 << 20
+
+// readPublicKeys returns the contents of the -public-keys file, if any.
+func (s *settings) readPublicKeys() ([]string, error) {
+	if s.publicKeys == "" {
+		return nil, nil
+	}
+	f, err := os.Open(s.publicKeys)
+	if err != nil {
+		return nil, fmt.Errorf("-public-keys: %v", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxKeyFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("-public-keys: %v", err)
+	}
+	if len(b) > maxKeyFile {
+		return nil, fmt.Errorf("-public-keys: %s is larger than %d bytes", s.publicKeys, maxKeyFile)
+	}
+	return []string{string(b)}, nil
 }
 
 // config is the core.Config of the settings: one issuer, nothing else
