@@ -240,19 +240,11 @@ func parseJWKS(body []byte, allowed []string) (keys []*vkey, skipped []string, e
 // parseJWKSMarshal is parseJWKS that also returns each usable key as jwkset
 // reads it, private members removed (see screenJWKS).
 func parseJWKSMarshal(body []byte, allowed []string) (keys []*vkey, ms []jwkset.JWKMarshal, skipped []string, err error) {
-	var doc struct {
-		Keys []jsontext.Value `json:"keys"`
+	raws, err := splitJWKS(body)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if err := strictUnmarshal(body, &doc); err != nil {
-		return nil, nil, nil, fmt.Errorf("not a JWK Set: %w", err)
-	}
-	if doc.Keys == nil {
-		return nil, nil, nil, errors.New(`not a JWK Set: no "keys" array`)
-	}
-	if len(doc.Keys) > maxJWKSKeys {
-		return nil, nil, nil, fmt.Errorf("JWK Set has %d keys, more than %d", len(doc.Keys), maxJWKSKeys)
-	}
-	for i, raw := range doc.Keys {
+	for i, raw := range raws {
 		vk, m, err := parseJWKMarshal(raw, allowed)
 		if err != nil {
 			skipped = append(skipped, fmt.Sprintf("key %d: %v", i, err))
@@ -262,6 +254,25 @@ func parseJWKSMarshal(body []byte, allowed []string) (keys []*vkey, ms []jwkset.
 		ms = append(ms, m)
 	}
 	return keys, ms, skipped, nil
+}
+
+// splitJWKS reads a JWK Set document strictly (duplicate members and
+// trailing data refused) and returns its keys, unparsed; more than
+// maxJWKSKeys keys fail it.
+func splitJWKS(body []byte) ([]jsontext.Value, error) {
+	var doc struct {
+		Keys []jsontext.Value `json:"keys"`
+	}
+	if err := strictUnmarshal(body, &doc); err != nil {
+		return nil, fmt.Errorf("not a JWK Set: %w", err)
+	}
+	if doc.Keys == nil {
+		return nil, errors.New(`not a JWK Set: no "keys" array`)
+	}
+	if len(doc.Keys) > maxJWKSKeys {
+		return nil, fmt.Errorf("JWK Set has %d keys, more than %d", len(doc.Keys), maxJWKSKeys)
+	}
+	return doc.Keys, nil
 }
 
 // parseJWK parses one public JWK (through jwkset) and applies authgate's key

@@ -33,7 +33,7 @@ const cmdTimeout = 10 * time.Minute
 // working tree on a file-based module proxy at the version their go.mod
 // files require of each other, then, in a new module with GOWORK=off, runs
 // the README's go get lines, builds a quick start program per framework
-// (and the README's <!-- quick start --> block, when there is one), and
+// (and examples/quickstart/main.go, the README's whole Quick start), and
 // go installs the operator tool. A module that requires a sibling at a
 // version that is not published fails it.
 func TestInstallOutsideTheWorkspace(t *testing.T) {
@@ -87,15 +87,13 @@ func TestInstallOutsideTheWorkspace(t *testing.T) {
 	if err := os.CopyFS(work, os.DirFS(filepath.Join("testdata", "consumer"))); err != nil {
 		t.Fatal(err)
 	}
-	if qs := readmeQuickStart(t, root); qs != "" {
-		dir := filepath.Join(work, "readmequickstart")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(qs), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Log("building the README's <!-- quick start --> block too")
+	// The README's Quick start, pasted into a main.go of the user's module.
+	dir := filepath.Join(work, "readmequickstart")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.go"), readmeQuickStart(t, root), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	goRun(t, work, env, "build", "-o", os.DevNull, "./...")
 	gomod, err := os.ReadFile(filepath.Join(work, "go.mod"))
@@ -118,6 +116,12 @@ func TestInstallOutsideTheWorkspace(t *testing.T) {
 		}
 		if !strings.Contains(string(out), version) {
 			t.Errorf("authgate version says %q, want it to name %s", out, version)
+		}
+		out, err = exec.Command(filepath.Join(bin, "authgate"), "help").CombinedOutput()
+		for _, c := range []string{"check-issuer", "explain", "decode"} {
+			if err != nil || !strings.Contains(string(out), "  "+c+" ") {
+				t.Errorf("the installed authgate help does not list %s (%v):\n%s", c, err, out)
+			}
 		}
 	}
 	t.Logf("install test took %s", time.Since(start).Round(time.Second))
@@ -391,20 +395,33 @@ func goRun(t *testing.T, dir string, env []string, args ...string) string {
 	return out
 }
 
-// quickStartRE finds the README's complete quick start program: a fenced
-// Go block right after <!-- quick start -->.
-var quickStartRE = regexp.MustCompile("(?s)<!-- quick start -->\\s*```go\\n(.*?)```")
+// quickStartFile is the program the README's Quick start shows whole.
+const quickStartFile = "examples/quickstart/main.go"
 
-func readmeQuickStart(t *testing.T, root string) string {
+// quickStartRE finds the README's complete quick start program: the fenced
+// Go block right after <!-- all of examples/quickstart/main.go --> (the
+// marker examples/internal/flowtest checks).
+var quickStartRE = regexp.MustCompile("(?s)<!-- all of " + regexp.QuoteMeta(quickStartFile) + " -->\\s*```go\\n(.*?)```")
+
+// readmeQuickStart returns examples/quickstart/main.go, the file a user
+// pastes from the README's Quick start; it fails the test when the README
+// does not show that whole file, byte for byte.
+func readmeQuickStart(t *testing.T, root string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := quickStartRE.FindSubmatch(b)
-	if m == nil {
-		t.Log("README.md has no <!-- quick start --> block; only the programs of testdata/consumer are built")
-		return ""
+	src, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(quickStartFile)))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return string(m[1])
+	m := quickStartRE.FindSubmatch(readme)
+	if m == nil {
+		t.Fatalf("README.md has no <!-- all of %s --> block: its Quick start must be that whole program", quickStartFile)
+	}
+	if !bytes.Equal(m[1], src) {
+		t.Fatalf("README.md's Quick start differs from %s: the README must show the file the install test builds", quickStartFile)
+	}
+	return src
 }
