@@ -710,17 +710,17 @@ func TestRevocationUnderEachPolicy(t *testing.T) {
 		policy core.Policy
 		want   want
 	}{
-		{"checker only", core.Never, want{200, 200}},
-		{"checker only", core.SensitiveOnly, want{200, 401}},
-		{"checker only", core.Always, want{401, 401}},
-		{"feed", core.Never, want{401, 401}},
-		{"feed", core.SensitiveOnly, want{401, 401}},
-		{"feed", core.Always, want{401, 401}},
-		{"MemoryStore", core.Never, want{401, 401}},
-		{"MemoryStore", core.SensitiveOnly, want{401, 401}},
-		{"MemoryStore", core.Always, want{401, 401}},
+		{"checker only", core.PolicyNever, want{200, 200}},
+		{"checker only", core.PolicySensitiveOnly, want{200, 401}},
+		{"checker only", core.PolicyAlways, want{401, 401}},
+		{"feed", core.PolicyNever, want{401, 401}},
+		{"feed", core.PolicySensitiveOnly, want{401, 401}},
+		{"feed", core.PolicyAlways, want{401, 401}},
+		{"MemoryStore", core.PolicyNever, want{401, 401}},
+		{"MemoryStore", core.PolicySensitiveOnly, want{401, 401}},
+		{"MemoryStore", core.PolicyAlways, want{401, 401}},
 	}
-	names := map[core.Policy]string{core.Never: "Never", core.SensitiveOnly: "SensitiveOnly", core.Always: "Always"}
+	names := map[core.Policy]string{core.PolicyNever: "Never", core.PolicySensitiveOnly: "PolicySensitiveOnly", core.PolicyAlways: "Always"}
 	for _, tc := range cases {
 		t.Run(tc.how+" "+names[tc.policy], func(t *testing.T) {
 			feed := &stubFeed{}
@@ -738,7 +738,7 @@ func TestRevocationUnderEachPolicy(t *testing.T) {
 			})
 			sid := "s-1"
 			if store != nil {
-				s, _, err := store.Create(context.Background(), core.NewSession{Subject: "user-1", Issuer: e.iss.URL})
+				s, _, err := store.Create(context.Background(), core.SessionParams{Subject: "user-1", Issuer: e.iss.URL})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -814,9 +814,9 @@ func TestBackendDownUnderEachPolicy(t *testing.T) {
 		policy core.Policy
 		want   want
 	}{
-		{"Never", core.Never, want{200, 200}},
-		{"SensitiveOnly", core.SensitiveOnly, want{200, 503}},
-		{"Always", core.Always, want{503, 503}},
+		{"Never", core.PolicyNever, want{200, 200}},
+		{"PolicySensitiveOnly", core.PolicySensitiveOnly, want{200, 503}},
+		{"Always", core.PolicyAlways, want{503, 503}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newSessEnv(t, func(c *core.Config) { c.SessionPolicy = tc.policy })

@@ -275,7 +275,7 @@ func (a *Authenticator) authenticate(ctx context.Context, r Request, out *contex
 }
 
 // admit is the global middleware's whole decision for one request: it
-// authenticates, applies the session policy Always, and returns the context
+// authenticates, applies the session PolicyAlways, and returns the context
 // to hand on, carrying the principal. With optional set, a request without
 // credentials is admitted anonymously (a bad token is still refused).
 //
@@ -290,7 +290,7 @@ func (a *Authenticator) admit(ctx context.Context, r Request, optional bool) (co
 		a.logRefusal(ctx, err)
 		return ctx, err
 	}
-	if a.cfg.SessionPolicy == Always {
+	if a.cfg.SessionPolicy == PolicyAlways {
 		if err := a.sessions.gate(ctx, p, false); err != nil {
 			a.logRefusal(ctx, err)
 			return ctx, err

@@ -477,7 +477,7 @@ func audienceHas(aud jsontext.Value, want string) bool {
 // of its subject and a subject cutoff at its iat.
 func (b *BackchannelLogout) apply(ctx context.Context, lt *logoutToken) error {
 	now := b.a.cfg.Now()
-	reason, actor := Reason("back-channel logout"), Actor(lt.iss)
+	reason, actor := WithReason("back-channel logout"), WithActor(lt.iss)
 	if lt.sid != "" {
 		return b.publish(ctx, Revocation{SessionID: lt.sid, Subject: lt.sub, Issuer: lt.iss, At: now}, reason, actor)
 	}

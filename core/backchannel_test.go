@@ -229,7 +229,7 @@ func TestBackchannelLogoutApplies(t *testing.T) {
 	})
 	t.Run("sub alone: every session and a cutoff at iat", func(t *testing.T) {
 		e := newBCLEnv(t, core.BackchannelLogoutOptions{})
-		s, _, err := e.store.Create(ctx, core.NewSession{Subject: "alice", Issuer: e.iss.URL})
+		s, _, err := e.store.Create(ctx, core.SessionParams{Subject: "alice", Issuer: e.iss.URL})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func ExampleCause() {
 		PublicKeys: []string{"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----"},
 		Observer: core.ObserverFunc(func(ctx context.Context, e core.Event) {
 			if e.Kind == core.EventRefused {
-				fmt.Printf("observer: %s (%s)\n", e.Reason, e.Cause)
+				fmt.Printf("observer: %s (%s)\n", e.Class, e.Cause)
 			}
 		}),
 		Renderer: func(e *core.Error, realm string) core.Response {

@@ -68,7 +68,7 @@ func TestRefusalCauseIsLoggedWithoutTokenOrClaimValues(t *testing.T) {
 				}
 			}
 			rec.mu.Unlock()
-			if len(evs) != 1 || evs[0].Kind != core.EventRefused || evs[0].Cause != c.cause || evs[0].Reason != c.reason {
+			if len(evs) != 1 || evs[0].Kind != core.EventRefused || evs[0].Cause != c.cause || evs[0].Class != c.reason {
 				t.Errorf("events %+v, want one refusal with cause %q", evs, c.cause)
 			}
 			secrets := append(strings.Split(c.tok, "."), "SECRET", "user-1", "session-1")

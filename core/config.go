@@ -128,7 +128,7 @@ type Config struct {
 	// Sessions checks sessions live (see SessionPolicy). Optional.
 	Sessions SessionChecker
 	// SessionPolicy says which routes get a live session check; default
-	// SensitiveOnly.
+	// PolicySensitiveOnly.
 	SessionPolicy Policy
 	// SessionCheck tunes the live check: timeout, cache, fail-open.
 	SessionCheck SessionCheckOptions
@@ -384,7 +384,7 @@ func (c *Config) normalize() ([]IssuerConfig, error) {
 	if err := c.Claims.normalize(); err != nil {
 		return nil, err
 	}
-	if c.SessionPolicy > Always {
+	if c.SessionPolicy > PolicyAlways {
 		return nil, configErr("SessionPolicy %d is unknown", c.SessionPolicy)
 	}
 	if c.Realm == "" {

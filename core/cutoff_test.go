@@ -44,7 +44,7 @@ func TestSubjectCutoff(t *testing.T) {
 	}
 	err := store.PublishRevocation(context.Background(), core.Revocation{
 		Cutoff: true, Subject: "alice", Issuer: e.iss.URL, At: now.Add(-time.Minute),
-	}, core.Reason("test"))
+	}, core.WithReason("test"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -510,14 +510,14 @@ func checkSessionEndpoint(t *testing.T, tr *wireTransport, code int) (admitted b
 	if tr.got != nil && tr.got.n > backendMaxBody {
 		t.Fatalf("read %d bytes of the answer, cap %d", tr.got.n, backendMaxBody)
 	}
-	admitted = err == nil && st == SessionActive
+	admitted = err == nil && st == StateActive
 	if admitted != (code == http.StatusOK) {
 		t.Fatalf("status %d: state %v, error %v", code, st, err)
 	}
-	if !admitted && st != SessionRevoked {
+	if !admitted && st != StateRevoked {
 		t.Fatalf("state %v with error %v", st, err)
 	}
-	if (code == http.StatusNotFound || code == http.StatusGone) != (err == nil && st == SessionRevoked) {
+	if (code == http.StatusNotFound || code == http.StatusGone) != (err == nil && st == StateRevoked) {
 		t.Fatalf("status %d: state %v, error %v", code, st, err)
 	}
 	if err != nil && (strings.Contains(err.Error(), backendSID) || strings.Contains(err.Error(), "api-key") || strings.Contains(err.Error(), "id.example")) {

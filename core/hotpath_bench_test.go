@@ -79,7 +79,7 @@ func BenchmarkHotPath(b *testing.B) {
 	b.Cleanup(func() { store.Close() })
 	withDeny := newAuth(func(c *core.Config) { c.Sessions = store })
 	for i := range 1000 {
-		s, _, err := store.Create(context.Background(), core.NewSession{Subject: fmt.Sprintf("other-%d", i)})
+		s, _, err := store.Create(context.Background(), core.SessionParams{Subject: fmt.Sprintf("other-%d", i)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -66,7 +66,7 @@ type HTTPSessionOptions struct {
 // rule the body is ignored (read up to MaxBody).
 //
 // It is not a RevocationFeed: with it alone, a revoked session is refused on
-// Sensitive routes (and every route under policy Always), while its JWTs
+// Sensitive routes (and every route under PolicyAlways), while its JWTs
 // stay valid on other routes until they expire.
 type HTTPSessionChecker struct {
 	tmpl               string // URL with the placeholders
@@ -182,7 +182,7 @@ func noRedirectClient(c *http.Client) *http.Client {
 func (c *HTTPSessionChecker) Check(ctx context.Context, sid string) (SessionState, error) {
 	sub, ok := sessionSubject(ctx)
 	if c.needSub && !ok {
-		return SessionRevoked, errors.New("session endpoint needs the subject ({sub}); call CheckSession")
+		return StateRevoked, errors.New("session endpoint needs the subject ({sub}); call CheckSession")
 	}
 	return c.CheckSession(ctx, sub, sid)
 }
@@ -192,12 +192,12 @@ func (c *HTTPSessionChecker) Check(ctx context.Context, sid string) (SessionStat
 // or one longer than 1024 bytes, is answered revoked without a request.
 func (c *HTTPSessionChecker) CheckSession(ctx context.Context, subject, sid string) (SessionState, error) {
 	if !validSessionID(sid) {
-		return SessionRevoked, nil
+		return StateRevoked, nil
 	}
 	u := strings.Replace(c.tmpl, sidPlaceholder, escapeAs(sid, c.sidQuery), 1)
 	if c.needSub {
 		if subject == "" || len(subject) > maxSubjectLen {
-			return SessionRevoked, nil
+			return StateRevoked, nil
 		}
 		// The escaped sid holds no "{": it cannot be taken for {sub}.
 		u = strings.Replace(u, subPlaceholder, escapeAs(subject, c.subQuery), 1)
@@ -206,7 +206,7 @@ func (c *HTTPSessionChecker) CheckSession(ctx context.Context, subject, sid stri
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return SessionRevoked, errors.New("session endpoint: the request cannot be built")
+		return StateRevoked, errors.New("session endpoint: the request cannot be built")
 	}
 	for k, v := range c.header {
 		req.Header[k] = v
@@ -218,28 +218,28 @@ func (c *HTTPSessionChecker) CheckSession(ctx context.Context, subject, sid stri
 	}
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return SessionRevoked, fmt.Errorf("session endpoint: %w", withoutURL(err))
+		return StateRevoked, fmt.Errorf("session endpoint: %w", withoutURL(err))
 	}
 	defer resp.Body.Close()
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusNotFound, http.StatusGone:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
-		return SessionRevoked, nil
+		return StateRevoked, nil
 	default:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
-		return SessionRevoked, fmt.Errorf("session endpoint answered %d", resp.StatusCode)
+		return StateRevoked, fmt.Errorf("session endpoint answered %d", resp.StatusCode)
 	}
 	if c.activeField == "" && !c.nonEmptyArray {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, c.maxBody))
-		return SessionActive, nil
+		return StateActive, nil
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, c.maxBody+1))
 	if err != nil {
-		return SessionRevoked, fmt.Errorf("session endpoint: reading answer: %w", err)
+		return StateRevoked, fmt.Errorf("session endpoint: reading answer: %w", err)
 	}
 	if int64(len(body)) > c.maxBody {
-		return SessionRevoked, fmt.Errorf("session endpoint answer exceeds %d bytes", c.maxBody)
+		return StateRevoked, fmt.Errorf("session endpoint answer exceeds %d bytes", c.maxBody)
 	}
 	return c.readAnswer(body)
 }
@@ -250,28 +250,28 @@ func (c *HTTPSessionChecker) readAnswer(body []byte) (SessionState, error) {
 	if c.nonEmptyArray {
 		v := jsontext.Value(body)
 		if !v.IsValid() || v.Kind() != '[' {
-			return SessionRevoked, errors.New("session endpoint answer is not a JSON array")
+			return StateRevoked, errors.New("session endpoint answer is not a JSON array")
 		}
 		var elems []jsontext.Value
 		if err := json.Unmarshal(body, &elems); err != nil {
-			return SessionRevoked, errors.New("session endpoint answer is not a JSON array")
+			return StateRevoked, errors.New("session endpoint answer is not a JSON array")
 		}
 		if len(elems) == 0 {
-			return SessionRevoked, nil
+			return StateRevoked, nil
 		}
-		return SessionActive, nil
+		return StateActive, nil
 	}
 	active, found, err := lookupBool(body, c.activeField)
 	if err != nil {
-		return SessionRevoked, errors.New("session endpoint answer is not a JSON object")
+		return StateRevoked, errors.New("session endpoint answer is not a JSON object")
 	}
 	if !found {
-		return SessionRevoked, fmt.Errorf("session endpoint answer has no boolean %q", c.activeField)
+		return StateRevoked, fmt.Errorf("session endpoint answer has no boolean %q", c.activeField)
 	}
 	if !active {
-		return SessionRevoked, nil
+		return StateRevoked, nil
 	}
-	return SessionActive, nil
+	return StateActive, nil
 }
 
 // escapeAs escapes s for the query or for one path segment.

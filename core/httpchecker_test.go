@@ -73,9 +73,9 @@ func TestHTTPSessionCheckerAnswers(t *testing.T) {
 		state   core.SessionState
 		unavail bool
 	}{
-		{"200 is active", statusHandler(200, `{"id":"x"}`), core.SessionActive, false},
-		{"200 with an HTML body is active (body ignored, SS-10)", statusHandler(200, "<html>"), core.SessionActive, false},
-		{"200 with an empty body is active", statusHandler(200, ""), core.SessionActive, false},
+		{"200 is active", statusHandler(200, `{"id":"x"}`), core.StateActive, false},
+		{"200 with an HTML body is active (body ignored, SS-10)", statusHandler(200, "<html>"), core.StateActive, false},
+		{"200 with an empty body is active", statusHandler(200, ""), core.StateActive, false},
 		{"200 with a 100 MiB body is active and read only up to the cap", func(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(200)
 			chunk := make([]byte, 1<<20)
@@ -84,9 +84,9 @@ func TestHTTPSessionCheckerAnswers(t *testing.T) {
 					return
 				}
 			}
-		}, core.SessionActive, false},
-		{"404 is revoked", statusHandler(404, ""), core.SessionRevoked, false},
-		{"410 is revoked", statusHandler(410, ""), core.SessionRevoked, false},
+		}, core.StateActive, false},
+		{"404 is revoked", statusHandler(404, ""), core.StateRevoked, false},
+		{"410 is revoked", statusHandler(410, ""), core.StateRevoked, false},
 		{"401 is unavailable", statusHandler(401, ""), 0, true},
 		{"403 is unavailable", statusHandler(403, ""), 0, true},
 		{"429 is unavailable", statusHandler(429, ""), 0, true},
@@ -147,7 +147,7 @@ func TestHTTPSessionCheckerSessionIDInjection(t *testing.T) {
 	c := newHTTPChecker(t, stub.URL, nil)
 	for _, sid := range []string{"", "a/b", "..", "../admin", "a?b", "a#b", "%2F", "a%2Fb", "a\r\nb", "{", "}", "*", "a b", strings.Repeat("x", 257)} {
 		st, err := c.Check(context.Background(), sid)
-		if err != nil || st != core.SessionRevoked {
+		if err != nil || st != core.StateRevoked {
 			t.Errorf("CL-16: sid %q: %v, %v; want revoked without a request", sid, st, err)
 		}
 	}
@@ -155,7 +155,7 @@ func TestHTTPSessionCheckerSessionIDInjection(t *testing.T) {
 		t.Fatalf("CL-16: the session server received %v", uris)
 	}
 	const odd = "Abc-09_x.y~z:w"
-	if st, err := c.Check(context.Background(), odd); err != nil || st != core.SessionActive {
+	if st, err := c.Check(context.Background(), odd); err != nil || st != core.StateActive {
 		t.Fatal(st, err)
 	}
 	uris, _ := stub.requests()

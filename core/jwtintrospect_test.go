@@ -112,7 +112,7 @@ func TestJWTIntrospectedOnSensitiveRoute(t *testing.T) {
 		t.Fatalf("plain route: %d, want 200", st)
 	}
 	if n := e.stub.calls.Load(); n != 2 {
-		t.Fatalf("a plain route made an introspection call (%d calls), want none under SensitiveOnly", n)
+		t.Fatalf("a plain route made an introspection call (%d calls), want none under PolicySensitiveOnly", n)
 	}
 
 	e.revoke(tok) // RFC 7009 at the issuer: only introspection can tell
@@ -256,7 +256,7 @@ func TestJWTIntrospectionAnswerForAnotherSubject(t *testing.T) {
 
 func TestJWTIntrospectionPolicyAlways(t *testing.T) {
 	// Always needs a live check; introspection alone is one.
-	e := newJWTIntrospection(t, func(c *core.Config) { c.SessionPolicy = core.Always })
+	e := newJWTIntrospection(t, func(c *core.Config) { c.SessionPolicy = core.PolicyAlways })
 	tok := e.iss.Token(authtest.Claims{"sid": nil})
 	if st, _ := e.status(tok, false); st != 200 {
 		t.Fatalf("active: %d, want 200", st)
@@ -286,9 +286,9 @@ func TestJWTIntrospectionConfig(t *testing.T) {
 		t.Fatalf("TokenIntrospection without Issuer: %v, want a config error naming it", err)
 	}
 	cfg := iss.Config()
-	cfg.TokenIntrospection, cfg.SessionPolicy = in, core.Never
+	cfg.TokenIntrospection, cfg.SessionPolicy = in, core.PolicyNever
 	if _, err = core.New(context.Background(), cfg); !errors.Is(err, core.ErrConfig) || !strings.Contains(err.Error(), "Never") {
-		t.Fatalf("TokenIntrospection with policy Never: %v, want a config error", err)
+		t.Fatalf("TokenIntrospection with PolicyNever: %v, want a config error", err)
 	}
 }
 

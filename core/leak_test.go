@@ -161,7 +161,7 @@ func TestLeakMemoryStoreSweeperEndsOnClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s, tok, err := m.Create(context.Background(), core.NewSession{Subject: "u1"})
+		s, tok, err := m.Create(context.Background(), core.SessionParams{Subject: "u1"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestLeakMemoryStoreSweeperEndsOnClose(t *testing.T) {
 			closeWithin(t, "Close", a.Close)
 		} else {
 			closeWithin(t, "Close", a.Close)
-			s2, _, err := m.Create(context.Background(), core.NewSession{Subject: "u2"})
+			s2, _, err := m.Create(context.Background(), core.SessionParams{Subject: "u2"})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -198,7 +198,7 @@ func (h hangingChecker) Check(ctx context.Context, sid string) (core.SessionStat
 	default:
 	}
 	<-ctx.Done()
-	return core.SessionRevoked, ctx.Err()
+	return core.StateRevoked, ctx.Err()
 }
 
 // A live session check in flight (the shared call's goroutine) and the
@@ -212,7 +212,7 @@ func TestLeakSessionCheckInFlightEnds(t *testing.T) {
 		cfg := iss.Config()
 		cfg.JWKSURL = iss.JWKSURL()
 		cfg.Logger, cfg.Now = quiet, clock
-		cfg.SessionPolicy, cfg.Sessions = core.Always, chk
+		cfg.SessionPolicy, cfg.Sessions = core.PolicyAlways, chk
 		cfg.SessionCheck.Timeout = 100 * time.Millisecond
 		return cfg
 	}())
@@ -264,7 +264,7 @@ func TestLeakCloseEndsSessionCheckInFlight(t *testing.T) {
 		cfg := iss.Config()
 		cfg.JWKSURL = iss.JWKSURL()
 		cfg.Logger, cfg.Now = quiet, clock
-		cfg.SessionPolicy, cfg.Sessions = core.Always, chk
+		cfg.SessionPolicy, cfg.Sessions = core.PolicyAlways, chk
 		cfg.SessionCheck.Timeout = 30 * time.Second // longer than goleak waits
 		return cfg
 	}())
@@ -303,9 +303,9 @@ func TestLeakFailedNewLeavesNothing(t *testing.T) {
 	t.Run("session policy refused after the issuers started", func(t *testing.T) {
 		ignore := goleak.IgnoreCurrent()
 		_, err := core.New(context.Background(), core.Config{Logger: quiet, Now: clock,
-			Issuer: good.URL, Audience: []string{"a"}, JWKSURL: good.JWKSURL(), SessionPolicy: core.Always})
+			Issuer: good.URL, Audience: []string{"a"}, JWKSURL: good.JWKSURL(), SessionPolicy: core.PolicyAlways})
 		if err == nil {
-			t.Fatal("policy Always without a checker was accepted")
+			t.Fatal("PolicyAlways without a checker was accepted")
 		}
 		noLeaks(t, ignore)
 	})
@@ -323,7 +323,7 @@ func TestLeakFailedNewLeavesNothing(t *testing.T) {
 		if err == nil {
 			t.Fatal("New succeeded with a feed that refused to subscribe")
 		}
-		s, _, err := m.Create(context.Background(), core.NewSession{Subject: "u1"})
+		s, _, err := m.Create(context.Background(), core.SessionParams{Subject: "u1"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,7 +77,7 @@ func notFound() error {
 
 // Create opens a session for ns.Subject and returns a copy of it and its
 // opaque token.
-func (m *MemoryStore) Create(ctx context.Context, ns NewSession) (*Session, string, error) {
+func (m *MemoryStore) Create(ctx context.Context, ns SessionParams) (*Session, string, error) {
 	if ns.Subject == "" {
 		return nil, "", errors.New("authgate: NewSession.Subject is empty")
 	}
@@ -233,17 +233,17 @@ func (m *MemoryStore) Touch(ctx context.Context, sid string) error {
 // (throttled). It never fails: the memory store cannot be unreachable.
 func (m *MemoryStore) Check(ctx context.Context, sid string) (SessionState, error) {
 	if !validSessionID(sid) {
-		return SessionRevoked, nil
+		return StateRevoked, nil
 	}
 	now := m.opts.Now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	ms := m.liveLocked(sid, now)
 	if ms == nil {
-		return SessionRevoked, nil
+		return StateRevoked, nil
 	}
 	m.touchLocked(ms, now)
-	return SessionActive, nil
+	return StateActive, nil
 }
 
 // AuthenticateOpaque looks the token up by its SHA-256 and returns a copy of

@@ -23,13 +23,13 @@ func ExampleMemoryStore() {
 	})
 	defer store.Close()
 
-	s, _, _ := store.Create(ctx, core.NewSession{Subject: "user-42"})
+	s, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-42"})
 	st, _ := store.Check(ctx, s.ID)
-	fmt.Println("active:", st == core.SessionActive)
+	fmt.Println("active:", st == core.StateActive)
 
-	n, _ := store.RevokeSubject(ctx, "user-42", core.Reason("password changed"), core.Actor("user-42"))
+	n, _ := store.RevokeSubject(ctx, "user-42", core.WithReason("password changed"), core.WithActor("user-42"))
 	st, _ = store.Check(ctx, s.ID)
-	fmt.Println("ended:", n, "active:", st == core.SessionActive)
+	fmt.Println("ended:", n, "active:", st == core.StateActive)
 	// Output:
 	// active: true
 	// audit: user-42 revoked (password changed) by user-42
@@ -48,13 +48,13 @@ func ExampleMemoryStore_opaqueTokens() {
 	}
 	defer auth.Close()
 
-	s, token, _ := store.Create(ctx, core.NewSession{Subject: "user-42", Scopes: []string{"orders:read"}})
+	s, token, _ := store.Create(ctx, core.SessionParams{Subject: "user-42", Scopes: []string{"orders:read"}})
 	r := httptest.NewRequest("GET", "/orders", nil)
 	r.Header.Set("Authorization", "Bearer "+token)
 	p, err := auth.Authenticate(ctx, sessReq{r})
 	fmt.Println(p.Subject, p.Kind, p.HasScope("orders:read"), err)
 
-	store.Revoke(ctx, s.ID, core.Reason("logout"))
+	store.Revoke(ctx, s.ID, core.WithReason("logout"))
 	_, err = auth.Authenticate(ctx, sessReq{r})
 	fmt.Println(errors.Is(err, core.ErrSessionRevoked), adapter.Render(auth, err).Status)
 	// Output:

@@ -60,7 +60,7 @@ func TestMemoryStoreSweepRemovesExpiredSessions(t *testing.T) {
 	m := core.NewMemoryStore(core.StoreOptions{IdleTimeout: time.Minute, Now: clk.Now, Audit: &storetest.AuditRecorder{}})
 	defer m.Close()
 	for range 10 {
-		if _, _, err := m.Create(context.Background(), core.NewSession{Subject: "a"}); err != nil {
+		if _, _, err := m.Create(context.Background(), core.SessionParams{Subject: "a"}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -77,7 +77,7 @@ func TestMemoryStoreSweepRemovesExpiredSessions(t *testing.T) {
 func TestMemoryStoreClosedRefusesCreate(t *testing.T) {
 	m := core.NewMemoryStore(core.StoreOptions{})
 	m.Close()
-	if _, _, err := m.Create(context.Background(), core.NewSession{Subject: "a"}); err == nil {
+	if _, _, err := m.Create(context.Background(), core.SessionParams{Subject: "a"}); err == nil {
 		t.Fatal("Create on a closed store succeeded")
 	}
 }
@@ -89,8 +89,8 @@ func TestSlogAuditIsTheDefault(t *testing.T) {
 	defer slog.SetDefault(prev)
 	m := core.NewMemoryStore(core.StoreOptions{})
 	defer m.Close()
-	s, tok, _ := m.Create(context.Background(), core.NewSession{Subject: "user-9"})
-	if err := m.Revoke(context.Background(), s.ID, core.Reason("password changed"), core.Actor("admin-1")); err != nil {
+	s, tok, _ := m.Create(context.Background(), core.SessionParams{Subject: "user-9"})
+	if err := m.Revoke(context.Background(), s.ID, core.WithReason("password changed"), core.WithActor("admin-1")); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()

@@ -60,7 +60,7 @@ const (
 	// cache hits through it instead.
 	EventAuthenticated EventKind = iota + 1
 	// EventRefused: Authenticate, Admit or Require refused a request.
-	// Reason (a class from [ReasonOf]), Cause (why, see [Cause]) and Status. A request that an Optional
+	// Reason (a class from [ClassOf]), Cause (why, see [Cause]) and Status. A request that an Optional
 	// middleware admits anonymously is not refused.
 	EventRefused
 	// EventSessionCheck: the session policy decided on a session. Outcome,
@@ -137,35 +137,35 @@ type SessionOutcome uint8
 
 // Session outcomes.
 const (
-	// SessionOutcomeActive: the session checker confirmed the session live.
-	SessionOutcomeActive SessionOutcome = iota + 1
-	// SessionOutcomeCached: a recent positive answer was reused
+	// OutcomeActive: the session checker confirmed the session live.
+	OutcomeActive SessionOutcome = iota + 1
+	// OutcomeCached: a recent positive answer was reused
 	// (SessionCheckOptions.CacheTTL, SensitiveCacheTTL); no backend call.
-	SessionOutcomeCached
-	// SessionOutcomeRevoked: the session is revoked or unknown (from the
+	OutcomeCached
+	// OutcomeRevoked: the session is revoked or unknown (from the
 	// checker, the negative cache or the deny set).
-	SessionOutcomeRevoked
-	// SessionOutcomeError: the checker failed, timed out, was too busy or
+	OutcomeRevoked
+	// OutcomeError: the checker failed, timed out, was too busy or
 	// is missing; the request is refused (503, or 500 when none is
 	// configured).
-	SessionOutcomeError
-	// SessionOutcomeFailOpen: the checker failed, and a session confirmed
+	OutcomeError
+	// OutcomeFailOpen: the checker failed, and a session confirmed
 	// within SessionCheckOptions.MaxStale was accepted.
-	SessionOutcomeFailOpen
+	OutcomeFailOpen
 )
 
 // String returns "active", "cached", "revoked", "error" or "fail_open".
 func (o SessionOutcome) String() string {
 	switch o {
-	case SessionOutcomeActive:
+	case OutcomeActive:
 		return "active"
-	case SessionOutcomeCached:
+	case OutcomeCached:
 		return "cached"
-	case SessionOutcomeRevoked:
+	case OutcomeRevoked:
 		return "revoked"
-	case SessionOutcomeError:
+	case OutcomeError:
 		return "error"
-	case SessionOutcomeFailOpen:
+	case OutcomeFailOpen:
 		return "fail_open"
 	}
 	return "unknown"
@@ -185,8 +185,8 @@ type Event struct {
 	// Cache says whether the verified-token cache served the token.
 	Cache CacheResult
 
-	// Reason is the refusal class (see [ReasonOf]); Status the HTTP status.
-	Reason string
+	// Class is the refusal class (see [ClassOf]); Status the HTTP status.
+	Class  string
 	Status int
 	// Cause says why, for an operator (see [Cause]): e.g. "aud names no
 	// accepted audience". It never holds token bytes or claim values, but it
@@ -226,25 +226,25 @@ type Event struct {
 	SessionID string
 }
 
-// Refusal reason classes, one per sentinel error, as [ReasonOf] returns them.
+// Refusal reason classes, one per sentinel error, as [ClassOf] returns them.
 const (
-	ReasonNoToken           = "no_token"
-	ReasonInvalidRequest    = "invalid_request"
-	ReasonInvalidToken      = "invalid_token"
-	ReasonTokenExpired      = "token_expired"
-	ReasonSessionRevoked    = "session_revoked"
-	ReasonInsufficientScope = "insufficient_scope"
-	ReasonForbidden         = "forbidden"
-	ReasonCrossOrigin       = "cross_origin"
-	ReasonUnavailable       = "unavailable"
-	ReasonMisconfigured     = "misconfigured"
+	ClassNoToken           = "no_token"
+	ClassInvalidRequest    = "invalid_request"
+	ClassInvalidToken      = "invalid_token"
+	ClassTokenExpired      = "token_expired"
+	ClassSessionRevoked    = "session_revoked"
+	ClassInsufficientScope = "insufficient_scope"
+	ClassForbidden         = "forbidden"
+	ClassCrossOrigin       = "cross_origin"
+	ClassUnavailable       = "unavailable"
+	ClassMisconfigured     = "misconfigured"
 )
 
-// ReasonOf returns the reason class of an error of authgate: a short fixed
+// ClassOf returns the reason class of an error of authgate: a short fixed
 // string naming its sentinel, e.g. "token_expired". It says nothing of the
 // token. Errors that are not authgate's are "invalid_token", as they are
 // rendered.
-func ReasonOf(err error) string {
+func ClassOf(err error) string {
 	if err == nil {
 		return ""
 	}
@@ -257,7 +257,7 @@ func ReasonOf(err error) string {
 			return reasonOfKind(k)
 		}
 	}
-	return ReasonInvalidToken
+	return ClassInvalidToken
 }
 
 var sentinels = []error{ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrTokenExpired, ErrSessionRevoked,
@@ -266,25 +266,25 @@ var sentinels = []error{ErrNoToken, ErrInvalidRequest, ErrInvalidToken, ErrToken
 func reasonOfKind(kind error) string {
 	switch kind {
 	case ErrNoToken:
-		return ReasonNoToken
+		return ClassNoToken
 	case ErrInvalidRequest:
-		return ReasonInvalidRequest
+		return ClassInvalidRequest
 	case ErrTokenExpired:
-		return ReasonTokenExpired
+		return ClassTokenExpired
 	case ErrSessionRevoked:
-		return ReasonSessionRevoked
+		return ClassSessionRevoked
 	case ErrInsufficientScope:
-		return ReasonInsufficientScope
+		return ClassInsufficientScope
 	case ErrForbidden:
-		return ReasonForbidden
+		return ClassForbidden
 	case ErrCrossOrigin:
-		return ReasonCrossOrigin
+		return ClassCrossOrigin
 	case ErrUnavailable:
-		return ReasonUnavailable
+		return ClassUnavailable
 	case ErrMisconfigured:
-		return ReasonMisconfigured
+		return ClassMisconfigured
 	}
-	return ReasonInvalidToken
+	return ClassInvalidToken
 }
 
 // observe hands e to the observer, recovering a panic (OP-05). Callers
@@ -351,7 +351,7 @@ func (a *Authenticator) refused(ctx context.Context, err error) {
 			slog.Int("status", e.Status), slog.String("reason", reason), slog.String("cause", cause))
 	}
 	if a.obs != nil {
-		a.observe(ctx, Event{Kind: EventRefused, Reason: reason, Status: e.Status, Cause: cause})
+		a.observe(ctx, Event{Kind: EventRefused, Class: reason, Status: e.Status, Cause: cause})
 	}
 }
 

@@ -19,7 +19,7 @@ func ExampleObserverFunc() {
 		PublicKeys: []string{"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----"},
 		Observer: core.ObserverFunc(func(ctx context.Context, e core.Event) {
 			if e.Kind == core.EventRefused {
-				fmt.Println(e.Kind, e.Reason, e.Status)
+				fmt.Println(e.Kind, e.Class, e.Status)
 			}
 		}),
 	}

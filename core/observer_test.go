@@ -94,7 +94,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 			return err
 		},
 			core.EventRefused, func(t *testing.T, ev core.Event) {
-				if ev.Reason != core.ReasonNoToken || ev.Status != 401 {
+				if ev.Class != core.ClassNoToken || ev.Status != 401 {
 					t.Fatalf("%+v", ev)
 				}
 			}, 1},
@@ -103,7 +103,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 			_, err := e.do(ctx, e.iss.Token(authtest.Claims{"iat": now.Add(-2 * time.Hour).Unix(), "exp": now.Add(-time.Hour).Unix()}), false)
 			return err
 		}, core.EventRefused, func(t *testing.T, ev core.Event) {
-			if ev.Reason != core.ReasonTokenExpired || ev.Status != 401 {
+			if ev.Class != core.ClassTokenExpired || ev.Status != 401 {
 				t.Fatalf("%+v", ev)
 			}
 		}, 1},
@@ -111,7 +111,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 			_, err := e.do(ctx, tok[:len(tok)-6]+"AAAAAA", false)
 			return err
 		}, core.EventRefused, func(t *testing.T, ev core.Event) {
-			if ev.Reason != core.ReasonInvalidToken || ev.Status != 401 {
+			if ev.Class != core.ClassInvalidToken || ev.Status != 401 {
 				t.Fatalf("%+v", ev)
 			}
 		}, 1},
@@ -125,7 +125,7 @@ func TestObserverAuthenticatedAndRefused(t *testing.T) {
 			rec.take(core.EventAuthenticated)
 			return core.Require(c, core.Requirements{Scopes: []string{"admin"}})
 		}, core.EventRefused, func(t *testing.T, ev core.Event) {
-			if ev.Reason != core.ReasonInsufficientScope || ev.Status != 403 {
+			if ev.Class != core.ClassInsufficientScope || ev.Status != 403 {
 				t.Fatalf("%+v", ev)
 			}
 		}, 1},
@@ -165,22 +165,22 @@ func TestObserverSessionCheckOutcomes(t *testing.T) {
 		want    core.SessionOutcome
 		status  int
 	}{
-		{"a live active answer", nil, nil, core.SessionOutcomeActive, 200},
-		{"a live revoked answer", nil, func(e *sessEnv, _ string) { e.checker.revoke("s-1") }, core.SessionOutcomeRevoked, 401},
+		{"a live active answer", nil, nil, core.OutcomeActive, 200},
+		{"a live revoked answer", nil, func(e *sessEnv, _ string) { e.checker.revoke("s-1") }, core.OutcomeRevoked, 401},
 		{"a failing backend", nil, func(e *sessEnv, _ string) {
 			e.checker.set(func(f *stubChecker) { f.err = errors.New("redis: connection refused") })
-		}, core.SessionOutcomeError, 503},
+		}, core.OutcomeError, 503},
 		{"a reused answer", func(c *core.Config) { c.SessionCheck.SensitiveCacheTTL = time.Minute }, func(e *sessEnv, tok string) {
 			if _, err := e.do(context.Background(), tok, true); err != nil {
 				e.t.Fatal(err)
 			}
-		}, core.SessionOutcomeCached, 200},
+		}, core.OutcomeCached, 200},
 		{"SS-14 fail-open within MaxStale", func(c *core.Config) { c.SessionCheck.MaxStale = time.Minute }, func(e *sessEnv, tok string) {
 			if _, err := e.do(context.Background(), tok, true); err != nil {
 				e.t.Fatal(err)
 			}
 			e.checker.set(func(f *stubChecker) { f.err = errors.New("down") })
-		}, core.SessionOutcomeFailOpen, 200},
+		}, core.OutcomeFailOpen, 200},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -208,7 +208,7 @@ func TestObserverSessionCheckOutcomes(t *testing.T) {
 			if ev.Outcome != c.want || !ev.Sensitive || ev.Issuer != e.iss.URL || ev.SessionID != "s-1" || ev.Start.IsZero() {
 				t.Fatalf("got %+v, want outcome %v", ev, c.want)
 			}
-			if (ev.Err != nil) != (c.want == core.SessionOutcomeError) {
+			if (ev.Err != nil) != (c.want == core.OutcomeError) {
 				t.Fatalf("Err %v for outcome %v", ev.Err, ev.Outcome)
 			}
 		})
@@ -347,7 +347,7 @@ func TestLogsAndEventsHoldNoTokenOrIdentity(t *testing.T) {
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	for _, ev := range rec.events {
-		txt := ev.Reason
+		txt := ev.Class
 		if ev.Err != nil {
 			txt += ev.Err.Error()
 		}
@@ -378,8 +378,8 @@ func TestReasonOf(t *testing.T) {
 		{errors.New("some other error"), "invalid_token"},
 	}
 	for _, c := range cases {
-		if got := core.ReasonOf(c.err); got != c.want {
-			t.Errorf("ReasonOf(%v) = %q, want %q", c.err, got, c.want)
+		if got := core.ClassOf(c.err); got != c.want {
+			t.Errorf("ClassOf(%v) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
-	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/storetest"
 )
 
@@ -49,7 +49,7 @@ func (e *opaqueEnv) authenticate(tok string) (*core.Principal, error) {
 
 func TestOpaqueTokenBecomesPrincipal(t *testing.T) {
 	e := newOpaqueEnv(t, nil)
-	s, tok, err := e.store.Create(context.Background(), core.NewSession{Subject: "user-42", Scopes: []string{"orders:read"}, Roles: []string{"admin"}, Tenant: "acme"})
+	s, tok, err := e.store.Create(context.Background(), core.SessionParams{Subject: "user-42", Scopes: []string{"orders:read"}, Roles: []string{"admin"}, Tenant: "acme"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,12 +74,12 @@ func TestOpaqueTokenBecomesPrincipal(t *testing.T) {
 func TestOpaqueRefusalsAreIdentical(t *testing.T) {
 	e := newOpaqueEnv(t, nil)
 	ctx := context.Background()
-	_, revokedTok, _ := e.store.Create(ctx, core.NewSession{Subject: "a"})
+	_, revokedTok, _ := e.store.Create(ctx, core.SessionParams{Subject: "a"})
 	sRev, _ := e.store.List(ctx, "a")
 	if err := e.store.Revoke(ctx, sRev[0].ID); err != nil {
 		t.Fatal(err)
 	}
-	_, expiredTok, _ := e.store.Create(ctx, core.NewSession{Subject: "b"})
+	_, expiredTok, _ := e.store.Create(ctx, core.SessionParams{Subject: "b"})
 	e.clock.Advance(31 * time.Minute)
 	unknownTok, _ := storekit.NewOpaqueToken()
 	var bodies [][]byte
@@ -116,8 +116,8 @@ func TestOpaqueBackendErrorIs503(t *testing.T) {
 
 func TestOpaqueSensitiveRouteNeedsNoSecondLookup(t *testing.T) {
 	checker := &stubChecker{}
-	e := newOpaqueEnv(t, func(c *core.Config) { c.Sessions = checker; c.SessionPolicy = core.Always })
-	_, tok, _ := e.store.Create(context.Background(), core.NewSession{Subject: "a"})
+	e := newOpaqueEnv(t, func(c *core.Config) { c.Sessions = checker; c.SessionPolicy = core.PolicyAlways })
+	_, tok, _ := e.store.Create(context.Background(), core.SessionParams{Subject: "a"})
 	r := httptest.NewRequest("POST", "/", nil)
 	r.Header.Set("Authorization", "Bearer "+tok)
 	ctx, err := adapter.Admit(e.auth, context.Background(), sessReq{r}, false)
@@ -138,7 +138,7 @@ func TestMemoryStoreFeedsTheDenySetAutomatically(t *testing.T) {
 	store := core.NewMemoryStore(core.StoreOptions{Now: clk.Now, Audit: &storetest.AuditRecorder{}})
 	defer store.Close()
 	ctx := context.Background()
-	old, _, _ := store.Create(ctx, core.NewSession{Subject: "user-1"})
+	old, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-1"})
 	if err := store.Revoke(ctx, old.ID); err != nil { // before the authenticator exists
 		t.Fatal(err)
 	}
@@ -153,12 +153,12 @@ func TestMemoryStoreFeedsTheDenySetAutomatically(t *testing.T) {
 	if _, err := e.do(ctx, e.token(old.ID), false); !errors.Is(err, core.ErrSessionRevoked) {
 		t.Fatalf("a revocation from before New was not replayed: %v", err)
 	}
-	s, _, _ := store.Create(ctx, core.NewSession{Subject: "user-1"})
+	s, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-1"})
 	tok := e.token(s.ID)
 	if _, err := e.do(ctx, tok, true); err != nil {
 		t.Fatal(err)
 	}
-	if err := store.Revoke(ctx, s.ID, core.Reason("logout")); err != nil {
+	if err := store.Revoke(ctx, s.ID, core.WithReason("logout")); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.do(ctx, tok, false); !errors.Is(err, core.ErrSessionRevoked) {

@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
-	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storekit"
 )
 
 // What real identity providers need (issue 16): nested claim names, scope
@@ -313,7 +313,7 @@ func TestHTTPSessionCheckerSubjectAndQuery(t *testing.T) {
 	}
 	const sub = "auth0|a b&c=d/é?#"
 	st, err := c.CheckSession(context.Background(), sub, "Sess:1~x.y")
-	if err != nil || st != core.SessionActive {
+	if err != nil || st != core.StateActive {
 		t.Fatal(st, err)
 	}
 	r := last.Load()
@@ -328,7 +328,7 @@ func TestHTTPSessionCheckerSubjectAndQuery(t *testing.T) {
 	// An unusable subject or sid is revoked without a request.
 	n := last.Load()
 	for _, tc := range [][2]string{{"", "s-1"}, {strings.Repeat("x", 1025), "s-1"}, {"u", "a/b"}} {
-		if st, err := c.CheckSession(context.Background(), tc[0], tc[1]); err != nil || st != core.SessionRevoked {
+		if st, err := c.CheckSession(context.Background(), tc[0], tc[1]); err != nil || st != core.StateRevoked {
 			t.Errorf("%q: %v %v", tc, st, err)
 		}
 	}
@@ -341,7 +341,7 @@ func TestHTTPSessionCheckerSubjectAndQuery(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st, err := c.CheckSession(context.Background(), "a/b c", "s-1"); err != nil || st != core.SessionActive {
+	if st, err := c.CheckSession(context.Background(), "a/b c", "s-1"); err != nil || st != core.StateActive {
 		t.Fatal(st, err)
 	}
 	if r := last.Load(); r.URL.EscapedPath() != "/users/a%2Fb%20c/sessions/s-1" {
@@ -406,11 +406,11 @@ func TestHTTPSessionCheckerJSONRules(t *testing.T) {
 		st, err := c.Check(context.Background(), "s-1")
 		got := unknown
 		switch {
-		case err == nil && st == core.SessionActive:
+		case err == nil && st == core.StateActive:
 			got = alive
-		case err == nil && st == core.SessionRevoked:
+		case err == nil && st == core.StateRevoked:
 			got = revoked
-		case err != nil && st != core.SessionRevoked:
+		case err != nil && st != core.StateRevoked:
 			t.Fatalf("error %v with state %v", err, st)
 		}
 		if got != want {

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
-	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storekit"
 )
 
 // Regression tests for the schedules of issue 14 ("Revocation that cannot
@@ -187,16 +187,16 @@ func (c *blockingChecker) Check(ctx context.Context, sid string) (core.SessionSt
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return core.SessionRevoked, ctx.Err()
+			return core.StateRevoked, ctx.Err()
 		}
 	}
 	if c.failing.Load() {
-		return core.SessionRevoked, fmt.Errorf("backend down")
+		return core.StateRevoked, fmt.Errorf("backend down")
 	}
 	if rev {
-		return core.SessionRevoked, nil
+		return core.StateRevoked, nil
 	}
-	return core.SessionActive, nil
+	return core.StateActive, nil
 }
 
 // Schedule 5: with MaxStale set, saturating MaxInFlight (with checks of

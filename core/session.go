@@ -9,18 +9,18 @@ import (
 // Policy says which routes get a live session check.
 type Policy uint8
 
-// Session policies. The zero value is SensitiveOnly.
+// Session policies. The zero value is PolicySensitiveOnly.
 const (
-	// SensitiveOnly checks the session live on routes marked Sensitive only;
+	// PolicySensitiveOnly checks the session live on routes marked Sensitive only;
 	// other routes trust the token (and the deny set) alone. The default.
-	SensitiveOnly Policy = iota
-	// Never makes no live check, not even on Sensitive routes: tokens are
+	PolicySensitiveOnly Policy = iota
+	// PolicyNever makes no live check, not even on Sensitive routes: tokens are
 	// trusted until exp, except for session ids a RevocationFeed reported.
-	Never
-	// Always checks the session on every authenticated request; answers may
+	PolicyNever
+	// PolicyAlways checks the session on every authenticated request; answers may
 	// be reused from the cache for SessionCheckOptions.CacheTTL on routes
 	// that are not Sensitive.
-	Always
+	PolicyAlways
 )
 
 // SessionState is a session checker's answer.
@@ -28,10 +28,10 @@ type SessionState uint8
 
 // Session states.
 const (
-	// SessionRevoked means revoked, expired or unknown: the token is refused.
-	SessionRevoked SessionState = iota
-	// SessionActive means the session is alive.
-	SessionActive
+	// StateRevoked means revoked, expired or unknown: the token is refused.
+	StateRevoked SessionState = iota
+	// StateActive means the session is alive.
+	StateActive
 )
 
 // SessionChecker answers whether a session is still alive. It returns an error
@@ -157,7 +157,7 @@ type SessionCheckOptions struct {
 	// Timeout bounds one live check; default 3s, at most 30s.
 	Timeout time.Duration
 	// CacheTTL lets a positive answer be reused on routes that are not
-	// Sensitive (policy Always); default 0 (no reuse), at most 1h. A session
+	// Sensitive (PolicyAlways); default 0 (no reuse), at most 1h. A session
 	// revoked at a backend without a revocation feed may then be accepted on
 	// those routes for up to CacheTTL.
 	CacheTTL time.Duration
@@ -263,8 +263,8 @@ func (o StoreOptions) Deadline(created, lastSeen time.Time) time.Time {
 	return end
 }
 
-// NewSession is what a store's Create needs to open a session.
-type NewSession struct {
+// SessionParams is what a store's Create needs to open a session.
+type SessionParams struct {
 	// Subject is the user; required.
 	Subject string
 	// Issuer is the issuer of the tokens that will name the session ("" when
@@ -287,7 +287,7 @@ type SessionStore interface {
 	// from crypto/rand, base64url. The store keeps only the token's SHA-256.
 	// At the cap it evicts the oldest session or fails with
 	// ErrTooManySessions, as StoreOptions says.
-	Create(ctx context.Context, ns NewSession) (s *Session, token string, err error)
+	Create(ctx context.Context, ns SessionParams) (s *Session, token string, err error)
 	// Get returns a live session; an unknown, revoked or expired one is an
 	// error wrapping ErrSessionRevoked.
 	Get(ctx context.Context, sid string) (*Session, error)
@@ -318,11 +318,11 @@ type RevokeOptions struct {
 	Actor  string
 }
 
-// Reason records why a session was revoked ("password changed").
-func Reason(s string) RevokeOption { return func(o *RevokeOptions) { o.Reason = s } }
+// WithReason records why a session was revoked ("password changed").
+func WithReason(s string) RevokeOption { return func(o *RevokeOptions) { o.Reason = s } }
 
-// Actor records who revoked a session (an admin id, "user", "system").
-func Actor(s string) RevokeOption { return func(o *RevokeOptions) { o.Actor = s } }
+// WithActor records who revoked a session (an admin id, "user", "system").
+func WithActor(s string) RevokeOption { return func(o *RevokeOptions) { o.Actor = s } }
 
 // NewRevokeOptions applies opts, for store implementations.
 func newRevokeOptions(opts ...RevokeOption) RevokeOptions {

@@ -95,12 +95,12 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 		hasChecker = hasChecker || is.cfg.Sessions != nil || is.cfg.TokenIntrospection != nil
 	}
 	for _, is := range a.issuers {
-		if is.cfg.TokenIntrospection != nil && cfg.SessionPolicy == Never {
-			return nil, configErr("issuer %q has TokenIntrospection but SessionPolicy is Never, which makes no live check: it would never be called", is.cfg.Issuer)
+		if is.cfg.TokenIntrospection != nil && cfg.SessionPolicy == PolicyNever {
+			return nil, configErr("issuer %q has TokenIntrospection but SessionPolicy is PolicyNever, which makes no live check: it would never be called", is.cfg.Issuer)
 		}
 	}
-	if cfg.SessionPolicy == Always && !hasChecker && len(a.issuers) > 0 {
-		return nil, configErr("SessionPolicy Always needs a session checker: set Sessions (e.g. a MemoryStore) or use SensitiveOnly")
+	if cfg.SessionPolicy == PolicyAlways && !hasChecker && len(a.issuers) > 0 {
+		return nil, configErr("SessionPolicy PolicyAlways needs a session checker: set Sessions (e.g. a MemoryStore) or use PolicySensitiveOnly")
 	}
 
 	retention := denyRetention(cfg.MaxTokenLifetime, cfg.Leeway)
@@ -261,11 +261,11 @@ func (s *sessionPolicy) denied(ctx context.Context, p *Principal) error {
 }
 
 // gate runs the live session check for p when the policy asks for one:
-// Never: no check; SensitiveOnly: on sensitive routes; Always: on every
-// request (Admit calls it with sensitive false).
+// PolicyNever: no check; PolicySensitiveOnly: on sensitive routes; PolicyAlways: on every
+// request (admit calls it with sensitive false).
 func (s *sessionPolicy) gate(ctx context.Context, p *Principal, sensitive bool) error {
 	switch {
-	case s.policy == Never, s.policy == SensitiveOnly && !sensitive:
+	case s.policy == PolicyNever, s.policy == PolicySensitiveOnly && !sensitive:
 		return nil
 	}
 	return s.check(ctx, p, sensitive)
@@ -283,7 +283,7 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 	if out != 0 {
 		e := Event{Kind: EventSessionCheck, Outcome: out, Sensitive: sensitive, Issuer: p.Issuer,
 			Start: start, Duration: time.Since(start), Subject: p.Subject, SessionID: p.SessionID}
-		if out == SessionOutcomeError {
+		if out == OutcomeError {
 			e.Err = redact(err)
 		}
 		s.a.observe(ctx, e)
@@ -293,7 +293,7 @@ func (s *sessionPolicy) check(ctx context.Context, p *Principal, sensitive bool)
 
 // decide confirms p's session: from a live lookup made earlier in this
 // request (p.SessionChecked: an opaque token's lookup, or Admit's check under
-// policy Always), else by the session id check (decideSession) and, for a
+// PolicyAlways), else by the session id check (decideSession) and, for a
 // JWT of an issuer with TokenIntrospection, by introspecting the token:
 // both must pass, and a token without a session id is introspected only.
 // Only live answers set p.SessionChecked. The outcome is 0 when no decision
@@ -305,12 +305,12 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 	in := s.introspectorFor(p.Issuer)
 	if in == nil || p.Kind != KindJWT {
 		out, err := s.decideSession(ctx, p, sensitive)
-		if err == nil && out == SessionOutcomeActive {
+		if err == nil && out == OutcomeActive {
 			p.SessionChecked = true
 		}
 		return out, err
 	}
-	out := SessionOutcomeActive
+	out := OutcomeActive
 	if p.SessionID != "" && s.checkerFor(p.Issuer) != nil {
 		o, err := s.decideSession(ctx, p, sensitive)
 		if err != nil {
@@ -320,15 +320,15 @@ func (s *sessionPolicy) decide(ctx context.Context, p *Principal, sensitive bool
 	}
 	if err := s.introspect(ctx, in, p); err != nil {
 		if errors.Is(err, ErrSessionRevoked) {
-			return SessionOutcomeRevoked, err
+			return OutcomeRevoked, err
 		}
-		return SessionOutcomeError, err
+		return OutcomeError, err
 	}
 	// A revocation heard while the call was running wins over its answer.
 	if p.SessionID != "" && s.deny.has(p.Issuer, p.SessionID) {
-		return SessionOutcomeRevoked, revokedErr("session id is in the deny set")
+		return OutcomeRevoked, revokedErr("session id is in the deny set")
 	}
-	if out == SessionOutcomeActive {
+	if out == OutcomeActive {
 		p.SessionChecked = true
 	}
 	return out, nil
@@ -370,7 +370,7 @@ func (s *sessionPolicy) decideSession(ctx context.Context, p *Principal, sensiti
 			s.log.Error("authgate: a session check is needed but no SessionChecker is configured (set Config.Sessions); answering 500",
 				slog.String("issuer", p.Issuer))
 		})
-		return SessionOutcomeError, newError(ErrMisconfigured, errors.New("session check needed but no checker configured"))
+		return OutcomeError, newError(ErrMisconfigured, errors.New("session check needed but no checker configured"))
 	}
 	ctx = withSessionSubject(ctx, p.Subject) // for a SubjectSessionChecker (checkSession)
 	k := sessKey{p.Issuer, p.SessionID}
@@ -381,13 +381,13 @@ func (s *sessionPolicy) decideSession(ctx context.Context, p *Principal, sensiti
 	start := s.now()
 	e, hit := s.cache.get(k)
 	if hit && e.revoked {
-		return SessionOutcomeRevoked, revokedErr("session revoked (cached)")
+		return OutcomeRevoked, revokedErr("session revoked (cached)")
 	}
 	if hit && ttl > 0 && start.Sub(e.at) < ttl {
 		// Reused answer: SessionChecked stays false (it means "confirmed
 		// live during this request"), so a later sensitive check in the same
 		// request still asks for its own, fresher answer.
-		return SessionOutcomeCached, nil
+		return OutcomeCached, nil
 	}
 	var state SessionState
 	var err error
@@ -407,25 +407,25 @@ func (s *sessionPolicy) decideSession(ctx context.Context, p *Principal, sensiti
 	// A revocation heard while the call was running wins over its answer
 	// (SS-04, SS-05).
 	if s.deny.has(k.iss, k.sid) {
-		return SessionOutcomeRevoked, revokedErr("session id is in the deny set")
+		return OutcomeRevoked, revokedErr("session id is in the deny set")
 	}
 	if err != nil {
 		err = s.failOpen(ctx, p, k, err)
 		switch {
 		case err == nil:
-			return SessionOutcomeFailOpen, nil
+			return OutcomeFailOpen, nil
 		case errors.Is(err, ErrSessionRevoked):
-			return SessionOutcomeRevoked, err
+			return OutcomeRevoked, err
 		}
-		return SessionOutcomeError, err
+		return OutcomeError, err
 	}
-	if state != SessionActive {
-		return SessionOutcomeRevoked, revokedErr("session checker: revoked or unknown")
+	if state != StateActive {
+		return OutcomeRevoked, revokedErr("session checker: revoked or unknown")
 	}
 	if e, ok := s.cache.get(k); ok && e.revoked {
-		return SessionOutcomeRevoked, revokedErr("session revoked (cached)")
+		return OutcomeRevoked, revokedErr("session revoked (cached)")
 	}
-	return SessionOutcomeActive, nil
+	return OutcomeActive, nil
 }
 
 // failOpen decides after a failed check: 503 unless MaxStale allows a
@@ -477,9 +477,9 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 		case <-b.done:
 			st, err = b.v, b.err
 		case <-ctx.Done():
-			return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
+			return StateRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
 		case <-t.C:
-			return SessionRevoked, errors.New("session check timed out")
+			return StateRevoked, errors.New("session check timed out")
 		}
 	} else {
 		ch := s.flight.DoChan(fk, func() (any, error) { return s.call(ctx, checker, k, gen) })
@@ -490,13 +490,13 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 				st = r.Val.(SessionState)
 			}
 		case <-ctx.Done():
-			return SessionRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
+			return StateRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
 		case <-t.C:
-			return SessionRevoked, errors.New("session check timed out")
+			return StateRevoked, errors.New("session check timed out")
 		}
 	}
 	if err != nil {
-		return SessionRevoked, err
+		return StateRevoked, err
 	}
 	return st, nil
 }
@@ -508,7 +508,7 @@ func (s *sessionPolicy) call(ctx context.Context, checker SessionChecker, k sess
 	select {
 	case s.sem <- struct{}{}:
 	default:
-		return SessionRevoked, errBusy
+		return StateRevoked, errBusy
 	}
 	defer func() { <-s.sem }()
 	start := s.now()
@@ -526,7 +526,7 @@ func (s *sessionPolicy) record(k sessKey, start time.Time, gen uint64, st Sessio
 	s.noteBackend(err)
 	switch {
 	case err != nil:
-	case st == SessionActive:
+	case st == StateActive:
 		s.cache.putPositive(k, start, gen)
 	default:
 		s.cache.putNegative(k)
@@ -544,12 +544,12 @@ type inProcessChecker interface {
 func safeCheck(ctx context.Context, c SessionChecker, sid string) (st SessionState, err error) {
 	defer func() {
 		if r := recover(); r != nil {
-			st, err = SessionRevoked, fmt.Errorf("session checker panicked: %v", r)
+			st, err = StateRevoked, fmt.Errorf("session checker panicked: %v", r)
 		}
 	}()
 	st, err = checkSession(ctx, c, sid)
-	if err == nil && st != SessionActive && st != SessionRevoked {
-		return SessionRevoked, fmt.Errorf("session checker returned unknown state %d", st)
+	if err == nil && st != StateActive && st != StateRevoked {
+		return StateRevoked, fmt.Errorf("session checker returned unknown state %d", st)
 	}
 	return st, err
 }

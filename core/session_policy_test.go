@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
-	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storekit"
 )
 
 // sessReq is the core's view of a *http.Request in these tests.
@@ -69,7 +69,7 @@ func (f *stubChecker) Check(ctx context.Context, sid string) (core.SessionState,
 			select {
 			case <-block:
 			case <-ctx.Done():
-				return core.SessionRevoked, ctx.Err()
+				return core.StateRevoked, ctx.Err()
 			}
 		}
 	}
@@ -77,12 +77,12 @@ func (f *stubChecker) Check(ctx context.Context, sid string) (core.SessionState,
 		panic("checker exploded")
 	}
 	if err != nil {
-		return core.SessionRevoked, err
+		return core.StateRevoked, err
 	}
 	if rev {
-		return core.SessionRevoked, nil
+		return core.StateRevoked, nil
 	}
-	return core.SessionActive, nil
+	return core.StateActive, nil
 }
 
 func (f *stubChecker) set(fn func(f *stubChecker)) { f.mu.Lock(); fn(f); f.mu.Unlock() }
@@ -223,12 +223,12 @@ func TestPolicyDecidesWhichRoutesAreChecked(t *testing.T) {
 		sensitive bool
 		calls     int64
 	}{
-		{"SensitiveOnly: non-sensitive route makes no backend call (SS-19)", core.SensitiveOnly, false, 0},
-		{"SensitiveOnly: sensitive route is checked live", core.SensitiveOnly, true, 1},
-		{"Always: non-sensitive route is checked live", core.Always, false, 1},
-		{"Always: sensitive route is checked once", core.Always, true, 1},
-		{"Never: not even sensitive routes are checked", core.Never, true, 0},
-		{"Never: non-sensitive", core.Never, false, 0},
+		{"PolicySensitiveOnly: non-sensitive route makes no backend call (SS-19)", core.PolicySensitiveOnly, false, 0},
+		{"PolicySensitiveOnly: sensitive route is checked live", core.PolicySensitiveOnly, true, 1},
+		{"Always: non-sensitive route is checked live", core.PolicyAlways, false, 1},
+		{"Always: sensitive route is checked once", core.PolicyAlways, true, 1},
+		{"Never: not even sensitive routes are checked", core.PolicyNever, true, 0},
+		{"Never: non-sensitive", core.PolicyNever, false, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -288,9 +288,9 @@ func TestNoCheckerButCheckNeededIs500(t *testing.T) {
 	}
 	iss := authtest.New(t)
 	cfg := iss.Config()
-	cfg.SessionPolicy = core.Always
+	cfg.SessionPolicy = core.PolicyAlways
 	if _, err := core.New(context.Background(), cfg); !errors.Is(err, core.ErrConfig) {
-		t.Fatalf("policy Always without a checker must fail New: %v", err)
+		t.Fatalf("PolicyAlways without a checker must fail New: %v", err)
 	}
 }
 
@@ -496,7 +496,7 @@ func TestRevokeDuringSharedCheck(t *testing.T) {
 
 func TestCacheTTL(t *testing.T) {
 	e := newSessEnv(t, func(c *core.Config) {
-		c.SessionPolicy = core.Always
+		c.SessionPolicy = core.PolicyAlways
 		c.SessionCheck.CacheTTL = time.Minute
 	})
 	tok := e.token("s-1")
@@ -532,7 +532,7 @@ func TestCacheTTL(t *testing.T) {
 
 func TestCacheTTLExpires(t *testing.T) {
 	e := newSessEnv(t, func(c *core.Config) {
-		c.SessionPolicy = core.Always
+		c.SessionPolicy = core.PolicyAlways
 		c.SessionCheck.CacheTTL = time.Minute
 	})
 	tok := e.token("s-1")
@@ -831,7 +831,7 @@ func (s sliceFeed) SubscribeRevocations(ctx context.Context, fn func(core.Revoca
 	return s.f.SubscribeRevocations(ctx, fn)
 }
 func (s sliceFeed) Check(context.Context, string) (core.SessionState, error) {
-	return core.SessionActive, nil
+	return core.StateActive, nil
 }
 
 func TestFeedsAreFoundOnSessionsAndDeduplicated(t *testing.T) {
@@ -848,7 +848,7 @@ func TestFeedsAreFoundOnSessionsAndDeduplicated(t *testing.T) {
 	store := core.NewMemoryStore(core.StoreOptions{Audit: core.AuditFunc(func(context.Context, core.AuditEvent) {})})
 	defer store.Close()
 	e2 := newSessEnv(t, func(c *core.Config) { c.Sessions, c.Opaque = store, store })
-	s, _, _ := store.Create(context.Background(), core.NewSession{Subject: "u"})
+	s, _, _ := store.Create(context.Background(), core.SessionParams{Subject: "u"})
 	store.Revoke(context.Background(), s.ID)
 	if _, err := e2.do(context.Background(), e2.token(s.ID), false); !errors.Is(err, core.ErrSessionRevoked) {
 		t.Fatal(err)
@@ -879,7 +879,7 @@ func TestCacheIsKeyedByIssuerAndSessionID(t *testing.T) {
 	ic1.Sessions, ic2.Sessions = c1, c2
 	a, err := core.New(context.Background(), core.Config{
 		Issuers: []core.IssuerConfig{ic1, ic2}, Now: clk.Now,
-		SessionPolicy: core.Always,
+		SessionPolicy: core.PolicyAlways,
 		SessionCheck:  core.SessionCheckOptions{CacheTTL: time.Hour, SensitiveCacheTTL: time.Hour},
 	})
 	if err != nil {

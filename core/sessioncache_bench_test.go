@@ -28,7 +28,7 @@ func benchSetup(b *testing.B, mut func(c *core.Config, store *core.MemoryStore))
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { a.Close() })
-	s, _, err := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
+	s, _, err := store.Create(context.Background(), core.SessionParams{Subject: "user-1"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func BenchmarkSessionSensitiveMemoryStoreUncached(b *testing.B) {
 	benchRequest(b, a, tok, true)
 }
 
-// BenchmarkSessionNonSensitive is a non-sensitive route under SensitiveOnly
+// BenchmarkSessionNonSensitive is a non-sensitive route under PolicySensitiveOnly
 // with the memory store as checker and feed: JWT + deny-set lookup.
 func BenchmarkSessionNonSensitive(b *testing.B) {
 	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = s })
@@ -149,7 +149,7 @@ func BenchmarkSessionOpaqueMemoryStore(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { a.Close() })
-	_, tok, _ := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
+	_, tok, _ := store.Create(context.Background(), core.SessionParams{Subject: "user-1"})
 	benchRequest(b, a, tok, true)
 }
 

@@ -203,9 +203,9 @@ func (a *Authenticator) Status() Status {
 
 func policyName(p Policy) string {
 	switch p {
-	case Never:
+	case PolicyNever:
 		return "never"
-	case Always:
+	case PolicyAlways:
 		return "always"
 	}
 	return "sensitive_only"

@@ -19,7 +19,7 @@ import (
 
 func TestStatusReportsKeySetsSessionsAndRevocations(t *testing.T) {
 	feed := &stubFeed{}
-	e := newSessEnv(t, func(c *core.Config) { c.Revocations = feed; c.SessionPolicy = core.SensitiveOnly })
+	e := newSessEnv(t, func(c *core.Config) { c.Revocations = feed; c.SessionPolicy = core.PolicySensitiveOnly })
 	e.iss.AddKey("ES256")
 
 	st := e.auth.Status()

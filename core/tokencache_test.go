@@ -195,9 +195,9 @@ func (c *tcChecker) Check(_ context.Context, sid string) (core.SessionState, err
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.revoked[sid] {
-		return core.SessionRevoked, nil
+		return core.StateRevoked, nil
 	}
-	return core.SessionActive, nil
+	return core.StateActive, nil
 }
 
 func TestTokenCacheHitNeverInheritsALiveCheck(t *testing.T) {
@@ -560,7 +560,7 @@ func TestTokenCacheOtherTokenKinds(t *testing.T) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { a.Close() })
-		s, tok, err := store.Create(context.Background(), core.NewSession{Subject: "u1"})
+		s, tok, err := store.Create(context.Background(), core.SessionParams{Subject: "u1"})
 		if err != nil {
 			t.Fatal(err)
 		}

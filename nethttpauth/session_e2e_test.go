@@ -100,7 +100,7 @@ func TestSessionRevokeThenNextSensitiveRequestIs401(t *testing.T) {
 		return c
 	})
 	ctx := context.Background()
-	s, _, _ := store.Create(ctx, core.NewSession{Subject: "user-1", Issuer: a.iss.URL})
+	s, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-1", Issuer: a.iss.URL})
 	tok := a.iss.Token(authtest.Claims{"sid": s.ID})
 	if got := a.status(t, "POST", "/transfer", tok); got != 200 {
 		t.Fatalf("transfer before revoke: %d", got)
@@ -111,9 +111,9 @@ func TestSessionRevokeThenNextSensitiveRequestIs401(t *testing.T) {
 		}
 	}
 	if n := checker.calls.Load(); n != 1 {
-		t.Fatalf("SS-19: non-sensitive routes under SensitiveOnly made backend calls: %d calls, want 1", n)
+		t.Fatalf("SS-19: non-sensitive routes under PolicySensitiveOnly made backend calls: %d calls, want 1", n)
 	}
-	if err := store.Revoke(ctx, s.ID, core.Reason("admin force logout")); err != nil {
+	if err := store.Revoke(ctx, s.ID, core.WithReason("admin force logout")); err != nil {
 		t.Fatal(err)
 	}
 	before := a.handlers.Load()
@@ -138,7 +138,7 @@ func TestSessionMemoryStoreRevocationIsRefusedOnEveryRoute(t *testing.T) {
 		return c
 	})
 	ctx := context.Background()
-	s, _, _ := store.Create(ctx, core.NewSession{Subject: "user-1"})
+	s, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-1"})
 	tok := a.iss.Token(authtest.Claims{"sid": s.ID})
 	if got := a.status(t, "GET", "/me", tok); got != 200 {
 		t.Fatal(got)
@@ -160,17 +160,17 @@ func TestSessionRevokeSubjectEndsEverySession(t *testing.T) {
 	ctx := context.Background()
 	var toks []string
 	for range 3 {
-		s, _, _ := store.Create(ctx, core.NewSession{Subject: "user-42"})
+		s, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-42"})
 		toks = append(toks, a.iss.Token(authtest.Claims{"sub": "user-42", "sid": s.ID}))
 	}
-	other, _, _ := store.Create(ctx, core.NewSession{Subject: "user-7"})
+	other, _, _ := store.Create(ctx, core.SessionParams{Subject: "user-7"})
 	otherTok := a.iss.Token(authtest.Claims{"sub": "user-7", "sid": other.ID})
 	for _, tok := range toks {
 		if got := a.status(t, "POST", "/transfer", tok); got != 200 {
 			t.Fatal(got)
 		}
 	}
-	n, err := store.RevokeSubject(ctx, "user-42", core.Reason("password changed"))
+	n, err := store.RevokeSubject(ctx, "user-42", core.WithReason("password changed"))
 	if err != nil || n != 3 {
 		t.Fatalf("RevokeSubject = %d, %v", n, err)
 	}
@@ -281,7 +281,7 @@ func TestSession100ConcurrentSensitiveRequestsMakeTwoBackendCalls(t *testing.T) 
 		c.SessionCheck.Timeout = 30 * time.Second // joining takes long on a loaded machine
 		return c
 	})
-	s, _, _ := store.Create(context.Background(), core.NewSession{Subject: "user-1"})
+	s, _, _ := store.Create(context.Background(), core.SessionParams{Subject: "user-1"})
 	tok := a.iss.Token(authtest.Claims{"sid": s.ID})
 	const n = 100
 	codes := make([]int, n)
@@ -317,9 +317,9 @@ func TestSessionFailOpenOnlyWhenConfiguredAndWithinBound(t *testing.T) {
 			checker := &countingChecker{}
 			checker.set(func(ctx context.Context, sid string) (core.SessionState, error) {
 				if failing.Load() {
-					return core.SessionRevoked, down
+					return core.StateRevoked, down
 				}
-				return core.SessionActive, nil
+				return core.StateActive, nil
 			})
 			a := newApp(t, func(iss *authtest.Issuer) core.Config {
 				c := iss.Config()

@@ -68,7 +68,7 @@ const (
 	AttrTokenKind      = attribute.Key("authgate.token.kind")       // "jwt", "opaque"
 	AttrTokenSource    = attribute.Key("authgate.token.source")     // "header", "cookie", "custom-header", "query"
 	AttrTokenCache     = attribute.Key("authgate.token.cache")      // "hit", "miss", "off"
-	AttrReason         = attribute.Key("authgate.reason")           // core.ReasonOf classes
+	AttrReason         = attribute.Key("authgate.reason")           // core.ClassOf classes
 	AttrStatusCode     = attribute.Key("http.response.status_code") // the refusal's HTTP status
 	AttrSessionOutcome = attribute.Key("authgate.session.outcome")  // "active", "cached", "revoked", "error", "fail_open"
 	AttrSensitive      = attribute.Key("authgate.route.sensitive")
@@ -322,9 +322,9 @@ func (o *Observer) Observe(ctx context.Context, e core.Event) {
 			o.verify.Record(ctx, e.Duration.Seconds(), o.verifyAttrs[k][s][c]...)
 		}
 	case core.EventRefused:
-		o.refusals.Add(ctx, 1, o.refusalAttr(e.Reason, e.Status)...)
+		o.refusals.Add(ctx, 1, o.refusalAttr(e.Class, e.Status)...)
 		if sp := trace.SpanFromContext(ctx); sp.IsRecording() {
-			sp.AddEvent("authgate.refused", trace.WithAttributes(AttrReason.String(e.Reason), AttrStatusCode.Int(e.Status)))
+			sp.AddEvent("authgate.refused", trace.WithAttributes(AttrReason.String(e.Class), AttrStatusCode.Int(e.Status)))
 		}
 	case core.EventSessionCheck:
 		sens := 0
@@ -385,7 +385,7 @@ func (o *Observer) sessionSpan(ctx context.Context, e core.Event) {
 	}
 	_, sp := o.tracer.Start(ctx, "authgate.session.check", trace.WithTimestamp(e.Start),
 		trace.WithSpanKind(trace.SpanKindInternal), trace.WithAttributes(attrs...))
-	if e.Outcome == core.SessionOutcomeError {
+	if e.Outcome == core.OutcomeError {
 		msg := "session backend failed"
 		if e.Err != nil {
 			msg = e.Err.Error() // URLs removed by core

@@ -52,12 +52,12 @@ func (c *checker) Check(_ context.Context, sid string) (core.SessionState, error
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.err != nil {
-		return core.SessionRevoked, c.err
+		return core.StateRevoked, c.err
 	}
 	if c.revoked[sid] {
-		return core.SessionRevoked, nil
+		return core.StateRevoked, nil
 	}
-	return core.SessionActive, nil
+	return core.StateActive, nil
 }
 
 type feed struct {

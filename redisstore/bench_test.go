@@ -54,7 +54,7 @@ func BenchmarkSensitiveCheck(b *testing.B) {
 	})
 	b.Run("store-Check", func(b *testing.B) {
 		for b.Loop() {
-			if st, err := uncached.store.Check(ctx, sess.ID); err != nil || st != core.SessionActive {
+			if st, err := uncached.store.Check(ctx, sess.ID); err != nil || st != core.StateActive {
 				b.Fatal(st, err)
 			}
 		}

@@ -54,9 +54,9 @@ func TestClusterFeedReachesOtherStore(t *testing.T) {
 	must(t, err)
 	defer stop()
 	ctx := context.Background()
-	s1, _, err := a.Create(ctx, core.NewSession{Subject: "alice"})
+	s1, _, err := a.Create(ctx, core.SessionParams{Subject: "alice"})
 	must(t, err)
-	s2, _, err := a.Create(ctx, core.NewSession{Subject: "bob"})
+	s2, _, err := a.Create(ctx, core.SessionParams{Subject: "bob"})
 	must(t, err)
 	must(t, a.Revoke(ctx, s1.ID))
 	if n, err := a.RevokeSubject(ctx, "bob"); err != nil || n != 1 {

@@ -38,7 +38,7 @@ func TestKilledClientLeavesNoHalfSession(t *testing.T) {
 				switch i % 6 {
 				case 0, 1, 2, 3:
 					var sess *core.Session
-					sess, _, err = s.Create(ctx, core.NewSession{Subject: subject, Scopes: []string{"a"}})
+					sess, _, err = s.Create(ctx, core.SessionParams{Subject: subject, Scopes: []string{"a"}})
 					if err == nil && i%4 == 1 {
 						err = s.Revoke(ctx, sess.ID)
 					}

@@ -32,12 +32,12 @@ func ExampleNew() {
 	defer auth.Close()
 
 	// At login: open a session and mint tokens with "sid": sess.ID.
-	sess, _, err := store.Create(ctx, core.NewSession{Subject: "alice", Issuer: "https://id.example"})
+	sess, _, err := store.Create(ctx, core.SessionParams{Subject: "alice", Issuer: "https://id.example"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	// At logout, on any instance:
-	if err := store.Revoke(ctx, sess.ID, core.Reason("logout"), core.Actor("alice")); err != nil {
+	if err := store.Revoke(ctx, sess.ID, core.WithReason("logout"), core.WithActor("alice")); err != nil {
 		log.Fatal(err)
 	}
 }

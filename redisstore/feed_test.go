@@ -35,7 +35,7 @@ func TestRevokeOnOneInstanceIsRefusedByAnotherOnPlainRoutes(t *testing.T) {
 			t.Fatalf("B refuses a live session before any revocation: %d", st)
 		}
 		start := time.Now()
-		must(t, a.store.Revoke(context.Background(), sess.ID, core.Reason("logout")))
+		must(t, a.store.Revoke(context.Background(), sess.ID, core.WithReason("logout")))
 		if st := a.status(tok, false); st != http.StatusUnauthorized {
 			t.Fatalf("A itself still accepts the revoked session on a plain route: %d", st)
 		}
@@ -302,7 +302,7 @@ func TestNewSubscriptionReplaysAndReportsCatchUp(t *testing.T) {
 	addr := sharedAddr(t)
 	s := newStore(t, addr, Options{})
 	ctx := context.Background()
-	sess, _, err := s.Create(ctx, core.NewSession{Subject: "alice"})
+	sess, _, err := s.Create(ctx, core.SessionParams{Subject: "alice"})
 	must(t, err)
 	must(t, s.Revoke(ctx, sess.ID))
 	var rec recorder

@@ -13,7 +13,7 @@ import (
 	"github.com/authgate/authgate/core/authtest"
 )
 
-// Issue 14, schedule 3: policy Always, two instances. A request on B that
+// Issue 14, schedule 3: PolicyAlways, two instances. A request on B that
 // starts after Revoke returned on A must not take the answer of a check
 // whose script ran before the revocation, though B's feed has not delivered
 // it yet (150 ms between B and Redis). Plain and sensitive routes.
@@ -24,7 +24,7 @@ func TestCheckOnAnotherInstanceAfterRevokeGetsAFreshAnswer(t *testing.T) {
 	a := newInstance(t, addr, iss, o, nil)
 	px := newDelayProxy(t, addr)
 	b := newInstance(t, px.Addr(), iss, o, func(c *core.Config) {
-		c.SessionPolicy = core.Always
+		c.SessionPolicy = core.PolicyAlways
 		c.SessionCheck.Timeout = 10 * time.Second // generous: later requests wait for the first check
 	})
 	waitUntil(t, 5*time.Second, "B's feed caught up", func() bool { return feedCurrent(b.store) })
@@ -79,7 +79,7 @@ func TestFeedStallPastFeedMaxLenReportsBehind(t *testing.T) {
 	const n = 1002
 	sids := make([]string, n)
 	for i := range sids {
-		s, _, err := a.Create(ctx, core.NewSession{Subject: fmt.Sprintf("user-%d", i%50)})
+		s, _, err := a.Create(ctx, core.SessionParams{Subject: fmt.Sprintf("user-%d", i%50)})
 		must(t, err)
 		sids[i] = s.ID
 	}
@@ -125,7 +125,7 @@ func TestFeedStreamLostInRestartReportsBehind(t *testing.T) {
 			o := Options{Prefix: testPrefix()}
 			a := newStore(t, srv.Addr(), o)
 			// The stream exists before B starts (an earlier revocation).
-			s0, _, err := a.Create(ctx, core.NewSession{Subject: "old"})
+			s0, _, err := a.Create(ctx, core.SessionParams{Subject: "old"})
 			must(t, err)
 			must(t, a.Revoke(ctx, s0.ID))
 			b := newStore(t, srv.Addr(), o)
@@ -135,7 +135,7 @@ func TestFeedStreamLostInRestartReportsBehind(t *testing.T) {
 			defer stop()
 			waitUntil(t, 5*time.Second, "B's feed caught up", func() bool { return feedCurrent(b) })
 			if readBefore {
-				s1, _, err := a.Create(ctx, core.NewSession{Subject: "alice"})
+				s1, _, err := a.Create(ctx, core.SessionParams{Subject: "alice"})
 				must(t, err)
 				must(t, a.Revoke(ctx, s1.ID))
 				waitUntil(t, 5*time.Second, "B read the revocation", func() bool { return len(rec.sids()) >= 2 })

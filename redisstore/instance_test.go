@@ -77,7 +77,7 @@ func (in *instance) status(tok string, sensitive bool) int {
 // login opens a session in the store and mints a JWT naming it.
 func (in *instance) login(iss *authtest.Issuer, subject string) (*core.Session, string) {
 	in.t.Helper()
-	s, _, err := in.store.Create(context.Background(), core.NewSession{Subject: subject, Issuer: iss.URL})
+	s, _, err := in.store.Create(context.Background(), core.SessionParams{Subject: subject, Issuer: iss.URL})
 	if err != nil {
 		in.t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func TestLeakFeedBlockedInXReadEndsOnClose(t *testing.T) {
 			admin := redis.NewClient(&redis.Options{Addr: srv.Addr()})
 			// A session revoked through the feed reaches the authenticator,
 			// so the reader is running; then it waits in XREAD.
-			sess, tok, err := s.Create(context.Background(), core.NewSession{Subject: "u1"})
+			sess, tok, err := s.Create(context.Background(), core.SessionParams{Subject: "u1"})
 			must(t, err)
 			if _, err := a.Authenticate(context.Background(), bearer(tok)); err != nil {
 				t.Fatal(err)

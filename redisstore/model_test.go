@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/core"
-	"github.com/authgate/authgate/core/storekit"
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storekit"
 )
 
 // TestRevocationModel is the model-based revocation test of issue 14. For
@@ -87,7 +87,7 @@ type cred struct {
 type mInstance struct {
 	name   string
 	auth   *core.Authenticator
-	always bool        // policy Always: every route is checked live
+	always bool        // PolicyAlways: every route is checked live
 	proxy  *delayProxy // between it and Redis; nil when direct or not Redis
 	store  *Store      // its own Redis store (redis kinds)
 
@@ -188,7 +188,7 @@ func (w *world) newInstance(name string, cfg core.Config, always bool) *mInstanc
 	in := &mInstance{name: name, always: always, delivered: map[string]time.Time{}}
 	cfg.Observer = core.ObserverFunc(in.observe)
 	if always {
-		cfg.SessionPolicy = core.Always
+		cfg.SessionPolicy = core.PolicyAlways
 	}
 	cfg.SessionCheck.Timeout = 2 * time.Second
 	if os.Getenv("REDISSTORE_TEST_LOG") == "" {
@@ -237,7 +237,7 @@ func (w *world) memory() {
 	rng := rand.New(rand.NewPCG(w.seed, 1))
 	w.be = backend{
 		create: func(ctx context.Context, w *world, sub string, opaque bool) (*cred, error) {
-			s, tok, err := store.Create(ctx, core.NewSession{Subject: sub, Issuer: w.iss.URL})
+			s, tok, err := store.Create(ctx, core.SessionParams{Subject: sub, Issuer: w.iss.URL})
 			return w.storeCred(&mu, rng, s, tok, sub, opaque, err)
 		},
 		revoke: func(ctx context.Context, _ *world, c *cred) error { return store.Revoke(ctx, c.sid) },
@@ -262,7 +262,7 @@ func (w *world) redis(n int) {
 		st := newStore(w.t, addr, o)
 		cfg := w.iss.Config()
 		cfg.Sessions, cfg.Opaque, cfg.Revocations = st, st, st
-		in := w.newInstance(fmt.Sprintf("redis-%c", 'A'+i), cfg, n == 2 && i == 1) // two instances: B runs policy Always
+		in := w.newInstance(fmt.Sprintf("redis-%c", 'A'+i), cfg, n == 2 && i == 1) // two instances: B runs PolicyAlways
 		in.proxy, in.store = px, st
 	}
 	var mu sync.Mutex
@@ -274,7 +274,7 @@ func (w *world) redis(n int) {
 	}
 	w.be = backend{
 		create: func(ctx context.Context, w *world, sub string, opaque bool) (*cred, error) {
-			s, tok, err := pick().Create(ctx, core.NewSession{Subject: sub, Issuer: w.iss.URL})
+			s, tok, err := pick().Create(ctx, core.SessionParams{Subject: sub, Issuer: w.iss.URL})
 			return w.storeCred(&mu, rng, s, tok, sub, opaque, err)
 		},
 		revoke: func(ctx context.Context, _ *world, c *cred) error { return pick().Revoke(ctx, c.sid) },

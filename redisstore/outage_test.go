@@ -35,13 +35,13 @@ func TestRedisStoppedFailsClosedAndRecovers(t *testing.T) {
 	waitUntil(t, 10*time.Second, "plain route refused once the feed knows it is cut off", func() bool {
 		return in.status(tok, false) == http.StatusServiceUnavailable
 	})
-	if _, _, err := in.store.Create(ctx, core.NewSession{Subject: "bob"}); !errors.Is(err, core.ErrUnavailable) {
+	if _, _, err := in.store.Create(ctx, core.SessionParams{Subject: "bob"}); !errors.Is(err, core.ErrUnavailable) {
 		t.Fatalf("Create with Redis down: %v, want ErrUnavailable", err)
 	}
 	if err := in.store.Revoke(ctx, sess.ID); !errors.Is(err, core.ErrUnavailable) {
 		t.Fatalf("Revoke with Redis down: %v, want ErrUnavailable (never a false 'revoked')", err)
 	}
-	if st, err := in.store.Check(ctx, sess.ID); err == nil || st == core.SessionActive {
+	if st, err := in.store.Check(ctx, sess.ID); err == nil || st == core.StateActive {
 		t.Fatalf("Check with Redis down: %v, %v; want an error", st, err)
 	}
 	if _, err := in.store.List(ctx, "alice"); !errors.Is(err, core.ErrUnavailable) {
@@ -106,7 +106,7 @@ func TestHostileIDsNeverShapeKeys(t *testing.T) {
 	s := newStore(t, addr, Options{})
 	ctx := context.Background()
 	hostile := []string{"{", "}", "{x}", "*", "?", "[a-z]", ":", "a:b", "\n", "a\nb", "{sub:1}*?[", strings.Repeat("{", 1<<20), strings.Repeat("a", 1<<20)}
-	legit, tok, err := s.Create(ctx, core.NewSession{Subject: "alice"})
+	legit, tok, err := s.Create(ctx, core.SessionParams{Subject: "alice"})
 	must(t, err)
 	for _, h := range hostile {
 		name := h
@@ -114,7 +114,7 @@ func TestHostileIDsNeverShapeKeys(t *testing.T) {
 			name = name[:10] + "...(1 MiB)"
 		}
 		for _, sid := range []string{h, legit.ID[:17] + h, h + legit.ID} {
-			if st, err := s.Check(ctx, sid); err != nil || st != core.SessionRevoked {
+			if st, err := s.Check(ctx, sid); err != nil || st != core.StateRevoked {
 				t.Fatalf("RD-05: Check(%q) = %v, %v; want revoked, no error", name, st, err)
 			}
 			if _, err := s.Get(ctx, sid); !errors.Is(err, core.ErrSessionRevoked) {
@@ -128,7 +128,7 @@ func TestHostileIDsNeverShapeKeys(t *testing.T) {
 			}
 		}
 		// The hostile string as a subject: works, and is isolated.
-		sess, stok, err := s.Create(ctx, core.NewSession{Subject: h})
+		sess, stok, err := s.Create(ctx, core.SessionParams{Subject: h})
 		if err != nil {
 			t.Fatalf("RD-05: Create(subject %q): %v", name, err)
 		}

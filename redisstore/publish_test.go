@@ -45,7 +45,7 @@ func TestPublishCutoffReachesEveryInstance(t *testing.T) {
 			}
 		}
 		sent := time.Now() // "received": the call a receiver makes
-		must(t, a.store.PublishRevocation(ctx, core.Revocation{Cutoff: true, Subject: sub, Issuer: iss.URL}, core.Reason("test")))
+		must(t, a.store.PublishRevocation(ctx, core.Revocation{Cutoff: true, Subject: sub, Issuer: iss.URL}, core.WithReason("test")))
 		if st := a.status(old, false); st != http.StatusUnauthorized {
 			t.Fatalf("publishing instance, right after PublishRevocation returned: %d, want 401", st)
 		}

@@ -271,7 +271,7 @@ func (s *Store) keys(k ...string) []string {
 // session (published and audited, reason "session limit") or fails with
 // core.ErrTooManySessions, atomically with respect to every other instance
 // (SS-18).
-func (s *Store) Create(ctx context.Context, ns core.NewSession) (*core.Session, string, error) {
+func (s *Store) Create(ctx context.Context, ns core.SessionParams) (*core.Session, string, error) {
 	if ns.Subject == "" {
 		return nil, "", errors.New("redisstore: NewSession.Subject is empty")
 	}
@@ -385,12 +385,12 @@ func (s *Store) touch(ctx context.Context, sid string) (bool, error) {
 func (s *Store) Check(ctx context.Context, sid string) (core.SessionState, error) {
 	live, err := s.touch(ctx, sid)
 	if err != nil {
-		return core.SessionRevoked, err
+		return core.StateRevoked, err
 	}
 	if !live {
-		return core.SessionRevoked, nil
+		return core.StateRevoked, nil
 	}
-	return core.SessionActive, nil
+	return core.StateActive, nil
 }
 
 // AuthenticateOpaque looks the token up by its SHA-256 (the only form the

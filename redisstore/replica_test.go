@@ -28,7 +28,7 @@ func TestRevokeWaitsForReplica(t *testing.T) {
 	})
 	s := newStore(t, primary.Addr(), Options{WaitReplicas: 1, WaitTimeout: 200 * time.Millisecond})
 
-	sess, _, err := s.Create(ctx, core.NewSession{Subject: "alice"})
+	sess, _, err := s.Create(ctx, core.SessionParams{Subject: "alice"})
 	must(t, err)
 	must(t, s.Revoke(ctx, sess.ID))
 	// The replica has it now, not "soon": read it there without waiting.
@@ -43,13 +43,13 @@ func TestRevokeWaitsForReplica(t *testing.T) {
 	}
 
 	replica.Stop()
-	sess2, _, err := s.Create(ctx, core.NewSession{Subject: "alice"})
+	sess2, _, err := s.Create(ctx, core.SessionParams{Subject: "alice"})
 	must(t, err)
 	err = s.Revoke(ctx, sess2.ID)
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Fatalf("RD-04: Revoke without a replica: %v, want ErrNotReplicated", err)
 	}
-	if st, _ := s.Check(ctx, sess2.ID); st != core.SessionRevoked {
+	if st, _ := s.Check(ctx, sess2.ID); st != core.StateRevoked {
 		t.Fatal("an unreplicated revocation must still be in force on the primary")
 	}
 }

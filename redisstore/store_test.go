@@ -38,7 +38,7 @@ func TestCapAndRevokeSubjectAcrossInstances(t *testing.T) {
 	for _, s := range []*Store{a, b, a, b} {
 		wg.Go(func() {
 			for range 25 {
-				sess, _, err := s.Create(ctx, core.NewSession{Subject: "alice"})
+				sess, _, err := s.Create(ctx, core.SessionParams{Subject: "alice"})
 				if err != nil {
 					t.Errorf("Create: %v", err)
 					return

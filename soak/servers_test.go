@@ -130,7 +130,7 @@ func (b *memoryBackend) configure(cfg *core.Config, _ func(core.SessionChecker) 
 	cfg.Sessions = b.store
 }
 func (b *memoryBackend) create(ctx context.Context, subject, iss string) (string, error) {
-	s, _, err := b.store.Create(ctx, core.NewSession{Subject: subject, Issuer: iss})
+	s, _, err := b.store.Create(ctx, core.SessionParams{Subject: subject, Issuer: iss})
 	if err != nil {
 		return "", err
 	}
@@ -147,13 +147,13 @@ func (b *memoryBackend) restartable() bool { return false }
 func (b *memoryBackend) stop()             {}
 func (b *memoryBackend) start() error      { return nil }
 func (b *memoryBackend) note() string {
-	return "core.MemoryStore (revocation feed), policy SensitiveOnly; faults: RevokeSubject bursts"
+	return "core.MemoryStore (revocation feed), PolicySensitiveOnly; faults: RevokeSubject bursts"
 }
 func (b *memoryBackend) close() { _ = b.store.Close() }
 
 // httpBackend is an identity provider's session endpoint (GET
 // /sessions/{sid}: 200 active, 404 revoked or unknown) on a restartable
-// server, used through core.NewHTTPSessionChecker under policy Always (no
+// server, used through core.NewHTTPSessionChecker under PolicyAlways (no
 // feed: every request is checked live, so a revocation at the endpoint is
 // refused on every route).
 type httpBackend struct {
@@ -198,7 +198,7 @@ func newHTTPBackend(t testing.TB, errLog *log.Logger) *httpBackend {
 
 func (b *httpBackend) configure(cfg *core.Config, wrap func(core.SessionChecker) core.SessionChecker) {
 	cfg.Sessions = wrap(b.checker)
-	cfg.SessionPolicy = core.Always
+	cfg.SessionPolicy = core.PolicyAlways
 }
 func (b *httpBackend) create(_ context.Context, subject, _ string) (string, error) {
 	var r [12]byte
@@ -233,7 +233,7 @@ func (b *httpBackend) restartable() bool { return true }
 func (b *httpBackend) stop()             { b.srv.Stop() }
 func (b *httpBackend) start() error      { return b.srv.Start() }
 func (b *httpBackend) note() string {
-	return "core.NewHTTPSessionChecker against a restartable endpoint, policy Always (no feed); faults: endpoint closed and reopened"
+	return "core.NewHTTPSessionChecker against a restartable endpoint, PolicyAlways (no feed); faults: endpoint closed and reopened"
 }
 func (b *httpBackend) close() {
 	b.srv.Stop()
@@ -318,7 +318,7 @@ func (b *redisBackend) configure(cfg *core.Config, wrap func(core.SessionChecker
 	cfg.Revocations = b.store
 }
 func (b *redisBackend) create(ctx context.Context, subject, iss string) (string, error) {
-	s, _, err := b.store.Create(ctx, core.NewSession{Subject: subject, Issuer: iss})
+	s, _, err := b.store.Create(ctx, core.SessionParams{Subject: subject, Issuer: iss})
 	if err != nil {
 		return "", err
 	}
@@ -345,9 +345,9 @@ func (b *redisBackend) start() error {
 }
 func (b *redisBackend) note() string {
 	if b.proc == nil {
-		return "redisstore on REDIS_URL (no restarts: redis-server not installed), policy SensitiveOnly"
+		return "redisstore on REDIS_URL (no restarts: redis-server not installed), PolicySensitiveOnly"
 	}
-	return "redisstore (revocation feed) on its own redis-server (AOF, appendfsync always), policy SensitiveOnly; faults: SIGKILL and restart on the same port"
+	return "redisstore (revocation feed) on its own redis-server (AOF, appendfsync always), PolicySensitiveOnly; faults: SIGKILL and restart on the same port"
 }
 func (b *redisBackend) close() {
 	_ = b.store.Close()
@@ -449,7 +449,7 @@ func (c *checkRecorder) Check(ctx context.Context, sid string) (core.SessionStat
 	start := c.h.stamp()
 	st, err := c.inner.Check(ctx, sid)
 	switch {
-	case err == nil && st == core.SessionActive:
+	case err == nil && st == core.StateActive:
 		c.mu.Lock()
 		if start > c.activeStart[sid] {
 			c.activeStart[sid] = start

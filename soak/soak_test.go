@@ -36,13 +36,13 @@ import (
 // succeed), and stops and restarts the session backend; a churn goroutine
 // opens and revokes sessions throughout. The backends:
 //
-//   - memory: core.MemoryStore, policy SensitiveOnly. It cannot go down; its
+//   - memory: core.MemoryStore, PolicySensitiveOnly. It cannot go down; its
 //     fault is a burst of RevokeSubject.
 //   - http: core.NewHTTPSessionChecker against an endpoint of our own that
-//     is closed and reopened on the same port, policy Always (no feed, so
+//     is closed and reopened on the same port, PolicyAlways (no feed, so
 //     every request is checked live).
 //   - redis: redisstore on a redis-server of its own, SIGKILLed and
-//     restarted on the same port, policy SensitiveOnly, with a second
+//     restarted on the same port, PolicySensitiveOnly, with a second
 //     instance (its own client, store and authenticator) that hears of
 //     revocations only through the feed, as another process would.
 //
@@ -456,7 +456,7 @@ func runSoak(t *testing.T, name string, dur time.Duration, f *figures) {
 		rec = newCheckRecorder(c, h)
 		return rec
 	})
-	f.Policy = map[core.Policy]string{core.SensitiveOnly: "SensitiveOnly", core.Always: "Always", core.Never: "Never"}[cfg.SessionPolicy]
+	f.Policy = map[core.Policy]string{core.PolicySensitiveOnly: "PolicySensitiveOnly", core.PolicyAlways: "Always", core.PolicyNever: "Never"}[cfg.SessionPolicy]
 	defer h.closeInstances()
 	h.addInstance(t, cfg, rec)
 	if sb, ok := h.back.(second); ok {

@@ -162,13 +162,13 @@ func (s *Sessions) Check(ctx context.Context, sid string) (core.SessionState, er
 	s.mu.Unlock()
 	switch sid {
 	case SessionActive:
-		return core.SessionActive, nil
+		return core.StateActive, nil
 	case SessionDown:
-		return core.SessionRevoked, errors.New("adaptertest: session backend down")
+		return core.StateRevoked, errors.New("adaptertest: session backend down")
 	case SessionPanic:
 		panic("adaptertest: session checker bug")
 	}
-	return core.SessionRevoked, nil
+	return core.StateRevoked, nil
 }
 
 // Calls returns the number of checks so far.
@@ -181,7 +181,7 @@ func (s *Sessions) Calls() int {
 // Config returns the suite's authenticator configuration for iss: realm
 // [Realm], a 2 KiB token limit (so that every request stays below fiber's
 // default 4 KiB header buffer), the custom header X-Access-Token as a third
-// source, and sessions as the session checker (policy SensitiveOnly).
+// source, and sessions as the session checker (PolicySensitiveOnly).
 func Config(iss *authtest.Issuer, sessions core.SessionChecker) core.Config {
 	c := iss.Config()
 	c.Realm = Realm

@@ -30,7 +30,7 @@ func TestIDsAndTokens(t *testing.T) {
 }
 
 func TestRevokeOptionsAndDefaults(t *testing.T) {
-	o := storekit.RevokeOptions(core.Actor("admin-1"), nil, core.Reason("password reset"))
+	o := storekit.RevokeOptions(core.WithActor("admin-1"), nil, core.WithReason("password reset"))
 	if o.Actor != "admin-1" || o.Reason != "password reset" {
 		t.Fatalf("RevokeOptions = %+v", o)
 	}

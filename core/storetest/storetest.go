@@ -129,7 +129,7 @@ func Run(t *testing.T, newStore func(t *testing.T, opts core.StoreOptions) core.
 
 func (e *env) create(subject string) (*core.Session, string) {
 	e.t.Helper()
-	s, tok, err := e.s.Create(e.ctx, core.NewSession{Subject: subject, Issuer: "https://id.example", Scopes: []string{"a", "b"}, Roles: []string{"admin"}, Tenant: "t1", Metadata: map[string]string{"device": "phone"}})
+	s, tok, err := e.s.Create(e.ctx, core.SessionParams{Subject: subject, Issuer: "https://id.example", Scopes: []string{"a", "b"}, Roles: []string{"admin"}, Tenant: "t1", Metadata: map[string]string{"device": "phone"}})
 	if err != nil {
 		e.t.Fatalf("Create(%q): %v", subject, err)
 	}
@@ -217,7 +217,7 @@ func testCreate(e *env) {
 }
 
 func testCreateNoSubject(e *env) {
-	if _, _, err := e.s.Create(e.ctx, core.NewSession{}); err == nil {
+	if _, _, err := e.s.Create(e.ctx, core.SessionParams{}); err == nil {
 		e.t.Fatal("Create with an empty subject succeeded")
 	}
 }
@@ -238,18 +238,18 @@ func testCopies(e *env) {
 
 func testCheck(e *env) {
 	s, _ := e.create("alice")
-	if e.state(s.ID) != core.SessionActive {
+	if e.state(s.ID) != core.StateActive {
 		e.t.Fatal("live session not active")
 	}
 	for _, sid := range []string{"unknown-session", "../" + s.ID, s.ID + "/x", "", s.ID + "\n"} {
-		if e.state(sid) != core.SessionRevoked {
+		if e.state(sid) != core.StateRevoked {
 			e.t.Fatalf("Check(%q) active", sid)
 		}
 	}
 	if err := e.s.Revoke(e.ctx, s.ID); err != nil {
 		e.t.Fatal(err)
 	}
-	if e.state(s.ID) != core.SessionRevoked {
+	if e.state(s.ID) != core.StateRevoked {
 		e.t.Fatal("revoked session still active")
 	}
 }
@@ -294,10 +294,10 @@ func testRevoke(e *env) {
 	other, _ := e.create("alice")
 	e.clock.Advance(time.Second)
 	at := e.clock.Now()
-	if err := e.s.Revoke(e.ctx, s.ID, core.Reason("admin force logout"), core.Actor("admin-7")); err != nil {
+	if err := e.s.Revoke(e.ctx, s.ID, core.WithReason("admin force logout"), core.WithActor("admin-7")); err != nil {
 		t.Fatal(err)
 	}
-	if e.alive(s.ID) || e.state(s.ID) != core.SessionRevoked || e.opaqueAlive(tok) {
+	if e.alive(s.ID) || e.state(s.ID) != core.StateRevoked || e.opaqueAlive(tok) {
 		t.Fatal("revoked session still found by Get, Check or its token")
 	}
 	if err := e.s.Touch(e.ctx, s.ID); !errors.Is(err, core.ErrSessionRevoked) {
@@ -343,12 +343,12 @@ func testRevokeSubject(e *env) {
 		toks = append(toks, tok)
 	}
 	bob, bobTok := e.create("bob")
-	n, err := e.s.RevokeSubject(e.ctx, "alice", core.Reason("password changed"), core.Actor("alice"))
+	n, err := e.s.RevokeSubject(e.ctx, "alice", core.WithReason("password changed"), core.WithActor("alice"))
 	if err != nil || n != 3 {
 		t.Fatalf("RevokeSubject = %d, %v; want 3", n, err)
 	}
 	for i, sid := range alice {
-		if e.alive(sid) || e.state(sid) != core.SessionRevoked || e.opaqueAlive(toks[i]) {
+		if e.alive(sid) || e.state(sid) != core.StateRevoked || e.opaqueAlive(toks[i]) {
 			t.Fatalf("session %d of alice survived RevokeSubject", i)
 		}
 	}
@@ -391,7 +391,7 @@ func testIdle(e *env) {
 		t.Fatal("a touch did not extend the idle deadline")
 	}
 	e.clock.Advance(30*time.Minute + time.Second)
-	if e.alive(s.ID) || e.state(s.ID) != core.SessionRevoked || e.opaqueAlive(tok) {
+	if e.alive(s.ID) || e.state(s.ID) != core.StateRevoked || e.opaqueAlive(tok) {
 		t.Fatal("SS-17: session alive past its idle timeout")
 	}
 	if err := e.s.Touch(e.ctx, s.ID); !errors.Is(err, core.ErrSessionRevoked) {
@@ -439,7 +439,7 @@ func testAbsolute(e *env) {
 		t.Fatalf("SS-17: touches moved the deadline to %v, past the absolute timeout %v", got.ExpiresAt, s.CreatedAt.Add(time.Hour))
 	}
 	e.clock.Advance(time.Minute) // 60 minutes after creation: over, however active
-	if e.alive(s.ID) || e.state(s.ID) != core.SessionRevoked || e.opaqueAlive(tok) {
+	if e.alive(s.ID) || e.state(s.ID) != core.StateRevoked || e.opaqueAlive(tok) {
 		t.Fatal("SS-17: session alive at its absolute timeout")
 	}
 }
@@ -461,7 +461,7 @@ func testCapRefuse(e *env) {
 	a, _ := e.create("alice")
 	e.clock.Advance(time.Second)
 	e.create("alice")
-	if _, _, err := e.s.Create(e.ctx, core.NewSession{Subject: "alice"}); !errors.Is(err, core.ErrTooManySessions) {
+	if _, _, err := e.s.Create(e.ctx, core.SessionParams{Subject: "alice"}); !errors.Is(err, core.ErrTooManySessions) {
 		t.Fatalf("third session: %v, want ErrTooManySessions", err)
 	}
 	e.create("bob") // the cap is per subject
@@ -515,7 +515,7 @@ func parallelCreates(e *env, n int) (ok []*core.Session, refused int) {
 	for range n {
 		wg.Go(func() {
 			<-start
-			s, _, err := e.s.Create(e.ctx, core.NewSession{Subject: "alice"})
+			s, _, err := e.s.Create(e.ctx, core.SessionParams{Subject: "alice"})
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -581,7 +581,7 @@ func testRevokeSubjectRace(e *env) {
 		wg.Go(func() {
 			<-start
 			for range 10 {
-				s, tok, err := e.s.Create(e.ctx, core.NewSession{Subject: "alice"})
+				s, tok, err := e.s.Create(e.ctx, core.SessionParams{Subject: "alice"})
 				if err != nil {
 					t.Errorf("Create: %v", err)
 					return
@@ -609,7 +609,7 @@ func testRevokeSubjectRace(e *env) {
 	for _, m := range all {
 		inList := slices.Contains(listed, m.s.ID)
 		get := e.alive(m.s.ID)
-		chk := e.state(m.s.ID) == core.SessionActive
+		chk := e.state(m.s.ID) == core.StateActive
 		opq := e.opaqueAlive(m.tok)
 		if inList != get || get != chk || chk != opq {
 			t.Fatalf("SS-03: session half-indexed: list %v get %v check %v token %v", inList, get, chk, opq)

@@ -60,7 +60,7 @@ var validName = regexp.MustCompile(`^[A-Za-z0-9._@-]{1,64}$`)
 // Sessions opens the server-side session of a dev login. core.MemoryStore
 // and the Redis store implement it.
 type Sessions interface {
-	Create(ctx context.Context, ns core.NewSession) (s *core.Session, token string, err error)
+	Create(ctx context.Context, ns core.SessionParams) (s *core.Session, token string, err error)
 }
 
 // Options configures New.
@@ -207,7 +207,7 @@ func (d *Issuer) login(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	s, _, err := d.opts.Sessions.Create(r.Context(), core.NewSession{
+	s, _, err := d.opts.Sessions.Create(r.Context(), core.SessionParams{
 		Subject:  subject,
 		Issuer:   d.opts.Issuer,
 		Scopes:   strings.Fields(Scopes),

@@ -140,7 +140,7 @@ func TestLogin(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &res); err != nil {
 				t.Fatal(err)
 			}
-			if st, err := store.Check(context.Background(), res.SessionID); err != nil || st != core.SessionActive {
+			if st, err := store.Check(context.Background(), res.SessionID); err != nil || st != core.StateActive {
 				t.Fatalf("session %s is not active in the store: %v %v", res.SessionID, st, err)
 			}
 			if len(res.Roles) == 0 {

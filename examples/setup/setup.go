@@ -271,12 +271,12 @@ func (a *App) Logout(ctx context.Context, p *core.Principal, everywhere bool) (i
 		return 0, ErrRemoteSessions
 	}
 	if everywhere {
-		return a.store.RevokeSubject(ctx, p.Subject, core.Reason("user logged out everywhere"), core.Actor(p.Subject))
+		return a.store.RevokeSubject(ctx, p.Subject, core.WithReason("user logged out everywhere"), core.WithActor(p.Subject))
 	}
 	if p.SessionID == "" {
 		return 0, nil
 	}
-	err := a.store.Revoke(ctx, p.SessionID, core.Reason("user logged out"), core.Actor(p.Subject))
+	err := a.store.Revoke(ctx, p.SessionID, core.WithReason("user logged out"), core.WithActor(p.Subject))
 	if errors.Is(err, core.ErrSessionRevoked) {
 		return 0, nil // ended meanwhile: the caller is logged out either way
 	}

@@ -153,17 +153,17 @@ func redisSetup(ctx context.Context, iss string, aud []string) (*core.Authentica
 
 func redisLifecycle(ctx context.Context, store *redisstore.Store, iss string) error {
 	// on login: open a session; mint the JWT with "sid": sess.ID, or hand out opaqueToken
-	sess, opaqueToken, err := store.Create(ctx, core.NewSession{Subject: "alice", Issuer: iss})
+	sess, opaqueToken, err := store.Create(ctx, core.SessionParams{Subject: "alice", Issuer: iss})
 	if err != nil {
 		return err
 	}
 	_ = opaqueToken
 	// on logout: refused on every route of every instance
-	if err := store.Revoke(ctx, sess.ID, core.Reason("logout"), core.Actor("alice")); err != nil {
+	if err := store.Revoke(ctx, sess.ID, core.WithReason("logout"), core.WithActor("alice")); err != nil {
 		return err
 	}
 	// log out everywhere
-	_, err = store.RevokeSubject(ctx, "alice", core.Reason("password changed"))
+	_, err = store.RevokeSubject(ctx, "alice", core.WithReason("password changed"))
 	return err
 }
 
@@ -172,16 +172,16 @@ func redisLifecycle(ctx context.Context, store *redisstore.Store, iss string) er
 func sessionsMemory(ctx context.Context, iss string, aud []string, mux *http.ServeMux, orders, transfer http.Handler, sid string) error {
 	store := core.NewMemoryStore(core.StoreOptions{IdleTimeout: 30 * time.Minute, AbsoluteTimeout: 7 * 24 * time.Hour})
 	defer store.Close()
-	auth, err := core.New(ctx, core.Config{Issuer: iss, Audience: aud, Sessions: store}) // policy: SensitiveOnly
+	auth, err := core.New(ctx, core.Config{Issuer: iss, Audience: aud, Sessions: store}) // policy: PolicySensitiveOnly
 	if err != nil {
 		return err
 	}
 	defer auth.Close()
 	protected := nethttpauth.New(auth)
-	mux.Handle("GET /orders", protected(orders))                                     // JWT only
-	mux.Handle("POST /transfer", protected(nethttpauth.Sensitive(transfer)))         // JWT + live session check
-	store.Revoke(ctx, sid, core.Reason("admin force logout"), core.Actor("admin-7")) // next request with sid: 401
-	store.RevokeSubject(ctx, "user-42", core.Reason("password changed"))             // log out everywhere
+	mux.Handle("GET /orders", protected(orders))                                             // JWT only
+	mux.Handle("POST /transfer", protected(nethttpauth.Sensitive(transfer)))                 // JWT + live session check
+	store.Revoke(ctx, sid, core.WithReason("admin force logout"), core.WithActor("admin-7")) // next request with sid: 401
+	store.RevokeSubject(ctx, "user-42", core.WithReason("password changed"))                 // log out everywhere
 	return nil
 }
 

@@ -77,7 +77,7 @@ func Redis(t *testing.T, run Run) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = login.Close() })
-		s, _, err := login.Create(context.Background(), core.NewSession{Subject: "user-1", Issuer: iss.URL})
+		s, _, err := login.Create(context.Background(), core.SessionParams{Subject: "user-1", Issuer: iss.URL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func Redis(t *testing.T, run Run) {
 		}
 
 		t.Run("the banner's walk answers what it says", func(t *testing.T) {
-			s2, _, err := login.Create(context.Background(), core.NewSession{Subject: "user-1", Issuer: iss.URL})
+			s2, _, err := login.Create(context.Background(), core.SessionParams{Subject: "user-1", Issuer: iss.URL})
 			if err != nil {
 				t.Fatal(err)
 			}
