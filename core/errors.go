@@ -230,10 +230,10 @@ func DefaultRenderer(e *Error, realm string) Response {
 	return Response{Status: e.Status, Header: h, Body: []byte(b.String())}
 }
 
-// Challenge returns the value of the WWW-Authenticate header for e
+// bearerChallenge returns the value of the WWW-Authenticate header for e
 // (RFC 6750 section 3): the realm, and the error attributes when the request
 // carried credentials.
-func Challenge(realm string, e *Error) string {
+func bearerChallenge(realm string, e *Error) string {
 	var b strings.Builder
 	b.WriteString("Bearer realm=")
 	writeQuoted(&b, realm)
@@ -253,12 +253,12 @@ func Challenge(realm string, e *Error) string {
 }
 
 // Challenges returns every WWW-Authenticate value for e: the Bearer
-// challenge (see [Challenge]), and with DPoP on the DPoP challenge (RFC 9449
+// challenge (see [bearerChallenge]), and with DPoP on the DPoP challenge (RFC 9449
 // section 7.1: realm, algs, and the error attributes when the refusal is
 // about DPoP), without the Bearer one when only DPoP is accepted.
 func Challenges(realm string, e *Error) []string {
 	if e.DPoP == nil {
-		return []string{Challenge(realm, e)}
+		return []string{bearerChallenge(realm, e)}
 	}
 	var b strings.Builder
 	b.WriteString("DPoP realm=")
@@ -283,7 +283,7 @@ func Challenges(realm string, e *Error) []string {
 	if withErr {
 		bearer.Code, bearer.Description, bearer.Scope = "", "", nil // the error is the DPoP challenge's
 	}
-	return []string{Challenge(realm, &bearer), b.String()}
+	return []string{bearerChallenge(realm, &bearer), b.String()}
 }
 
 // writeQuoted writes an RFC 9110 quoted-string; characters outside the

@@ -76,7 +76,7 @@ func TestRenderedRefusals(t *testing.T) {
 func TestChallengeQuoting(t *testing.T) {
 	e := newError(ErrInsufficientScope, nil)
 	e.Scope = []string{`we"ird\scope`, "x\r\ny"}
-	got := Challenge(`re"alm`, e)
+	got := bearerChallenge(`re"alm`, e)
 	if strings.ContainsAny(got, "\r\n") {
 		t.Fatalf("CR/LF reached the header: %q", got)
 	}
