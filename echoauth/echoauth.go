@@ -74,6 +74,7 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) echo.Mid
 			if cc := core.CacheControl(ctx); cc != "" {
 				c.Response().Header().Set("Cache-Control", cc)
 			}
+			setDPoPNonce(c, ctx)
 			c.SetRequest(r.WithContext(ctx))
 			return next(c)
 		}

@@ -87,6 +87,7 @@ func middleware(auth *core.Authenticator, optional bool, opts []Option) fiber.Ha
 		if cc := core.CacheControl(ctx); cc != "" {
 			c.Set("Cache-Control", cc)
 		}
+		setDPoPNonce(c, ctx)
 		c.SetUserContext(ctx)
 		return c.Next()
 	}

@@ -42,6 +42,7 @@ func middleware(auth *core.Authenticator, optional bool) gin.HandlerFunc {
 		if cc := core.CacheControl(ctx); cc != "" {
 			c.Header("Cache-Control", cc)
 		}
+		setDPoPNonce(c, ctx)
 		c.Request = c.Request.WithContext(ctx)
 		c.Next()
 	}

@@ -42,6 +42,7 @@ func middleware(auth *core.Authenticator, optional bool) func(http.Handler) http
 			if cc := core.CacheControl(ctx); cc != "" {
 				w.Header().Set("Cache-Control", cc)
 			}
+			setDPoPNonce(w, ctx)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
