@@ -164,7 +164,7 @@ func (a *Authenticator) goBackground(f func(ctx context.Context)) {
 // check: the adapters' middleware and route markers (and [Require]) apply
 // the session policy. Applications use their framework's adapter; Authenticate
 // is for code outside one (a WebSocket upgrade, a job reading a stored
-// request), with a Request such as adapter.HTTPRequest(r).
+// request), with a Request such as adapter.httpRequestOf(r).
 //
 // A request without credentials gets an error wrapping ErrNoToken.
 func (a *Authenticator) Authenticate(ctx context.Context, r Request) (*Principal, error) {

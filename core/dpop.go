@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/MicahParks/jwkset"
@@ -118,6 +119,69 @@ type dpopVerifier struct {
 	origin    string // normalised PublicOrigin, or ""
 	bearerAll bool   // some issuer still accepts bearer tokens
 	now       func() time.Time
+	keys      proofKeys // parsed proof keys, by their JWK
+}
+
+// proofKey is a proof's jwk parsed for one algorithm: the public key and
+// its RFC 7638 thumbprint. Immutable once made.
+type proofKey struct {
+	pub    any
+	jkt    string
+	jktErr error // no thumbprint: refused at the key binding check
+}
+
+// proofKeys is a small bounded cache of parsed proof keys, keyed by the
+// algorithm and the jwk's bytes as received: a client signs every proof
+// with the same key, and parsing it (JSON, the jwkset checks, the curve
+// point) and hashing its thumbprint would otherwise be paid per request.
+// Only the parse is cached; every proof's signature is still verified.
+// Keys with private members, or that do not parse, are never cached.
+type proofKeys struct {
+	mu sync.Mutex
+	m  map[string]*proofKey
+}
+
+// Bounds of the proof key cache: entries, and the largest jwk cached
+// (an RSA 4096 public JWK is about 750 bytes).
+const (
+	maxProofKeys      = 1024
+	maxCachedProofJWK = 2048
+)
+
+// get returns the key of jwk for alg, parsed once.
+func (c *proofKeys) get(jwk []byte, alg string) (*proofKey, error) {
+	id := alg + "\x00" + string(jwk)
+	c.mu.Lock()
+	k := c.m[id]
+	c.mu.Unlock()
+	if k != nil {
+		return k, nil
+	}
+	vk, m, err := parseJWKMarshal(jwk, []string{alg})
+	if err != nil || !slices.Contains(vk.algs, alg) {
+		return nil, errProofJWK
+	}
+	if vk.private {
+		return nil, errProofPrivate
+	}
+	k = &proofKey{pub: vk.pub}
+	k.jkt, k.jktErr = thumbprint(m)
+	if len(jwk) > maxCachedProofJWK {
+		return k, nil
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]*proofKey)
+	}
+	if len(c.m) >= maxProofKeys {
+		for old := range c.m { // an arbitrary entry: map order is not chosen by the client
+			delete(c.m, old)
+			break
+		}
+	}
+	c.m[id] = k
+	c.mu.Unlock()
+	return k, nil
 }
 
 func (o *DPoPOptions) normalize(leeway time.Duration, now func() time.Time) (*dpopVerifier, error) {
@@ -305,14 +369,11 @@ func (v *dpopVerifier) check(p *proof, req proofRequest) (until time.Time, err e
 	if !slices.Contains(v.algs, p.j.h.alg) { // 5: asymmetric, allowed
 		return until, errProofAlg
 	}
-	vk, m, err := parseJWKMarshal(p.jwk, []string{p.j.h.alg})
-	if err != nil || !slices.Contains(vk.algs, p.j.h.alg) {
-		return until, errProofJWK
+	k, err := v.keys.get(p.jwk, p.j.h.alg)
+	if err != nil { // 7: public key only (errProofPrivate), or no usable key
+		return until, err
 	}
-	if vk.private { // 7: public key only
-		return until, errProofPrivate
-	}
-	if err := verifySignature(&p.j, vk.pub); err != nil { // 6
+	if err := verifySignature(&p.j, k.pub); err != nil { // 6
 		return until, errProofSignature
 	}
 	if p.htm != req.method { // 8
@@ -332,11 +393,10 @@ func (v *dpopVerifier) check(p *proof, req proofRequest) (until time.Time, err e
 	if p.ath == "" || !hmac.Equal([]byte(p.ath), []byte(tokenHash(req.token))) { // 12: ath
 		return until, errProofAth
 	}
-	jkt, err := thumbprint(m)
-	if err != nil {
+	if k.jktErr != nil {
 		return until, errProofJWK
 	}
-	if !hmac.Equal([]byte(jkt), []byte(req.jkt)) { // 12: the key the token is bound to
+	if !hmac.Equal([]byte(k.jkt), []byte(req.jkt)) { // 12: the key the token is bound to
 		return until, errProofKey
 	}
 	return iat.Add(v.maxAge + 2*v.leeway), nil

@@ -1,6 +1,7 @@
 package echoauth_test
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -15,6 +16,12 @@ import (
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{Start: func(t *testing.T, env *adaptertest.Env) string {
 		return start(t, newServer(env))
+	}, StartTLS: func(t *testing.T, env *adaptertest.Env, cfg *tls.Config) string {
+		srv := httptest.NewUnstartedServer(newServer(env))
+		srv.TLS = cfg
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv.Listener.Addr().String()
 	}})
 }
 
@@ -60,5 +67,6 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	api.Match(getHead, "/account", h(adaptertest.RouteAccount), echoauth.Sensitive())
 	api.Match(getHead, "/orders", h(adaptertest.RouteOrders), echoauth.RequireScopes(adaptertest.Scope))
 	api.GET("/admin", h(adaptertest.RouteAdmin), echoauth.RequireRoles(adaptertest.Role))
+	api.GET("/dpop", h(adaptertest.RouteDPoP), echoauth.RequireDPoP())
 	return e
 }

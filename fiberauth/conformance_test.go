@@ -1,6 +1,7 @@
 package fiberauth_test
 
 import (
+	"crypto/tls"
 	"net"
 	"testing"
 	"time"
@@ -15,6 +16,8 @@ import (
 func TestConformance(t *testing.T) {
 	adaptertest.Run(t, adaptertest.Harness{Start: func(t *testing.T, env *adaptertest.Env) string {
 		return start(t, newApp(env, fiber.Config{}))
+	}, StartTLS: func(t *testing.T, env *adaptertest.Env, cfg *tls.Config) string {
+		return startTLS(t, newApp(env, fiber.Config{}), cfg)
 	}})
 }
 
@@ -33,6 +36,20 @@ func start(t *testing.T, app *fiber.App) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serve(t, app, ln)
+}
+
+// startTLS serves app over TLS with cfg, so that the handlers see
+// fasthttp's TLS state (client certificates).
+func startTLS(t *testing.T, app *fiber.App, cfg *tls.Config) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serve(t, app, tls.NewListener(ln, cfg))
+}
+
+func serve(t *testing.T, app *fiber.App, ln net.Listener) string {
 	done := make(chan error, 1)
 	go func() { done <- app.Listener(ln) }()
 	t.Cleanup(func() {
@@ -83,6 +100,7 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/account", fiberauth.Sensitive(), h(adaptertest.RouteAccount)) // fiber's Get serves HEAD too
 	app.Get("/orders", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	app.Get("/admin", fiberauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
+	app.Get("/dpop", fiberauth.RequireDPoP(), h(adaptertest.RouteDPoP))
 	return app
 }
 

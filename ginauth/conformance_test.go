@@ -1,6 +1,7 @@
 package ginauth_test
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,11 +19,19 @@ func TestMain(m *testing.M) {
 
 // TestConformance runs the shared adapter table against a gin server.
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{Start: startServer})
+	adaptertest.Run(t, adaptertest.Harness{Start: startServer, StartTLS: startTLS})
 }
 
 func startServer(t *testing.T, env *adaptertest.Env) string {
 	srv := httptest.NewServer(newRouter(env))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func startTLS(t *testing.T, env *adaptertest.Env, cfg *tls.Config) string {
+	srv := httptest.NewUnstartedServer(newRouter(env))
+	srv.TLS = cfg
+	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.Listener.Addr().String()
 }
@@ -52,5 +61,6 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	api.Match(getHead, "/account", ginauth.Sensitive(), h(adaptertest.RouteAccount))
 	api.Match(getHead, "/orders", ginauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	api.GET("/admin", ginauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
+	api.GET("/dpop", ginauth.RequireDPoP(), h(adaptertest.RouteDPoP))
 	return r
 }

@@ -1,6 +1,7 @@
 package nethttpauth_test
 
 import (
+	"crypto/tls"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -11,10 +12,24 @@ import (
 
 // TestConformance runs the shared adapter table against a net/http server.
 func TestConformance(t *testing.T) {
-	adaptertest.Run(t, adaptertest.Harness{Start: startServer})
+	adaptertest.Run(t, adaptertest.Harness{Start: startServer, StartTLS: startTLS})
 }
 
 func startServer(t *testing.T, env *adaptertest.Env) string {
+	srv := httptest.NewServer(newHandler(env))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func startTLS(t *testing.T, env *adaptertest.Env, cfg *tls.Config) string {
+	srv := httptest.NewUnstartedServer(newHandler(env))
+	srv.TLS = cfg
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().String()
+}
+
+func newHandler(env *adaptertest.Env) http.Handler {
 	h := func(route string) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p, ok := nethttpauth.Principal(r)
@@ -31,6 +46,7 @@ func startServer(t *testing.T, env *adaptertest.Env) string {
 	api.Handle("GET /account", nethttpauth.Sensitive(h(adaptertest.RouteAccount)))
 	api.Handle("GET /orders", nethttpauth.RequireScopes(h(adaptertest.RouteOrders), adaptertest.Scope))
 	api.Handle("GET /admin", nethttpauth.RequireRoles(h(adaptertest.RouteAdmin), adaptertest.Role))
+	api.Handle("GET /dpop", nethttpauth.RequireDPoP(h(adaptertest.RouteDPoP)))
 
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", h(adaptertest.RoutePublic))
@@ -40,8 +56,5 @@ func startServer(t *testing.T, env *adaptertest.Env) string {
 		root.Handle(adaptertest.RouteBackchannelLogout, nethttpauth.BackchannelLogout(env.Logout))
 	}
 	root.Handle("/", nethttpauth.New(env.Auth)(api))
-
-	srv := httptest.NewServer(root)
-	t.Cleanup(srv.Close)
-	return srv.Listener.Addr().String()
+	return root
 }

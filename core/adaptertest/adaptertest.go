@@ -16,6 +16,7 @@
 //	GET  /account        New(auth) + Sensitive(), HEAD too                  RouteAccount
 //	GET  /orders         New(auth) + RequireScopes("orders:read"), HEAD too RouteOrders
 //	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
+//	GET  /dpop           New(auth) + RequireDPoP()                          RouteDPoP
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
 //
@@ -32,6 +33,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -62,6 +64,7 @@ const (
 	RouteAccount       = "account"       // GET and HEAD /account
 	RouteOrders        = "orders"        // GET and HEAD /orders
 	RouteAdmin         = "admin"         // GET /admin
+	RouteDPoP          = "dpop"          // GET /dpop
 )
 
 // Route requirements the harness must configure.
@@ -84,6 +87,11 @@ type Harness struct {
 	// server listening on a loopback address, and returns that address
 	// (host:port). It stops the server with t.Cleanup.
 	Start func(t *testing.T, env *Env) string
+	// StartTLS, when set, serves the same routes as Start over TLS with
+	// cfg (it holds the server's certificate and asks for a client
+	// certificate), for certificate-bound tokens (RFC 8705) and DPoP over
+	// https. Without it those cases are skipped.
+	StartTLS func(t *testing.T, env *Env, cfg *tls.Config) string
 }
 
 // Env is what a harness builds its server from.
@@ -231,6 +239,7 @@ func Run(t *testing.T, h Harness) {
 	markerWithoutMiddlewareIsLogged(t, servers[""].r)
 	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
 	t.Run("key rotated in while the refetch is rate-limited", func(t *testing.T) { runRotation(t, h) })
+	t.Run("dpop", func(t *testing.T) { runDPoP(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {
@@ -522,10 +531,16 @@ func (w want) check(t *testing.T, c tcase, resp *http.Response, body []byte, hit
 		if slices.Contains(ignoredHeaders, k) {
 			continue
 		}
-		if len(v) != 1 {
+		if len(v) != 1 && !(k == "Www-Authenticate" && strings.Contains(w.challenge, "\n")) {
 			t.Errorf("header %s has %d field lines %q, want 1", k, len(v), v)
 		}
 		got[k] = strings.Join(v, "\n")
+	}
+	if w.nonce { // RFC 9449 section 8: a fresh nonce, whose value the case cannot know
+		if got["Dpop-Nonce"] == "" {
+			t.Errorf("no DPoP-Nonce header")
+		}
+		wantHeader["Dpop-Nonce"] = got["Dpop-Nonce"]
 	}
 	for k, v := range wantHeader {
 		if got[k] != v {
@@ -582,15 +597,17 @@ type who struct {
 	checked  bool
 	scopes   []string
 	roles    []string
+	binding  core.Binding // how the token was bound; BindingNone for bearer tokens
+	thumb    string       // Principal.Thumbprint
 }
 
 func (w *who) check(t *testing.T, p *core.Principal) {
 	t.Helper()
 	if p.Subject != w.sub || p.SessionID != w.sid || p.Source != w.source || p.SessionChecked != w.checked ||
-		!slices.Equal(p.Scopes, w.scopes) || !slices.Equal(p.Roles, w.roles) {
-		t.Errorf("principal sub=%q sid=%q source=%v checked=%t scopes=%q roles=%q, want sub=%q sid=%q source=%v checked=%t scopes=%q roles=%q",
-			p.Subject, p.SessionID, p.Source, p.SessionChecked, p.Scopes, p.Roles,
-			w.sub, w.sid, w.source, w.checked, w.scopes, w.roles)
+		!slices.Equal(p.Scopes, w.scopes) || !slices.Equal(p.Roles, w.roles) || p.Binding != w.binding || p.Thumbprint != w.thumb {
+		t.Errorf("principal sub=%q sid=%q source=%v checked=%t scopes=%q roles=%q binding=%v %q, want sub=%q sid=%q source=%v checked=%t scopes=%q roles=%q binding=%v %q",
+			p.Subject, p.SessionID, p.Source, p.SessionChecked, p.Scopes, p.Roles, p.Binding, p.Thumbprint,
+			w.sub, w.sid, w.source, w.checked, w.scopes, w.roles, w.binding, w.thumb)
 	}
 	if p.Kind != core.KindJWT {
 		t.Errorf("principal kind %v, want jwt", p.Kind)

@@ -113,6 +113,9 @@ type want struct {
 	// 400 to control characters in a field value before any handler runs);
 	// either that 400 or authgate's 401 invalid_token, and no handler.
 	refusedRaw bool
+	// nonce: the response carries a DPoP-Nonce header (RFC 9449 section 8);
+	// without it the header must be absent.
+	nonce bool
 }
 
 // The refusals, written once. Every 401 carries a challenge (OP-03); every

@@ -41,6 +41,8 @@ var Variables = []Variable{
 	{"AUTHGATE_METRICS", "\"stdout\": print metrics to stdout (telemetry builds only: -tags otel)"},
 	{"AUTHGATE_METRICS_INTERVAL", "how often metrics are exported (default 60s)"},
 	{"OTEL_EXPORTER_OTLP_ENDPOINT", "export metrics and traces over OTLP/HTTP (telemetry builds only: -tags otel)"},
+	{"AUTHGATE_DPOP", "DPoP (RFC 9449): off (default), allowed (DPoP-bound tokens need their proof, bearer tokens still pass) or required (every protected route needs DPoP)"},
+	{"AUTHGATE_PUBLIC_ORIGIN", "the origin clients reach the API at (https://api.example.com), for DPoP proofs' htu behind a proxy; forwarded headers are never read"},
 	{"AUTHGATE_DEV_ALLOW_REMOTE", "\"1\": let development mode listen on a non-loopback ADDR (anyone who reaches it can log in as anyone)"},
 }
 

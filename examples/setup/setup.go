@@ -29,6 +29,12 @@
 //	AUTHGATE_METRICS=stdout      otherwise print the metrics to stdout, every
 //	                             AUTHGATE_METRICS_INTERVAL (default 60s) and at exit
 //	AUTHGATE_DEV_ALLOW_REMOTE=1  let development mode listen on a non-loopback ADDR
+//	AUTHGATE_DPOP                off (default), allowed (DPoP-bound tokens need their proof,
+//	                             bearer tokens still pass) or required (every protected
+//	                             route needs DPoP); with AUTHGATE_REDIS_URL, proofs are
+//	                             remembered in Redis, so a replay is refused on every instance
+//	AUTHGATE_PUBLIC_ORIGIN       the origin clients use (https://api.example.com), for the
+//	                             proofs' htu behind a proxy; forwarded headers are never read
 //
 // The one list of these variables is [Variables]; [Environ] refuses an
 // AUTHGATE_* variable that is not in it, so that a typo (AUTHGATE_ISUER)
@@ -89,12 +95,13 @@ type App struct {
 	// sharing AUTHGATE_REDIS_URL), else to this instance only.
 	BackchannelLogout *core.BackchannelLogout
 
-	store     core.SessionStore // the local store (memory, Redis); nil when sessions are remote
-	loopback  bool              // listening on a loopback address: cookies without Secure
-	adminAddr string            // AUTHGATE_ADMIN_ADDR
-	tel       *telemetry        // nil without OTEL_EXPORTER_OTLP_ENDPOINT or AUTHGATE_METRICS
-	noLogout  bool              // the store holds none of the issuer's sessions: Logout refuses
-	steps     []step            // what the banner proposes to try, and what each answers
+	store        core.SessionStore // the local store (memory, Redis); nil when sessions are remote
+	loopback     bool              // listening on a loopback address: cookies without Secure
+	adminAddr    string            // AUTHGATE_ADMIN_ADDR
+	tel          *telemetry        // nil without OTEL_EXPORTER_OTLP_ENDPOINT or AUTHGATE_METRICS
+	noLogout     bool              // the store holds none of the issuer's sessions: Logout refuses
+	dpopRequired bool              // AUTHGATE_DPOP=required: the banner's bearer walk would be refused
+	steps        []step            // what the banner proposes to try, and what each answers
 
 	introspector *core.Introspector // AUTHGATE_INTROSPECTION_URL; closed with the app
 }
@@ -226,6 +233,18 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		a.Mode = "issuer " + issuer + ", " + sessions
 	}
 	a.steps = tries(dev, issuer != "", sessionURL != "", introspect != "", redisURL != "", a.noLogout)
+	var replay core.ReplayCache
+	if redisURL != "" {
+		replay, _ = a.store.(core.ReplayCache) // a redisstore.Store: shared by every instance
+	}
+	dpopMode := ""
+	if cfg.DPoP, dpopMode, err = dpopFromEnv(env, dev, replay); err != nil {
+		return fail(err)
+	}
+	if dpopMode != "" {
+		a.Mode += ", " + dpopMode
+	}
+	a.dpopRequired = cfg.DPoP.Mode == core.DPoPRequired
 	if a.tel, err = newTelemetry(ctx, env, os.Stdout); err != nil {
 		return fail(err)
 	}
@@ -335,6 +354,11 @@ func (a *App) Banner(w io.Writer, framework, baseURL string) {
 		fmt.Fprintf(w, "  TOKEN=$(curl -s -H 'Accept: text/plain' -d subject=alice -d roles=admin %s/dev/login)\n", baseURL)
 	} else {
 		fmt.Fprintf(w, "Try it with an access token from your issuer:\n\n  TOKEN=<access token>\n")
+	}
+	if a.dpopRequired {
+		fmt.Fprintf(w, "DPoP required (AUTHGATE_DPOP=required): every protected route refuses bearer tokens (401).\n"+
+			"Send \"Authorization: DPoP $TOKEN\" with a DPoP proof of the token's key in the \"DPoP\" header: see docs/dpop.md.\n\n")
+		return
 	}
 	for _, st := range a.steps {
 		if st.then != "" {

@@ -7,10 +7,15 @@ package docsnippets
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"log"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +29,7 @@ import (
 	"github.com/authgate/authgate/redisstore"
 	"github.com/gin-gonic/gin"
 	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/labstack/echo/v4"
 	"github.com/redis/go-redis/v9"
 	"go.opentelemetry.io/otel/metric"
@@ -225,8 +231,82 @@ func TestHandlerWithATestIssuer(t *testing.T) {
 	}
 }
 
+// README.md and docs/dpop.md: a client's DPoP proof (RFC 9449 section 4.2).
+// This one runs: TestDPoPClient.
+
+// dpopProof signs a proof for one request with the client's key; nonce is
+// the server's DPoP-Nonce, "" until it asks for one.
+func dpopProof(key *ecdsa.PrivateKey, method, url, token, nonce string) (string, error) {
+	pub, err := key.PublicKey.Bytes() // 0x04 || x || y
+	if err != nil {
+		return "", err
+	}
+	ath := sha256.Sum256([]byte(token))
+	claims := jwt.MapClaims{"jti": rand.Text(), "htm": method, "htu": url, "iat": time.Now().Unix(),
+		"ath": base64.RawURLEncoding.EncodeToString(ath[:])}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+	t.Header["typ"] = "dpop+jwt"
+	t.Header["jwk"] = map[string]string{"kty": "EC", "crv": "P-256",
+		"x": base64.RawURLEncoding.EncodeToString(pub[1:33]), "y": base64.RawURLEncoding.EncodeToString(pub[33:])}
+	return t.SignedString(key)
+}
+
+// dpopGet sends GET url with a DPoP-bound token, once more with the
+// server's nonce if it answers use_dpop_nonce.
+func dpopGet(client *http.Client, key *ecdsa.PrivateKey, url, token string) (*http.Response, error) {
+	nonce := ""
+	for {
+		proof, err := dpopProof(key, "GET", url, token, nonce)
+		if err != nil {
+			return nil, err
+		}
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", "DPoP "+token)
+		req.Header.Set("DPoP", proof)
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil, err
+		}
+		challenges := strings.Join(resp.Header.Values("WWW-Authenticate"), ", ") // Bearer and DPoP
+		if nonce != "" || !strings.Contains(challenges, `error="use_dpop_nonce"`) {
+			return resp, nil
+		}
+		resp.Body.Close()
+		nonce = resp.Header.Get("DPoP-Nonce")
+	}
+}
+
+func TestDPoPClient(t *testing.T) {
+	iss := authtest.New(t)
+	key := authtest.NewDPoPKey("ES256") // the client's key; the issuer binds the token to it
+	cfg := iss.Config()
+	cfg.DPoP = core.DPoPOptions{Mode: core.DPoPAllowed, NonceSecret: []byte(strings.Repeat("s", 32))}
+	auth, err := core.New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer auth.Close()
+	var binding core.Binding
+	srv := httptest.NewServer(nethttpauth.New(auth)(nethttpauth.RequireDPoP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := nethttpauth.Principal(r)
+		binding = p.Binding
+	}))))
+	defer srv.Close()
+	resp, err := dpopGet(srv.Client(), key.Private.(*ecdsa.PrivateKey), srv.URL+"/orders", iss.BoundToken(key, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || binding != core.BindingDPoP || resp.Header.Get("DPoP-Nonce") == "" {
+		t.Fatalf("status %d, binding %v, DPoP-Nonce %q: want 200, dpop and the next nonce", resp.StatusCode, binding, resp.Header.Get("DPoP-Nonce"))
+	}
+}
+
 // The snippets above compile; these references keep the linter from calling
 // them unused.
 var _ = []any{frameworkNetHTTP, frameworkGin, frameworkEcho, frameworkEchoErrors, frameworkFiber,
 	frameworkFiberBuffer, frameworkFiberErrors, hydra, hydraIntrospection, operatingOtel, operatingStatus, redisSetup,
-	redisLifecycle, sessionsMemory, tokenCache}
+	redisLifecycle, sessionsMemory, tokenCache, dpopGet}
