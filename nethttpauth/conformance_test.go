@@ -39,6 +39,9 @@ func startServer(t *testing.T, env *adaptertest.Env) string {
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		root.Handle(adaptertest.RouteBackchannelLogout, nethttpauth.BackchannelLogout(env.Logout))
 	}
+	if env.SSF != nil { // every method: the receiver answers 405 itself
+		root.Handle(adaptertest.RouteSSFPush, nethttpauth.SSFPush(env.SSF))
+	}
 	root.Handle("/", nethttpauth.New(env.Auth)(api))
 
 	srv := httptest.NewServer(root)

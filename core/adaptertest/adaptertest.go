@@ -18,6 +18,8 @@
 //	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
+//	POST /ssf/events     SSFPush(env.SSF), no middleware, only when env.SSF
+//	                     is set                               RouteSSFPush
 //
 // Every handler calls [Env.Serve] with its route name, the request's context
 // and what the adapter's Principal accessor returned, and answers 200 with
@@ -93,6 +95,9 @@ type Env struct {
 	// Logout, when not nil, is the back-channel logout receiver to serve
 	// at RouteBackchannelLogout with the adapter's BackchannelLogout.
 	Logout *core.BackchannelLogout
+	// SSF, when not nil, is the Shared Signals receiver to serve at
+	// RouteSSFPush with the adapter's SSFPush.
+	SSF *core.SSF
 
 	mu   sync.Mutex
 	hits []hit
@@ -230,6 +235,7 @@ func Run(t *testing.T, h Harness) {
 
 	markerWithoutMiddlewareIsLogged(t, servers[""].r)
 	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
+	t.Run("ssf", func(t *testing.T) { runSSF(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {
