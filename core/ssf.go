@@ -390,7 +390,7 @@ func (s *SSF) unavailable(ctx context.Context, err error) Response {
 // process verifies tok and applies its events. It returns a refusal, or an
 // error when the SET could not be judged or applied now. wantJTI, when not
 // empty, is the jti the poll response filed the SET under. A replayed jti
-// is refused, unless polled (then it was applied and its ack was lost).
+// is refused, unless polled (then it is applied again).
 func (s *SSF) process(ctx context.Context, tok, wantJTI string, polled bool) (*setRefusal, error) {
 	set, ref := s.verify(ctx, tok)
 	if ref != nil {
@@ -407,12 +407,13 @@ func (s *SSF) process(ctx context.Context, tok, wantJTI string, polled bool) (*s
 	if err != nil {
 		return nil, fmt.Errorf("%w: jti memory: %w", errSETUnavailable, err)
 	}
-	if !first {
-		if polled {
-			return nil, nil
-		}
+	if !first && !polled {
 		return &setRefusal{setErrRequest, "jti replayed (RFC 8417 section 2.2)"}, nil
 	}
+	// A polled SET seen before is delivered again because its ack was lost,
+	// or because applying it failed (and forgetting its jti may have
+	// failed too): it is applied again (revocations are idempotent) rather
+	// than acknowledged unapplied.
 	for _, act := range set.actions {
 		if err := s.apply(ctx, set, act); err != nil {
 			_ = s.replay.Forget(ctx, key)

@@ -37,10 +37,11 @@ type Transmitter struct {
 
 type queued struct{ jti, set string }
 
-// NewTransmitter starts a transmitter whose SETs name audience.
-func NewTransmitter(t testing.TB, audience string) *Transmitter {
+// NewTransmitter starts a transmitter whose SETs name audience; opts are
+// its Issuer's (WithClock sets the SETs' iat, WithAlg their key).
+func NewTransmitter(t testing.TB, audience string, opts ...Option) *Transmitter {
 	t.Helper()
-	tr := &Transmitter{Issuer: New(t), Audience: audience, errs: map[string]string{}}
+	tr := &Transmitter{Issuer: New(t, opts...), Audience: audience, errs: map[string]string{}}
 	tr.SetHandler(http.HandlerFunc(tr.serve))
 	return tr
 }
