@@ -16,3 +16,4 @@ func TestProcess(t *testing.T)           { flowtest.Process(t, "./examples/echo"
 func TestNoLeaks(t *testing.T)           { flowtest.NoLeaks(t, run) }
 func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
 func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
+func TestSSF(t *testing.T)               { flowtest.SSF(t, run) }

@@ -25,3 +25,4 @@ func TestNoLeaks(t *testing.T) {
 }
 func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
 func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
+func TestSSF(t *testing.T)               { flowtest.SSF(t, run) }
