@@ -332,7 +332,14 @@ func (s *SSF) Push(ctx context.Context, method, contentType, authorization strin
 		return resp
 	}
 	if s.hasPush {
-		got := sha256.Sum256([]byte(authorization))
+		// RFC 9110 section 11.1: the scheme is case-insensitive. Both sides
+		// are hashed, so that the comparison takes the same time whatever
+		// the length of what was sent.
+		cred := authorization
+		if len(cred) > 7 && strings.EqualFold(cred[:7], "Bearer ") {
+			cred = "Bearer " + cred[7:]
+		}
+		got := sha256.Sum256([]byte(cred))
 		if subtle.ConstantTimeCompare(got[:], s.push[:]) != 1 {
 			cause := "wrong push authorization"
 			if authorization == "" {
