@@ -492,12 +492,18 @@ func (b *BackchannelLogout) apply(ctx context.Context, lt *logoutToken) error {
 // publish hands r to the Publisher, or without one to this instance's
 // deny set.
 func (b *BackchannelLogout) publish(ctx context.Context, r Revocation, opts ...RevokeOption) error {
-	if b.pub != nil {
-		return b.pub.PublishRevocation(ctx, r, opts...)
+	return publishRevocation(ctx, b.a, b.pub, r, opts...)
+}
+
+// publishRevocation hands r to pub, or when pub is nil to a's deny set
+// alone (logged): the one path of the receivers' revocations.
+func publishRevocation(ctx context.Context, a *Authenticator, pub RevocationPublisher, r Revocation, opts ...RevokeOption) error {
+	if pub != nil {
+		return pub.PublishRevocation(ctx, r, opts...)
 	}
-	b.a.sessions.revoke(r)
+	a.sessions.revoke(r)
 	o := newRevokeOptions(opts...)
-	b.a.log.LogAttrs(ctx, slog.LevelInfo, "authgate: revocation applied to this instance only (no RevocationPublisher configured)",
+	a.log.LogAttrs(ctx, slog.LevelInfo, "authgate: revocation applied to this instance only (no RevocationPublisher configured)",
 		slog.String("session_id", r.SessionID), slog.String("subject", r.Subject), slog.String("issuer", r.Issuer),
 		slog.Bool("cutoff", r.Cutoff), slog.String("reason", o.Reason))
 	return nil

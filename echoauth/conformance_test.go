@@ -59,6 +59,9 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		e.Any(adaptertest.RouteBackchannelLogout, echoauth.BackchannelLogout(env.Logout))
 	}
+	if env.SSF != nil { // every method: the receiver answers 405 itself
+		e.Any(adaptertest.RouteSSFPush, echoauth.SSFPush(env.SSF))
+	}
 
 	api := e.Group("", echoauth.New(env.Auth, opts...))
 	api.GET("/me", h(adaptertest.RouteMe))

@@ -92,6 +92,9 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		app.All(adaptertest.RouteBackchannelLogout, fiberauth.BackchannelLogout(env.Logout))
 	}
+	if env.SSF != nil { // every method: the receiver answers 405 itself
+		app.All(adaptertest.RouteSSFPush, fiberauth.SSFPush(env.SSF))
+	}
 
 	app.Use(fiberauth.New(env.Auth, opts...))
 	app.Get("/me", h(adaptertest.RouteMe))

@@ -53,6 +53,9 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		r.Any(adaptertest.RouteBackchannelLogout, ginauth.BackchannelLogout(env.Logout))
 	}
+	if env.SSF != nil { // every method: the receiver answers 405 itself
+		r.Any(adaptertest.RouteSSFPush, ginauth.SSFPush(env.SSF))
+	}
 
 	api := r.Group("/", ginauth.New(env.Auth))
 	api.GET("/me", h(adaptertest.RouteMe))

@@ -189,6 +189,7 @@ func Start(t testing.TB, opts Options) *Hydra {
 			// admin API, reading the challenges from the redirects.
 			"login":   "http://127.0.0.1:9/login",
 			"consent": "http://127.0.0.1:9/consent",
+			"logout":  "http://127.0.0.1:9/logout",
 		},
 		"secrets":    map[string]any{"system": []string{randomString(32)}},
 		"strategies": map[string]any{"access_token": "jwt"},
@@ -362,6 +363,12 @@ type ClientSpec struct {
 	// AccessTokenStrategy is the client's "access_token_strategy": "jwt"
 	// (the server's default here) or "opaque" (ory_at_X.Y tokens).
 	AccessTokenStrategy string
+	// BackchannelLogoutURI is the client's "backchannel_logout_uri": where
+	// hydra POSTs a logout token (sid, no sub; typ JWT, no exp) when a
+	// login session in which the client got consent ends, by the logout
+	// flow (Logout) or the admin API (RevokeLoginSession). Hydra sends it
+	// once, asynchronously, retrying twice on a 5xx or a connection error.
+	BackchannelLogoutURI string
 }
 
 // CreateClient registers a client (client_secret_basic at the token
@@ -385,6 +392,10 @@ func (h *Hydra) CreateClient(spec ClientSpec) Client {
 	}
 	if spec.AccessTokenStrategy != "" {
 		body["access_token_strategy"] = spec.AccessTokenStrategy
+	}
+	if spec.BackchannelLogoutURI != "" {
+		body["backchannel_logout_uri"] = spec.BackchannelLogoutURI
+		body["backchannel_logout_session_required"] = true // hydra always sends sid
 	}
 	var out struct {
 		ID     string `json:"client_id"`
@@ -558,6 +569,53 @@ func (h *Hydra) RevokeConsentSessions(subject string) {
 	h.t.Helper()
 	req, _ := http.NewRequest(http.MethodDelete, h.adminURL+"/admin/oauth2/auth/sessions/consent?all=true&subject="+url.QueryEscape(subject), nil)
 	h.do(req, http.StatusNoContent, nil)
+}
+
+// RevokeLoginSession ends the login session sid through the admin API
+// (DELETE /admin/oauth2/auth/sessions/login?sid=, hydra's headless
+// logout): hydra sends a logout token to the backchannel_logout_uri of
+// every client that got consent in that session. Only a remembered login
+// (accepted with remember: true, as AuthorizationCode does) is found by
+// sid; for any other the call succeeds and sends nothing.
+func (h *Hydra) RevokeLoginSession(sid string) {
+	h.t.Helper()
+	req, _ := http.NewRequest(http.MethodDelete, h.adminURL+"/admin/oauth2/auth/sessions/login?sid="+url.QueryEscape(sid), nil)
+	h.do(req, http.StatusNoContent, nil)
+}
+
+// Logout runs OpenID Connect RP-Initiated Logout for the login session of
+// idToken (an ID token hydra issued, naming its sid): GET
+// /oauth2/sessions/logout?id_token_hint=, the logout challenge accepted
+// through the admin API (PUT /admin/oauth2/auth/requests/logout/accept),
+// then the logout verifier URL, where hydra ends the session and sends
+// the back-channel logout tokens.
+func (h *Hydra) Logout(idToken string) {
+	h.t.Helper()
+	if idToken == "" {
+		h.t.Fatal("Logout needs an ID token (ask for the openid scope)")
+	}
+	browser := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	loc := h.redirect(browser, h.publicURL+"/oauth2/sessions/logout?"+url.Values{"id_token_hint": {idToken}}.Encode())
+	challenge := loc.Query().Get("logout_challenge")
+	if challenge == "" {
+		h.t.Fatalf("no logout challenge in %s (hydra found no remembered login session for the ID token's sid)", loc)
+	}
+	var accepted struct {
+		RedirectTo string `json:"redirect_to"`
+	}
+	h.sendJSON(http.MethodPut, h.adminURL+"/admin/oauth2/auth/requests/logout/accept?logout_challenge="+url.QueryEscape(challenge), nil, http.StatusOK, &accepted)
+	if !strings.HasPrefix(accepted.RedirectTo, h.publicURL+"/") {
+		h.t.Fatalf("the logout accept redirects to %q, not to hydra", accepted.RedirectTo)
+	}
+	resp, err := browser.Get(accepted.RedirectTo)
+	if err != nil {
+		h.t.Fatalf("GET the logout verifier: %v", err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound && resp.StatusCode != http.StatusSeeOther {
+		h.t.Fatalf("GET the logout verifier: %d, want a redirect: %s", resp.StatusCode, body)
+	}
 }
 
 // Introspect asks hydra's admin introspection endpoint about token.

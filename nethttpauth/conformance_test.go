@@ -55,6 +55,9 @@ func newHandler(env *adaptertest.Env) http.Handler {
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		root.Handle(adaptertest.RouteBackchannelLogout, nethttpauth.BackchannelLogout(env.Logout))
 	}
+	if env.SSF != nil { // every method: the receiver answers 405 itself
+		root.Handle(adaptertest.RouteSSFPush, nethttpauth.SSFPush(env.SSF))
+	}
 	root.Handle("/", nethttpauth.New(env.Auth)(api))
 	return root
 }

@@ -19,6 +19,8 @@
 //	GET  /dpop           New(auth) + RequireDPoP()                          RouteDPoP
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
+//	POST /ssf/events     SSFPush(env.SSF), no middleware, only when env.SSF
+//	                     is set                               RouteSSFPush
 //
 // Every handler calls [Env.Serve] with its route name, the request's context
 // and what the adapter's Principal accessor returned, and answers 200 with
@@ -101,6 +103,9 @@ type Env struct {
 	// Logout, when not nil, is the back-channel logout receiver to serve
 	// at RouteBackchannelLogout with the adapter's BackchannelLogout.
 	Logout *core.BackchannelLogout
+	// SSF, when not nil, is the Shared Signals receiver to serve at
+	// RouteSSFPush with the adapter's SSFPush.
+	SSF *core.SSF
 
 	mu   sync.Mutex
 	hits []hit
@@ -240,6 +245,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
 	t.Run("key rotated in while the refetch is rate-limited", func(t *testing.T) { runRotation(t, h) })
 	t.Run("dpop", func(t *testing.T) { runDPoP(t, h, iss) })
+	t.Run("ssf", func(t *testing.T) { runSSF(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {

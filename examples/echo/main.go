@@ -61,6 +61,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		e.POST("/backchannel-logout", echoauth.BackchannelLogout(app.BackchannelLogout))
 	}
+	if app.SSF != nil { // AUTHGATE_SSF_ISSUER and AUTHGATE_SSF_AUDIENCE: the transmitter's security events, outside the middleware
+		e.POST("/ssf/events", echoauth.SSFPush(app.SSF))
+	}
 	e.GET("/me", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Me(p))

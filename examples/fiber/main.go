@@ -64,6 +64,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		f.Post("/backchannel-logout", fiberauth.BackchannelLogout(app.BackchannelLogout))
 	}
+	if app.SSF != nil { // AUTHGATE_SSF_ISSUER and AUTHGATE_SSF_AUDIENCE: the transmitter's security events, outside the middleware
+		f.Post("/ssf/events", fiberauth.SSFPush(app.SSF))
+	}
 	f.Get("/me", auth, func(c *fiber.Ctx) error {
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Me(p))

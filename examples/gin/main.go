@@ -61,6 +61,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		r.POST("/backchannel-logout", ginauth.BackchannelLogout(app.BackchannelLogout))
 	}
+	if app.SSF != nil { // AUTHGATE_SSF_ISSUER and AUTHGATE_SSF_AUDIENCE: the transmitter's security events, outside the middleware
+		r.POST("/ssf/events", ginauth.SSFPush(app.SSF))
+	}
 	r.GET("/me", auth, func(c *gin.Context) {
 		p, _ := ginauth.Principal(c)
 		c.JSON(http.StatusOK, setup.Me(p))

@@ -63,6 +63,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		mux.Handle("POST /backchannel-logout", nethttpauth.BackchannelLogout(app.BackchannelLogout))
 	}
+	if app.SSF != nil { // AUTHGATE_SSF_ISSUER and AUTHGATE_SSF_AUDIENCE: the transmitter's security events, outside the middleware
+		mux.Handle("POST /ssf/events", nethttpauth.SSFPush(app.SSF))
+	}
 	mux.Handle("GET /me", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Me(p))

@@ -18,3 +18,4 @@ func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
 func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
 func TestHydra(t *testing.T)             { flowtest.Hydra(t, run) }
 func TestDPoP(t *testing.T)              { flowtest.DPoP(t, run) }
+func TestSSF(t *testing.T)               { flowtest.SSF(t, run) }

@@ -22,7 +22,13 @@
 //	AUTHGATE_CLAIM_SID/_SCOPE/_ROLES/_TENANT  claim names (dotted paths: ext.sid)
 //	AUTHGATE_ALLOW_START_WITHOUT_KEYS=1  start while the issuer's keys cannot be fetched
 //	AUTHGATE_REQUIRE_AT_JWT=1    RFC 9068 access tokens only
-//	AUTHGATE_REDIS_URL           sessions in Redis
+//	AUTHGATE_REDIS_URL           sessions in Redis; beside AUTHGATE_SESSION_URL or
+//	                             AUTHGATE_INTROSPECTION_URL, the revocation bus alone
+//	AUTHGATE_SSF_ISSUER/_AUDIENCE  a Shared Signals transmitter and this stream's audience:
+//	                             its events are received at POST /ssf/events (with
+//	                             AUTHGATE_SSF_PUSH_TOKEN, pushes must carry it as a bearer
+//	                             token), or polled from AUTHGATE_SSF_POLL_URL (with
+//	                             AUTHGATE_SSF_POLL_TOKEN)
 //	AUTHGATE_ADMIN_ADDR          serve the authenticator's status (JSON) at /status on this
 //	                             internal address (see App.ServeAdmin); never the public one
 //	OTEL_EXPORTER_OTLP_ENDPOINT  export metrics and traces (package otelauth) over OTLP/HTTP
@@ -40,9 +46,9 @@
 // AUTHGATE_* variable that is not in it, so that a typo (AUTHGATE_ISUER)
 // stops the app instead of starting development mode.
 //
-// At most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL and
-// AUTHGATE_REDIS_URL may be set, except that with AUTHGATE_ISSUER the first
-// two combine.
+// At most one of AUTHGATE_SESSION_URL and AUTHGATE_INTROSPECTION_URL may be
+// set, except that with AUTHGATE_ISSUER they combine; AUTHGATE_REDIS_URL
+// beside either makes Redis the revocation bus alone.
 // With none of the session variables set, sessions live in memory
 // (core.MemoryStore). With no issuer (neither AUTHGATE_ISSUER nor
 // AUTHGATE_INTROSPECTION_URL), the app runs in development mode: a built-in
@@ -95,13 +101,20 @@ type App struct {
 	// sharing AUTHGATE_REDIS_URL), else to this instance only.
 	BackchannelLogout *core.BackchannelLogout
 
+	// SSF is the Shared Signals push receiver, served at POST /ssf/events
+	// outside the middleware; nil unless AUTHGATE_SSF_ISSUER and
+	// AUTHGATE_SSF_AUDIENCE are set without AUTHGATE_SSF_POLL_URL (with it,
+	// the receiver polls the transmitter and no push endpoint exists).
+	SSF *core.SSF
+
 	store        core.SessionStore // the local store (memory, Redis); nil when sessions are remote
+	bus          core.SessionStore // AUTHGATE_REDIS_URL beside remote sessions: the revocation feed and publisher only
 	loopback     bool              // listening on a loopback address: cookies without Secure
 	adminAddr    string            // AUTHGATE_ADMIN_ADDR
 	tel          *telemetry        // nil without OTEL_EXPORTER_OTLP_ENDPOINT or AUTHGATE_METRICS
 	noLogout     bool              // the store holds none of the issuer's sessions: Logout refuses
-	dpopRequired bool              // AUTHGATE_DPOP=required: the banner's bearer walk would be refused
 	steps        []step            // what the banner proposes to try, and what each answers
+	dpopRequired bool              // AUTHGATE_DPOP=required: the banner's bearer walk would be refused
 
 	introspector *core.Introspector // AUTHGATE_INTROSPECTION_URL; closed with the app
 }
@@ -134,9 +147,12 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		}
 	}
 	// With a real issuer, a session endpoint and introspection combine:
-	// both are asked on sensitive routes.
-	if set > 1 && !(set == 2 && issuer != "" && sessionURL != "" && introspect != "") {
-		return nil, errors.New("set at most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL, AUTHGATE_REDIS_URL (with AUTHGATE_ISSUER, AUTHGATE_SESSION_URL and AUTHGATE_INTROSPECTION_URL may be combined)")
+	// both are asked on sensitive routes. Beside either, AUTHGATE_REDIS_URL
+	// is the revocation bus alone: the receivers' revocations reach every
+	// instance through it, and sessions stay where they are checked.
+	bus := redisURL != "" && (sessionURL != "" || introspect != "")
+	if remote := set - btoi(redisURL != ""); remote > 1 && !(issuer != "" && sessionURL != "" && introspect != "") {
+		return nil, errors.New("set at most one of AUTHGATE_SESSION_URL, AUTHGATE_INTROSPECTION_URL (with AUTHGATE_ISSUER, AUTHGATE_SESSION_URL and AUTHGATE_INTROSPECTION_URL may be combined)")
 	}
 	if issuer == "" && (jwks != "" || (len(audience) > 0 && introspect == "")) {
 		return nil, errors.New("AUTHGATE_AUDIENCE or AUTHGATE_JWKS_URL is set but AUTHGATE_ISSUER is not: set AUTHGATE_ISSUER too (or unset both for the development issuer)")
@@ -187,6 +203,14 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		}
 	}
 	switch {
+	case bus:
+		store, err := newRedisStore(ctx, redisURL, storeOpts)
+		if err != nil {
+			return nil, fmt.Errorf("AUTHGATE_REDIS_URL: %w", err)
+		}
+		a.bus = store
+		cfg.Revocations = store // its feed: what any instance's receivers publish is refused here
+		sessions = joinMode(sessions, "revocations shared through Redis")
 	case sessionURL != "" || introspect != "":
 	case redisURL != "":
 		store, err := newRedisStore(ctx, redisURL, storeOpts)
@@ -232,10 +256,14 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		cfg.JWKSURL = jwks      // "": OIDC discovery from the issuer
 		a.Mode = "issuer " + issuer + ", " + sessions
 	}
-	a.steps = tries(dev, issuer != "", sessionURL != "", introspect != "", redisURL != "", a.noLogout)
+	a.steps = tries(dev, issuer != "", sessionURL != "", introspect != "", redisURL != "" && !bus, a.noLogout)
 	var replay core.ReplayCache
 	if redisURL != "" {
-		replay, _ = a.store.(core.ReplayCache) // a redisstore.Store: shared by every instance
+		// a redisstore.Store, as the session store or the bus alone: shared
+		// by every instance
+		if replay, _ = a.store.(core.ReplayCache); replay == nil {
+			replay, _ = a.bus.(core.ReplayCache)
+		}
 	}
 	dpopMode := ""
 	if cfg.DPoP, dpopMode, err = dpopFromEnv(env, dev, replay); err != nil {
@@ -263,7 +291,17 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		}
 		a.Mode += ", back-channel logout for client " + clientID
 	}
+	if err := a.ssfFromEnv(ctx, env, issuer != ""); err != nil {
+		return fail(err)
+	}
 	return a, nil
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Close stops the authenticator and the store.
@@ -273,6 +311,9 @@ func (a *App) Close() error {
 		errs = append(errs, a.Auth.Close())
 	}
 	if c, ok := a.store.(closer); ok {
+		errs = append(errs, c.Close())
+	}
+	if c, ok := a.bus.(closer); ok {
 		errs = append(errs, c.Close())
 	}
 	if a.introspector != nil {

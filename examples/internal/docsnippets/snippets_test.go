@@ -305,8 +305,31 @@ func TestDPoPClient(t *testing.T) {
 	}
 }
 
+// docs/idp-push-revocation.md
+
+func pushedRevocations(ctx context.Context, auth *core.Authenticator, mux *http.ServeMux, pushToken string) error {
+	// Back-channel logout: the client's backchannel_logout_uri is https://api.example.com/backchannel-logout.
+	bcl, err := auth.BackchannelLogout(core.BackchannelLogoutOptions{ClientID: "orders-api"})
+	if err != nil {
+		return err
+	}
+	mux.Handle("POST /backchannel-logout", nethttpauth.BackchannelLogout(bcl))
+
+	// Shared Signals: the stream's push endpoint is https://api.example.com/ssf/events.
+	recv, err := auth.SSF(ctx, core.SSFOptions{
+		Issuer:    "https://ssf.example.com", // the transmitter: its keys come from its /.well-known/ssf-configuration
+		Audience:  "orders-api-stream",       // the aud of the stream's SETs
+		PushToken: pushToken,                 // the bearer token registered with the stream
+	})
+	if err != nil {
+		return err
+	}
+	mux.Handle("POST /ssf/events", nethttpauth.SSFPush(recv))
+	return nil
+}
+
 // The snippets above compile; these references keep the linter from calling
 // them unused.
 var _ = []any{frameworkNetHTTP, frameworkGin, frameworkEcho, frameworkEchoErrors, frameworkFiber,
 	frameworkFiberBuffer, frameworkFiberErrors, hydra, hydraIntrospection, operatingOtel, operatingStatus, redisSetup,
-	redisLifecycle, sessionsMemory, tokenCache, dpopGet}
+	redisLifecycle, sessionsMemory, tokenCache, dpopGet, pushedRevocations}
