@@ -99,6 +99,12 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		dpop = dpop || ic.DPoP != DPoPOff
 		bearer = bearer || ic.DPoP != DPoPRequired
 	}
+	if cfg.Opaque != nil && cfg.DPoP.Mode != DPoPUnset {
+		// Opaque tokens of no configured issuer take Config.DPoP.Mode
+		// (issuerMode): without this an opaque-only deployment ignored it.
+		dpop = dpop || cfg.DPoP.Mode != DPoPOff
+		bearer = bearer || cfg.DPoP.Mode != DPoPRequired
+	}
 	if dpop {
 		if a.dpop, err = cfg.DPoP.normalize(cfg.Leeway, cfg.Now); err != nil {
 			return nil, err
