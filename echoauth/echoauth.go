@@ -15,7 +15,7 @@
 //
 // Routes that admit anonymous callers use Optional instead of New; public
 // routes are registered where New does not cover them. Per-route
-// requirements (Sensitive, RequireScopes, RequireRoles) are route middleware;
+// requirements (Sensitive, RequireScopes, RequireRoles, RequireDPoP) are route middleware;
 // they run after routing.
 package echoauth
 

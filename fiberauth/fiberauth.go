@@ -15,7 +15,7 @@
 //
 // Fiber routes in registration order: a route registered before app.Use is
 // not covered by it. Routes that admit anonymous callers use Optional instead
-// of New. Per-route requirements (Sensitive, RequireScopes, RequireRoles) are
+// of New. Per-route requirements (Sensitive, RequireScopes, RequireRoles, RequireDPoP) are
 // handlers placed before the route's own handler; they run after routing.
 //
 // Fiber runs on fasthttp, which has no *http.Request and reuses its buffers

@@ -11,7 +11,7 @@
 // refusal and aborts the chain, so no later handler runs. Routes that admit
 // anonymous callers use Optional instead of New; public routes are registered
 // where New does not cover them. Per-route requirements (Sensitive,
-// RequireScopes, RequireRoles) are handlers placed before the route's own
+// RequireScopes, RequireRoles, RequireDPoP) are handlers placed before the route's own
 // handler; they run after routing.
 package ginauth
 

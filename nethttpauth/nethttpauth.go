@@ -9,7 +9,7 @@
 // New refuses every request it covers that has no valid token. Routes that
 // admit anonymous callers use Optional instead of New; public routes are
 // served by a handler that New does not wrap. Per-route requirements
-// (Sensitive, RequireScopes, RequireRoles) wrap single handlers and run after
+// (Sensitive, RequireScopes, RequireRoles, RequireDPoP) wrap single handlers and run after
 // routing.
 package nethttpauth
 
