@@ -51,6 +51,8 @@ type Authenticator struct {
 
 	// claimNames reads Config.Claims out of a token's claims.
 	claimNames claimReader
+	// stepUpClaims reads ClaimNames.ACR, AMR and AuthTime (stepup.go).
+	stepUpClaims claimReader
 
 	sessions *sessionPolicy
 	tokens   *tokenCache // nil when Config.TokenCache.Disabled
@@ -78,6 +80,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		obsPanic: rate.Sometimes{First: 1, Interval: time.Minute},
 	}
 	a.claimNames = newClaimReader(cfg.Claims)
+	a.stepUpClaims = newStepUpReader(cfg.Claims)
 	if err := a.cfg.ClientCertificates.normalize(); err != nil {
 		return nil, err
 	}
@@ -314,6 +317,9 @@ type Requirements struct {
 	// DPoP asks for a DPoP-bound token presented with its proof (RFC 9449),
 	// even where the issuer's mode also accepts bearer tokens.
 	DPoP bool
+	// StepUp asks for a strong or recent enough user authentication
+	// (RFC 9470); its zero value asks for nothing.
+	StepUp StepUp
 }
 
 // Require checks a route's requirements against the principal the middleware
@@ -368,6 +374,10 @@ func require(ctx context.Context, req Requirements) error {
 		e := dpopError(ErrInvalidToken, errDPoPRequired)
 		a.logRefusal(ctx, e)
 		return e
+	}
+	if err := a.checkStepUp(p, req.StepUp); err != nil {
+		a.logRefusal(ctx, err)
+		return err
 	}
 	if req.Sensitive {
 		if err := a.sessions.gate(ctx, p, true); err != nil {

@@ -225,6 +225,11 @@ type ClaimNames struct {
 	Scope     string // "scope" (a space-separated string or an array); "scp" is read too, and both are merged without duplicates
 	Roles     string // "roles"
 	Tenant    string // "tenant"
+	// ACR, AMR and AuthTime are read for step-up (RFC 9470 section 6.1,
+	// [StepUp]): the authentication context class, methods and time.
+	ACR      string // "acr"
+	AMR      string // "amr" (an array of strings)
+	AuthTime string // "auth_time" (a NumericDate)
 }
 
 // normalize fills the defaults and checks the names.
@@ -241,6 +246,7 @@ func (n *ClaimNames) normalize() error {
 	if n.Tenant == "" {
 		n.Tenant = "tenant"
 	}
+	n.stepUpDefaults()
 	return checkClaimNames(n)
 }
 
@@ -475,6 +481,7 @@ var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti",
 func checkClaimNames(n *ClaimNames) error {
 	names := []struct{ field, name string }{
 		{"SessionID", n.SessionID}, {"Scope", n.Scope}, {"Roles", n.Roles}, {"Tenant", n.Tenant},
+		{"ACR", n.ACR}, {"AMR", n.AMR}, {"AuthTime", n.AuthTime},
 	}
 	for i, f := range names {
 		if slices.Contains(registeredClaims, f.name) || f.name == "scp" && f.field != "Scope" {

@@ -30,6 +30,9 @@ type Error struct {
 	Scope []string
 	// RetryAfter is the number of seconds a client should wait, for 503.
 	RetryAfter int
+	// StepUp is set for "insufficient_user_authentication" (RFC 9470):
+	// the acr_values and max_age challenge parameters.
+	StepUp *StepUp
 	// DPoP is set when the authenticator accepts DPoP (RFC 9449): the
 	// DPoP challenge to send beside (or instead of) the Bearer one.
 	DPoP *DPoPChallenge
@@ -106,6 +109,11 @@ var (
 	// ErrUseDPoPNonce: the DPoP proof lacks the current server nonce (401
 	// use_dpop_nonce with a DPoP-Nonce header, RFC 9449 section 8).
 	ErrUseDPoPNonce = errors.New("authgate: DPoP nonce required")
+	// ErrInsufficientUserAuthentication: the token's user authentication is
+	// not the one the route requires ([StepUp]): 401
+	// insufficient_user_authentication with acr_values and max_age
+	// (RFC 9470 section 3).
+	ErrInsufficientUserAuthentication = errors.New("authgate: insufficient user authentication")
 )
 
 // The fixed descriptions. Nothing else ever reaches a client.
@@ -122,6 +130,7 @@ const (
 	descMisconfig    = "the server is misconfigured"
 	descDPoPProof    = "the DPoP proof is invalid"
 	descDPoPNonce    = "the resource server requires a nonce in the DPoP proof"
+	descStepUp       = "a different authentication level is required"
 )
 
 func newError(kind error, cause error) *Error {
@@ -149,6 +158,8 @@ func newError(kind error, cause error) *Error {
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_dpop_proof", descDPoPProof
 	case ErrUseDPoPNonce:
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "use_dpop_nonce", descDPoPNonce
+	case ErrInsufficientUserAuthentication:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "insufficient_user_authentication", descStepUp
 	default: // ErrInvalidToken and anything unexpected: refuse as an invalid token
 		e.kind = ErrInvalidToken
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_token", descInvalidToken
@@ -248,6 +259,7 @@ func bearerChallenge(realm string, e *Error) string {
 			b.WriteString(", scope=")
 			writeQuoted(&b, strings.Join(e.Scope, " "))
 		}
+		writeStepUp(&b, e.StepUp)
 	}
 	return b.String()
 }
@@ -271,6 +283,7 @@ func Challenges(realm string, e *Error) []string {
 			b.WriteString(", error_description=")
 			writeQuoted(&b, e.Description)
 		}
+		writeStepUp(&b, e.StepUp)
 	}
 	if len(e.DPoP.Algs) > 0 {
 		b.WriteString(", algs=")
@@ -281,7 +294,7 @@ func Challenges(realm string, e *Error) []string {
 	}
 	bearer := *e
 	if withErr {
-		bearer.Code, bearer.Description, bearer.Scope = "", "", nil // the error is the DPoP challenge's
+		bearer.Code, bearer.Description, bearer.Scope, bearer.StepUp = "", "", nil, nil // the error is the DPoP challenge's
 	}
 	return []string{bearerChallenge(realm, &bearer), b.String()}
 }

@@ -60,5 +60,6 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	api.Match(getHead, "/account", h(adaptertest.RouteAccount), echoauth.Sensitive())
 	api.Match(getHead, "/orders", h(adaptertest.RouteOrders), echoauth.RequireScopes(adaptertest.Scope))
 	api.GET("/admin", h(adaptertest.RouteAdmin), echoauth.RequireRoles(adaptertest.Role))
+	api.GET("/step-up", h(adaptertest.RouteStepUp), echoauth.RequireStepUp(adaptertest.StepUp), echoauth.Sensitive())
 	return e
 }

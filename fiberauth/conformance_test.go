@@ -83,6 +83,7 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/account", fiberauth.Sensitive(), h(adaptertest.RouteAccount)) // fiber's Get serves HEAD too
 	app.Get("/orders", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	app.Get("/admin", fiberauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
+	app.Get("/step-up", fiberauth.RequireStepUp(adaptertest.StepUp), fiberauth.Sensitive(), h(adaptertest.RouteStepUp))
 	return app
 }
 

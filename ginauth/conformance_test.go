@@ -52,5 +52,6 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	api.Match(getHead, "/account", ginauth.Sensitive(), h(adaptertest.RouteAccount))
 	api.Match(getHead, "/orders", ginauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	api.GET("/admin", ginauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
+	api.GET("/step-up", ginauth.RequireStepUp(adaptertest.StepUp), ginauth.Sensitive(), h(adaptertest.RouteStepUp))
 	return r
 }

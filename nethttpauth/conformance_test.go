@@ -31,6 +31,7 @@ func startServer(t *testing.T, env *adaptertest.Env) string {
 	api.Handle("GET /account", nethttpauth.Sensitive(h(adaptertest.RouteAccount)))
 	api.Handle("GET /orders", nethttpauth.RequireScopes(h(adaptertest.RouteOrders), adaptertest.Scope))
 	api.Handle("GET /admin", nethttpauth.RequireRoles(h(adaptertest.RouteAdmin), adaptertest.Role))
+	api.Handle("GET /step-up", nethttpauth.RequireStepUp(nethttpauth.Sensitive(h(adaptertest.RouteStepUp)), adaptertest.StepUp))
 
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", h(adaptertest.RoutePublic))

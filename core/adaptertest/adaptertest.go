@@ -16,6 +16,7 @@
 //	GET  /account        New(auth) + Sensitive(), HEAD too                  RouteAccount
 //	GET  /orders         New(auth) + RequireScopes("orders:read"), HEAD too RouteOrders
 //	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
+//	GET  /step-up        New(auth) + RequireStepUp(StepUp) + Sensitive()    RouteStepUp
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
 //
@@ -231,6 +232,7 @@ func Run(t *testing.T, h Harness) {
 	markerWithoutMiddlewareIsLogged(t, servers[""].r)
 	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
 	t.Run("key rotated in while the refetch is rate-limited", func(t *testing.T) { runRotation(t, h) })
+	t.Run("step-up (RFC 9470)", func(t *testing.T) { runStepUp(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {
