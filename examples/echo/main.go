@@ -68,7 +68,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	e.POST("/transfer", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Transfer(p))
-	}, auth, echoauth.Sensitive())
+	}, auth, echoauth.RequireStepUp(app.TransferStepUp), echoauth.Sensitive())
 	e.GET("/admin", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Admin(p))

@@ -68,7 +68,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Me(p))
 	})
-	f.Post("/transfer", auth, fiberauth.Sensitive(), func(c *fiber.Ctx) error {
+	f.Post("/transfer", auth, fiberauth.RequireStepUp(app.TransferStepUp), fiberauth.Sensitive(), func(c *fiber.Ctx) error {
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Transfer(p))
 	})

@@ -65,7 +65,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := ginauth.Principal(c)
 		c.JSON(http.StatusOK, setup.Me(p))
 	})
-	r.POST("/transfer", auth, ginauth.Sensitive(), func(c *gin.Context) {
+	r.POST("/transfer", auth, ginauth.RequireStepUp(app.TransferStepUp), ginauth.Sensitive(), func(c *gin.Context) {
 		p, _ := ginauth.Principal(c)
 		c.JSON(http.StatusOK, setup.Transfer(p))
 	})

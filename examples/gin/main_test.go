@@ -17,3 +17,4 @@ func TestNoLeaks(t *testing.T)           { flowtest.NoLeaks(t, run) }
 func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
 func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
 func TestHydra(t *testing.T)             { flowtest.Hydra(t, run) }
+func TestStepUp(t *testing.T)            { flowtest.StepUp(t, run) }

@@ -67,10 +67,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Me(p))
 	})))
-	mux.Handle("POST /transfer", auth(nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /transfer", auth(nethttpauth.RequireStepUp(nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Transfer(p))
-	}))))
+	})), app.TransferStepUp)))
 	mux.Handle("GET /admin", auth(nethttpauth.RequireRoles(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Admin(p))

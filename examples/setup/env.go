@@ -36,6 +36,8 @@ var Variables = []Variable{
 	{"AUTHGATE_ALLOW_START_WITHOUT_KEYS", "\"1\": start even when the issuer's keys cannot be fetched (tokens are 503 until they can)"},
 	{"AUTHGATE_MAX_STALE", "fail-open for session id checks: accept a session confirmed within this duration (e.g. 30s) while the checker is down"},
 	{"AUTHGATE_REQUIRE_AT_JWT", "\"1\": require RFC 9068 access tokens (typ at+jwt; jti, client_id, iat)"},
+	{"AUTHGATE_TRANSFER_ACR", "POST /transfer also requires one of these acr values, comma-separated (RFC 9470 step-up: else 401 insufficient_user_authentication)"},
+	{"AUTHGATE_TRANSFER_MAX_AGE", "POST /transfer also requires an auth_time no older than this duration (e.g. 5m; a token without auth_time is refused)"},
 	{"AUTHGATE_REDIS_URL", "sessions in Redis (redis://host:6379/0)"},
 	{"AUTHGATE_ADMIN_ADDR", "serve the authenticator's status at /status on this internal address"},
 	{"AUTHGATE_METRICS", "\"stdout\": print metrics to stdout (telemetry builds only: -tags otel)"},

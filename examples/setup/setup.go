@@ -88,6 +88,10 @@ type App struct {
 	// are set. Its revocations go through the store's feed (every instance
 	// sharing AUTHGATE_REDIS_URL), else to this instance only.
 	BackchannelLogout *core.BackchannelLogout
+	// TransferStepUp is what POST /transfer requires of the user's
+	// authentication besides a live session (AUTHGATE_TRANSFER_ACR,
+	// AUTHGATE_TRANSFER_MAX_AGE); its zero value asks for nothing.
+	TransferStepUp core.StepUp
 
 	store     core.SessionStore // the local store (memory, Redis); nil when sessions are remote
 	loopback  bool              // listening on a loopback address: cookies without Secure
@@ -150,6 +154,9 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	idp, err := idpFromEnv(env, dev, issuer != "", sessionURL != "")
 	if err != nil {
+		return nil, err
+	}
+	if a.TransferStepUp, err = stepUpFromEnv(env); err != nil {
 		return nil, err
 	}
 
