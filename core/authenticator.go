@@ -58,6 +58,9 @@ type Authenticator struct {
 	tokens   *tokenCache // nil when Config.TokenCache.Disabled
 
 	dpop *dpopVerifier // nil when no issuer accepts DPoP
+	// resource is Config.ProtectedResource checked and rendered
+	// (resourcemeta.go); nil when not configured.
+	resource *resourceMeta
 
 	obs      Observer       // nil when nobody listens (Config.Observer)
 	obsPanic rate.Sometimes // rate-limits the log of a panicking Observer
@@ -109,6 +112,9 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		a.dpop.bearerAll = bearer
 	} else if cfg.DPoP.NonceSecret != nil || cfg.DPoP.Replay != nil || cfg.DPoP.PublicOrigin != "" || len(cfg.DPoP.Algorithms) > 0 {
 		return nil, configErr("DPoP options are set but no issuer's DPoP mode is allowed or required")
+	}
+	if a.resource, err = newResourceMeta(cfg.ProtectedResource, &a.cfg, a.dpop); err != nil {
+		return nil, err
 	}
 	a.anon = &Principal{auth: a, anonymous: true}
 	a.coop = http.NewCrossOriginProtection()
@@ -402,6 +408,11 @@ func (a *Authenticator) render(err error) Response {
 		if a.dpop.secret != nil && (e.viaDPoP || e.Status == http.StatusUnauthorized) {
 			c.DPoP.Nonce = a.dpop.nonceAt(a.cfg.Now())
 		}
+		e = &c
+	}
+	if a.resource != nil {
+		c := *e
+		c.ResourceMetadata = a.resource.url
 		e = &c
 	}
 	return a.cfg.Renderer(e, a.cfg.Realm)

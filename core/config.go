@@ -166,6 +166,10 @@ type Config struct {
 	// request carries a proof signed by the client's key; off by default
 	// (a DPoP-bound token is then refused). See [DPoPOptions].
 	DPoP DPoPOptions
+	// ProtectedResource, when set, describes this API as an RFC 9728
+	// protected resource: every challenge carries resource_metadata, and
+	// Authenticator.ResourceMetadata is the document to serve. Optional.
+	ProtectedResource *ProtectedResource
 	// ClientCertificates says where the TLS client certificate of a
 	// certificate-bound token (RFC 8705, cnf "x5t#S256") may come from besides
 	// the connection itself: a header set by a TLS-terminating proxy, read

@@ -33,6 +33,10 @@ type Error struct {
 	// StepUp is set for "insufficient_user_authentication" (RFC 9470):
 	// the acr_values and max_age challenge parameters.
 	StepUp *StepUp
+	// ResourceMetadata is the URL of the RFC 9728 protected resource
+	// metadata (Config.ProtectedResource), sent as resource_metadata in
+	// every challenge; "" when not configured.
+	ResourceMetadata string
 	// DPoP is set when the authenticator accepts DPoP (RFC 9449): the
 	// DPoP challenge to send beside (or instead of) the Bearer one.
 	DPoP *DPoPChallenge
@@ -261,6 +265,7 @@ func bearerChallenge(realm string, e *Error) string {
 		}
 		writeStepUp(&b, e.StepUp)
 	}
+	writeResourceMetadata(&b, e.ResourceMetadata)
 	return b.String()
 }
 
@@ -289,6 +294,7 @@ func Challenges(realm string, e *Error) []string {
 		b.WriteString(", algs=")
 		writeQuoted(&b, strings.Join(e.DPoP.Algs, " "))
 	}
+	writeResourceMetadata(&b, e.ResourceMetadata)
 	if !e.DPoP.Bearer {
 		return []string{b.String()}
 	}

@@ -49,6 +49,9 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	e.GET("/optional", h(adaptertest.RouteOptional), echoauth.Optional(env.Auth, opts...))
 	e.GET("/misconfigured", h(adaptertest.RouteMisconfigured), echoauth.RequireScopes(adaptertest.Scope))
 
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		e.Any(p, echoauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		e.Any(adaptertest.RouteBackchannelLogout, echoauth.BackchannelLogout(env.Logout))
 	}

@@ -72,6 +72,9 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/optional", fiberauth.Optional(env.Auth, opts...), h(adaptertest.RouteOptional))
 	app.Get("/misconfigured", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteMisconfigured))
 
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		app.All(p, fiberauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		app.All(adaptertest.RouteBackchannelLogout, fiberauth.BackchannelLogout(env.Logout))
 	}

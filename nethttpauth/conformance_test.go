@@ -37,6 +37,9 @@ func startServer(t *testing.T, env *adaptertest.Env) string {
 	root.Handle("GET /healthz", h(adaptertest.RoutePublic))
 	root.Handle("GET /optional", nethttpauth.Optional(env.Auth)(h(adaptertest.RouteOptional)))
 	root.Handle("GET /misconfigured", nethttpauth.RequireScopes(h(adaptertest.RouteMisconfigured), adaptertest.Scope))
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		root.Handle(p, nethttpauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		root.Handle(adaptertest.RouteBackchannelLogout, nethttpauth.BackchannelLogout(env.Logout))
 	}

@@ -19,6 +19,8 @@
 //	GET  /step-up        New(auth) + RequireStepUp(StepUp) + Sensitive()    RouteStepUp
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
+//	GET, HEAD (and any method) at each of env.Auth.ResourceMetadataPaths():
+//	                     ResourceMetadata(env.Auth), no middleware (resourcemeta.go)
 //
 // Every handler calls [Env.Serve] with its route name, the request's context
 // and what the adapter's Principal accessor returned, and answers 200 with
@@ -233,6 +235,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("backchannel-logout", func(t *testing.T) { runBackchannel(t, h, iss) })
 	t.Run("key rotated in while the refetch is rate-limited", func(t *testing.T) { runRotation(t, h) })
 	t.Run("step-up (RFC 9470)", func(t *testing.T) { runStepUp(t, h, iss) })
+	t.Run("protected resource metadata (RFC 9728)", func(t *testing.T) { runResourceMetadata(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {
