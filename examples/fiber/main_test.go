@@ -27,3 +27,4 @@ func TestRedis(t *testing.T)             { flowtest.Redis(t, run) }
 func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
 func TestHydra(t *testing.T)             { flowtest.Hydra(t, run) }
 func TestStepUp(t *testing.T)            { flowtest.StepUp(t, run) }
+func TestResourceMetadata(t *testing.T)  { flowtest.ResourceMetadata(t, run) }

@@ -60,6 +60,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		mux.Handle("GET /{$}", app.Dev.Page())
 		mux.Handle("POST /dev/login", app.Dev.Login())
 	}
+	for _, p := range app.Auth.ResourceMetadataPaths() { // AUTHGATE_RESOURCE: RFC 9728 metadata, outside the middleware
+		mux.Handle("GET "+p, nethttpauth.ResourceMetadata(app.Auth))
+	}
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		mux.Handle("POST /backchannel-logout", nethttpauth.BackchannelLogout(app.BackchannelLogout))
 	}

@@ -38,6 +38,8 @@ var Variables = []Variable{
 	{"AUTHGATE_REQUIRE_AT_JWT", "\"1\": require RFC 9068 access tokens (typ at+jwt; jti, client_id, iat)"},
 	{"AUTHGATE_TRANSFER_ACR", "POST /transfer also requires one of these acr values, comma-separated (RFC 9470 step-up: else 401 insufficient_user_authentication)"},
 	{"AUTHGATE_TRANSFER_MAX_AGE", "POST /transfer also requires an auth_time no older than this duration (e.g. 5m; a token without auth_time is refused)"},
+	{"AUTHGATE_RESOURCE", "RFC 9728: this API's resource identifier (an https URL); serves the protected resource metadata at /.well-known/oauth-protected-resource (+ the resource's path) and names it in every challenge (resource_metadata)"},
+	{"AUTHGATE_AUTHORIZATION_SERVERS", "with AUTHGATE_RESOURCE: the authorization servers of the metadata, comma-separated (default: AUTHGATE_ISSUER, or the development issuer)"},
 	{"AUTHGATE_REDIS_URL", "sessions in Redis (redis://host:6379/0)"},
 	{"AUTHGATE_ADMIN_ADDR", "serve the authenticator's status at /status on this internal address"},
 	{"AUTHGATE_METRICS", "\"stdout\": print metrics to stdout (telemetry builds only: -tags otel)"},

@@ -237,7 +237,13 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		return fail(err)
 	}
 	cfg.Observer = a.tel.coreObserver() // nil without telemetry: nothing is measured
+	if cfg.ProtectedResource, err = resourceFromEnv(env, cfg.Issuer); err != nil {
+		return fail(err)
+	}
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
+		if strings.Contains(err.Error(), "ProtectedResource") {
+			err = fmt.Errorf("AUTHGATE_RESOURCE, AUTHGATE_AUTHORIZATION_SERVERS: %w", err)
+		}
 		if strings.Contains(err.Error(), "AllowStartWithoutKeys") {
 			err = fmt.Errorf("%w; in the examples: AUTHGATE_ALLOW_START_WITHOUT_KEYS=1", err)
 		}

@@ -342,6 +342,8 @@ func StartErrors(t *testing.T, run Run) {
 		{"transfer max age not a duration", map[string]string{"AUTHGATE_TRANSFER_MAX_AGE": "5 minutes"}, "AUTHGATE_TRANSFER_MAX_AGE"},
 		{"transfer max age under a second", map[string]string{"AUTHGATE_TRANSFER_MAX_AGE": "10ms"}, "AUTHGATE_TRANSFER_MAX_AGE"},
 		{"transfer acr with a quote", map[string]string{"AUTHGATE_TRANSFER_ACR": `urn:"mfa"`}, "AUTHGATE_TRANSFER_ACR"},
+		{"authorization servers without a resource", map[string]string{"AUTHGATE_AUTHORIZATION_SERVERS": "https://as.example.com"}, "AUTHGATE_RESOURCE"},
+		{"a resource over plain http", map[string]string{"AUTHGATE_RESOURCE": "http://api.example.com"}, "AUTHGATE_RESOURCE"},
 		{"require at+jwt is a flag", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_REQUIRE_AT_JWT": "yes"}, "AUTHGATE_REQUIRE_AT_JWT"},
 	}
 	for _, c := range cases {
@@ -463,5 +465,47 @@ func StepUp(t *testing.T, run Run) {
 			t.Errorf("%s: challenge %q, want %q", name, got, challenge)
 		}
 		app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: tok}, 200)
+	}
+}
+
+// ResourceMetadata runs the app with AUTHGATE_RESOURCE (RFC 9728) against a
+// real issuer: a request without a token is 401 with resource_metadata in
+// its challenge, the document at that URL's path names the resource and
+// the issuer, and the issuer's RFC 8414 metadata is found from it, as an
+// MCP client discovers them; a token of that issuer is then admitted.
+func ResourceMetadata(t *testing.T, run Run) {
+	iss := authtest.New(t)
+	app := Start(t, run, map[string]string{
+		"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience,
+		"AUTHGATE_RESOURCE": "https://api.example.com/v1",
+	})
+	const metaURL = "https://api.example.com/.well-known/oauth-protected-resource/v1"
+	r := app.Expect(t, Req{Method: "GET", Path: "/me"}, 401)
+	if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="api", resource_metadata="`+metaURL+`"`; got != want {
+		t.Fatalf("challenge %q, want %q", got, want)
+	}
+	for _, p := range []string{"/.well-known/oauth-protected-resource/v1", "/.well-known/oauth-protected-resource"} {
+		m := app.Expect(t, Req{Method: "GET", Path: p}, 200)
+		if m.Header.Get("Content-Type") != "application/json" || m.Header.Get("Cache-Control") == "" {
+			t.Fatalf("%s: headers %v", p, m.Header)
+		}
+		doc := m.JSON(t)
+		servers, _ := doc["authorization_servers"].([]any)
+		if doc["resource"] != "https://api.example.com/v1" || len(servers) != 1 || servers[0] != iss.URL {
+			t.Fatalf("%s: %v", p, doc)
+		}
+	}
+	resp, err := http.Get(iss.URL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the authorization server's metadata: %d", resp.StatusCode)
+	}
+	app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: iss.Token(nil)}, 200)
+	r = app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: "not-a-token"}, 401)
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `resource_metadata="`+metaURL+`"`) {
+		t.Fatalf("challenge %q", r.Header.Get("WWW-Authenticate"))
 	}
 }
