@@ -51,11 +51,16 @@ type Authenticator struct {
 
 	// claimNames reads Config.Claims out of a token's claims.
 	claimNames claimReader
+	// stepUpClaims reads ClaimNames.ACR, AMR and AuthTime (stepup.go).
+	stepUpClaims claimReader
 
 	sessions *sessionPolicy
 	tokens   *tokenCache // nil when Config.TokenCache.Disabled
 
 	dpop *dpopVerifier // nil when no issuer accepts DPoP
+	// resource is Config.ProtectedResource checked and rendered
+	// (resourcemeta.go); nil when not configured.
+	resource *resourceMeta
 
 	obs      Observer       // nil when nobody listens (Config.Observer)
 	obsPanic rate.Sometimes // rate-limits the log of a panicking Observer
@@ -78,6 +83,7 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		obsPanic: rate.Sometimes{First: 1, Interval: time.Minute},
 	}
 	a.claimNames = newClaimReader(cfg.Claims)
+	a.stepUpClaims = newStepUpReader(cfg.Claims)
 	if err := a.cfg.ClientCertificates.normalize(); err != nil {
 		return nil, err
 	}
@@ -112,6 +118,9 @@ func New(ctx context.Context, cfg Config) (*Authenticator, error) {
 		a.dpop.bearerAll = bearer
 	} else if cfg.DPoP.NonceSecret != nil || cfg.DPoP.Replay != nil || cfg.DPoP.PublicOrigin != "" || len(cfg.DPoP.Algorithms) > 0 {
 		return nil, configErr("DPoP options are set but no issuer's DPoP mode is allowed or required")
+	}
+	if a.resource, err = newResourceMeta(cfg.ProtectedResource, &a.cfg, a.dpop); err != nil {
+		return nil, err
 	}
 	a.anon = &Principal{auth: a, anonymous: true}
 	a.coop = http.NewCrossOriginProtection()
@@ -320,6 +329,9 @@ type Requirements struct {
 	// DPoP asks for a DPoP-bound token presented with its proof (RFC 9449),
 	// even where the issuer's mode also accepts bearer tokens.
 	DPoP bool
+	// StepUp asks for a strong or recent enough user authentication
+	// (RFC 9470); its zero value asks for nothing.
+	StepUp StepUp
 }
 
 // Require checks a route's requirements against the principal the middleware
@@ -375,6 +387,10 @@ func require(ctx context.Context, req Requirements) error {
 		a.logRefusal(ctx, e)
 		return e
 	}
+	if err := a.checkStepUp(p, req.StepUp); err != nil {
+		a.logRefusal(ctx, err)
+		return err
+	}
 	if req.Sensitive {
 		if err := a.sessions.gate(ctx, p, true); err != nil {
 			a.logRefusal(ctx, err)
@@ -398,6 +414,11 @@ func (a *Authenticator) render(err error) Response {
 		if a.dpop.secret != nil && (e.viaDPoP || e.Status == http.StatusUnauthorized) {
 			c.DPoP.Nonce = a.dpop.nonceAt(a.cfg.Now())
 		}
+		e = &c
+	}
+	if a.resource != nil {
+		c := *e
+		c.ResourceMetadata = a.resource.url
 		e = &c
 	}
 	return a.cfg.Renderer(e, a.cfg.Realm)

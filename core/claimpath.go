@@ -24,6 +24,9 @@ const (
 	claimTenant
 	claimScope
 	claimRoles
+	claimACR
+	claimAMR
+	claimAuthTime
 	numNamedClaims
 )
 
@@ -31,7 +34,10 @@ const (
 type namedClaims struct {
 	sid, tenant  string
 	scope, roles []string
-	seen         uint8 // bit i: claim i was read (a second match is refused)
+	acr          string
+	amr          []string
+	authTime     float64 // a NumericDate; set when seen has bit claimAuthTime
+	seen         uint8   // bit i: claim i was read (a second match is refused)
 }
 
 // claimReader reads the configured claims out of a JSON object.
@@ -41,7 +47,12 @@ type claimReader struct {
 }
 
 func newClaimReader(n ClaimNames) claimReader {
-	r := claimReader{names: [numNamedClaims]string{n.SessionID, n.Tenant, n.Scope, n.Roles}}
+	return readerOf([numNamedClaims]string{n.SessionID, n.Tenant, n.Scope, n.Roles})
+}
+
+// readerOf reads the claims names names; an empty name is not read.
+func readerOf(names [numNamedClaims]string) claimReader {
+	r := claimReader{names: names}
 	for _, s := range r.names {
 		r.dotted = r.dotted || strings.IndexByte(s, '.') >= 0
 	}
@@ -61,7 +72,7 @@ type pathTarget struct {
 // names (the JWT hot path).
 func (r *claimReader) member(name []byte, d *jsontext.Decoder, nc *namedClaims) (bool, error) {
 	for i, full := range r.names {
-		if string(name) == full {
+		if full != "" && string(name) == full {
 			return true, nc.read(uint8(i), d)
 		}
 	}
@@ -139,6 +150,12 @@ func (nc *namedClaims) read(which uint8, d *jsontext.Decoder) error {
 		nc.tenant, err = readString(d)
 	case claimScope:
 		nc.scope, err = readScopes(d)
+	case claimACR:
+		nc.acr, err = readString(d)
+	case claimAMR:
+		nc.amr, err = readStrings(d)
+	case claimAuthTime:
+		nc.authTime, err = readNumericDate(d)
 	default:
 		nc.roles, err = readLenientStrings(d)
 	}

@@ -166,6 +166,10 @@ type Config struct {
 	// request carries a proof signed by the client's key; off by default
 	// (a DPoP-bound token is then refused). See [DPoPOptions].
 	DPoP DPoPOptions
+	// ProtectedResource, when set, describes this API as an RFC 9728
+	// protected resource: every challenge carries resource_metadata, and
+	// Authenticator.ResourceMetadata is the document to serve. Optional.
+	ProtectedResource *ProtectedResource
 	// ClientCertificates says where the TLS client certificate of a
 	// certificate-bound token (RFC 8705, cnf "x5t#S256") may come from besides
 	// the connection itself: a header set by a TLS-terminating proxy, read
@@ -225,6 +229,11 @@ type ClaimNames struct {
 	Scope     string // "scope" (a space-separated string or an array); "scp" is read too, and both are merged without duplicates
 	Roles     string // "roles"
 	Tenant    string // "tenant"
+	// ACR, AMR and AuthTime are read for step-up (RFC 9470 section 6.1,
+	// [StepUp]): the authentication context class, methods and time.
+	ACR      string // "acr"
+	AMR      string // "amr" (an array of strings)
+	AuthTime string // "auth_time" (a NumericDate)
 }
 
 // normalize fills the defaults and checks the names.
@@ -241,6 +250,7 @@ func (n *ClaimNames) normalize() error {
 	if n.Tenant == "" {
 		n.Tenant = "tenant"
 	}
+	n.stepUpDefaults()
 	return checkClaimNames(n)
 }
 
@@ -475,6 +485,7 @@ var registeredClaims = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti",
 func checkClaimNames(n *ClaimNames) error {
 	names := []struct{ field, name string }{
 		{"SessionID", n.SessionID}, {"Scope", n.Scope}, {"Roles", n.Roles}, {"Tenant", n.Tenant},
+		{"ACR", n.ACR}, {"AMR", n.AMR}, {"AuthTime", n.AuthTime},
 	}
 	for i, f := range names {
 		if slices.Contains(registeredClaims, f.name) || f.name == "scp" && f.field != "Scope" {

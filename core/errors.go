@@ -30,6 +30,13 @@ type Error struct {
 	Scope []string
 	// RetryAfter is the number of seconds a client should wait, for 503.
 	RetryAfter int
+	// StepUp is set for "insufficient_user_authentication" (RFC 9470):
+	// the acr_values and max_age challenge parameters.
+	StepUp *StepUp
+	// ResourceMetadata is the URL of the RFC 9728 protected resource
+	// metadata (Config.ProtectedResource), sent as resource_metadata in
+	// every challenge; "" when not configured.
+	ResourceMetadata string
 	// DPoP is set when the authenticator accepts DPoP (RFC 9449): the
 	// DPoP challenge to send beside (or instead of) the Bearer one.
 	DPoP *DPoPChallenge
@@ -106,6 +113,11 @@ var (
 	// ErrUseDPoPNonce: the DPoP proof lacks the current server nonce (401
 	// use_dpop_nonce with a DPoP-Nonce header, RFC 9449 section 8).
 	ErrUseDPoPNonce = errors.New("authgate: DPoP nonce required")
+	// ErrInsufficientUserAuthentication: the token's user authentication is
+	// not the one the route requires ([StepUp]): 401
+	// insufficient_user_authentication with acr_values and max_age
+	// (RFC 9470 section 3).
+	ErrInsufficientUserAuthentication = errors.New("authgate: insufficient user authentication")
 )
 
 // The fixed descriptions. Nothing else ever reaches a client.
@@ -122,6 +134,7 @@ const (
 	descMisconfig    = "the server is misconfigured"
 	descDPoPProof    = "the DPoP proof is invalid"
 	descDPoPNonce    = "the resource server requires a nonce in the DPoP proof"
+	descStepUp       = "a different authentication level is required"
 )
 
 func newError(kind error, cause error) *Error {
@@ -149,6 +162,8 @@ func newError(kind error, cause error) *Error {
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_dpop_proof", descDPoPProof
 	case ErrUseDPoPNonce:
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "use_dpop_nonce", descDPoPNonce
+	case ErrInsufficientUserAuthentication:
+		e.Status, e.Code, e.Description = http.StatusUnauthorized, "insufficient_user_authentication", descStepUp
 	default: // ErrInvalidToken and anything unexpected: refuse as an invalid token
 		e.kind = ErrInvalidToken
 		e.Status, e.Code, e.Description = http.StatusUnauthorized, "invalid_token", descInvalidToken
@@ -248,7 +263,9 @@ func bearerChallenge(realm string, e *Error) string {
 			b.WriteString(", scope=")
 			writeQuoted(&b, strings.Join(e.Scope, " "))
 		}
+		writeStepUp(&b, e.StepUp)
 	}
+	writeResourceMetadata(&b, e.ResourceMetadata)
 	return b.String()
 }
 
@@ -271,17 +288,19 @@ func Challenges(realm string, e *Error) []string {
 			b.WriteString(", error_description=")
 			writeQuoted(&b, e.Description)
 		}
+		writeStepUp(&b, e.StepUp)
 	}
 	if len(e.DPoP.Algs) > 0 {
 		b.WriteString(", algs=")
 		writeQuoted(&b, strings.Join(e.DPoP.Algs, " "))
 	}
+	writeResourceMetadata(&b, e.ResourceMetadata)
 	if !e.DPoP.Bearer {
 		return []string{b.String()}
 	}
 	bearer := *e
 	if withErr {
-		bearer.Code, bearer.Description, bearer.Scope = "", "", nil // the error is the DPoP challenge's
+		bearer.Code, bearer.Description, bearer.Scope, bearer.StepUp = "", "", nil, nil // the error is the DPoP challenge's
 	}
 	return []string{bearerChallenge(realm, &bearer), b.String()}
 }

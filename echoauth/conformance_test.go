@@ -56,6 +56,9 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	e.GET("/optional", h(adaptertest.RouteOptional), echoauth.Optional(env.Auth, opts...))
 	e.GET("/misconfigured", h(adaptertest.RouteMisconfigured), echoauth.RequireScopes(adaptertest.Scope))
 
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		e.Any(p, echoauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		e.Any(adaptertest.RouteBackchannelLogout, echoauth.BackchannelLogout(env.Logout))
 	}
@@ -71,5 +74,6 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	api.Match(getHead, "/orders", h(adaptertest.RouteOrders), echoauth.RequireScopes(adaptertest.Scope))
 	api.GET("/admin", h(adaptertest.RouteAdmin), echoauth.RequireRoles(adaptertest.Role))
 	api.GET("/dpop", h(adaptertest.RouteDPoP), echoauth.RequireDPoP())
+	api.GET("/step-up", h(adaptertest.RouteStepUp), echoauth.RequireStepUp(adaptertest.StepUp), echoauth.Sensitive())
 	return e
 }

@@ -89,6 +89,9 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/optional", fiberauth.Optional(env.Auth, opts...), h(adaptertest.RouteOptional))
 	app.Get("/misconfigured", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteMisconfigured))
 
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		app.All(p, fiberauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		app.All(adaptertest.RouteBackchannelLogout, fiberauth.BackchannelLogout(env.Logout))
 	}
@@ -104,6 +107,7 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/orders", fiberauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	app.Get("/admin", fiberauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
 	app.Get("/dpop", fiberauth.RequireDPoP(), h(adaptertest.RouteDPoP))
+	app.Get("/step-up", fiberauth.RequireStepUp(adaptertest.StepUp), fiberauth.Sensitive(), h(adaptertest.RouteStepUp))
 	return app
 }
 

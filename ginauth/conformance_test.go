@@ -50,6 +50,9 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	r.GET("/optional", ginauth.Optional(env.Auth), h(adaptertest.RouteOptional))
 	r.GET("/misconfigured", ginauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteMisconfigured))
 
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		r.Any(p, ginauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		r.Any(adaptertest.RouteBackchannelLogout, ginauth.BackchannelLogout(env.Logout))
 	}
@@ -65,5 +68,6 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	api.Match(getHead, "/orders", ginauth.RequireScopes(adaptertest.Scope), h(adaptertest.RouteOrders))
 	api.GET("/admin", ginauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
 	api.GET("/dpop", ginauth.RequireDPoP(), h(adaptertest.RouteDPoP))
+	api.GET("/step-up", ginauth.RequireStepUp(adaptertest.StepUp), ginauth.Sensitive(), h(adaptertest.RouteStepUp))
 	return r
 }

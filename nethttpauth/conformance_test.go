@@ -47,11 +47,15 @@ func newHandler(env *adaptertest.Env) http.Handler {
 	api.Handle("GET /orders", nethttpauth.RequireScopes(h(adaptertest.RouteOrders), adaptertest.Scope))
 	api.Handle("GET /admin", nethttpauth.RequireRoles(h(adaptertest.RouteAdmin), adaptertest.Role))
 	api.Handle("GET /dpop", nethttpauth.RequireDPoP(h(adaptertest.RouteDPoP)))
+	api.Handle("GET /step-up", nethttpauth.RequireStepUp(nethttpauth.Sensitive(h(adaptertest.RouteStepUp)), adaptertest.StepUp))
 
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", h(adaptertest.RoutePublic))
 	root.Handle("GET /optional", nethttpauth.Optional(env.Auth)(h(adaptertest.RouteOptional)))
 	root.Handle("GET /misconfigured", nethttpauth.RequireScopes(h(adaptertest.RouteMisconfigured), adaptertest.Scope))
+	for _, p := range env.Auth.ResourceMetadataPaths() { // every method: the handler answers 405 itself
+		root.Handle(p, nethttpauth.ResourceMetadata(env.Auth))
+	}
 	if env.Logout != nil { // every method: the receiver answers 405 itself
 		root.Handle(adaptertest.RouteBackchannelLogout, nethttpauth.BackchannelLogout(env.Logout))
 	}

@@ -17,10 +17,13 @@
 //	GET  /orders         New(auth) + RequireScopes("orders:read"), HEAD too RouteOrders
 //	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
 //	GET  /dpop           New(auth) + RequireDPoP()                          RouteDPoP
+//	GET  /step-up        New(auth) + RequireStepUp(StepUp) + Sensitive()    RouteStepUp
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
 //	POST /ssf/events     SSFPush(env.SSF), no middleware, only when env.SSF
 //	                     is set                               RouteSSFPush
+//	GET, HEAD (and any method) at each of env.Auth.ResourceMetadataPaths():
+//	                     ResourceMetadata(env.Auth), no middleware (resourcemeta.go)
 //
 // Every handler calls [Env.Serve] with its route name, the request's context
 // and what the adapter's Principal accessor returned, and answers 200 with
@@ -246,6 +249,8 @@ func Run(t *testing.T, h Harness) {
 	t.Run("key rotated in while the refetch is rate-limited", func(t *testing.T) { runRotation(t, h) })
 	t.Run("dpop", func(t *testing.T) { runDPoP(t, h, iss) })
 	t.Run("ssf", func(t *testing.T) { runSSF(t, h, iss) })
+	t.Run("step-up (RFC 9470)", func(t *testing.T) { runStepUp(t, h, iss) })
+	t.Run("protected resource metadata (RFC 9728)", func(t *testing.T) { runResourceMetadata(t, h, iss) })
 
 	cs := cases()
 	if len(cs) < 30 {

@@ -130,7 +130,10 @@ func (i *Issuer) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch r.URL.Path {
-	case "/.well-known/openid-configuration":
+	case "/.well-known/openid-configuration", "/.well-known/oauth-authorization-server":
+		// OIDC discovery, and RFC 8414 metadata (what an MCP client reads
+		// from a protected resource's authorization_servers): the same
+		// two members.
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{
 			"issuer":   i.URL,

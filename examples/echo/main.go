@@ -58,6 +58,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		e.GET("/", echo.WrapHandler(app.Dev.Page()))
 		e.POST("/dev/login", echo.WrapHandler(app.Dev.Login()))
 	}
+	for _, p := range app.Auth.ResourceMetadataPaths() { // AUTHGATE_RESOURCE: RFC 9728 metadata, outside the middleware
+		e.GET(p, echoauth.ResourceMetadata(app.Auth))
+		e.HEAD(p, echoauth.ResourceMetadata(app.Auth))
+	}
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		e.POST("/backchannel-logout", echoauth.BackchannelLogout(app.BackchannelLogout))
 	}
@@ -71,7 +75,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	e.POST("/transfer", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Transfer(p))
-	}, auth, echoauth.Sensitive())
+	}, auth, echoauth.RequireStepUp(app.TransferStepUp), echoauth.Sensitive())
 	e.GET("/admin", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Admin(p))

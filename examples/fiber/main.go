@@ -61,6 +61,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		f.Get("/", adaptor.HTTPHandler(app.Dev.Page()))
 		f.Post("/dev/login", adaptor.HTTPHandler(detached(app.Dev.Login())))
 	}
+	for _, p := range app.Auth.ResourceMetadataPaths() { // AUTHGATE_RESOURCE: RFC 9728 metadata, outside the middleware (HEAD too)
+		f.Get(p, fiberauth.ResourceMetadata(app.Auth))
+	}
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		f.Post("/backchannel-logout", fiberauth.BackchannelLogout(app.BackchannelLogout))
 	}
@@ -71,7 +74,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Me(p))
 	})
-	f.Post("/transfer", auth, fiberauth.Sensitive(), func(c *fiber.Ctx) error {
+	f.Post("/transfer", auth, fiberauth.RequireStepUp(app.TransferStepUp), fiberauth.Sensitive(), func(c *fiber.Ctx) error {
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Transfer(p))
 	})

@@ -58,6 +58,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		r.GET("/", gin.WrapH(app.Dev.Page()))
 		r.POST("/dev/login", gin.WrapH(app.Dev.Login()))
 	}
+	for _, p := range app.Auth.ResourceMetadataPaths() { // AUTHGATE_RESOURCE: RFC 9728 metadata, outside the middleware
+		r.GET(p, ginauth.ResourceMetadata(app.Auth))
+		r.HEAD(p, ginauth.ResourceMetadata(app.Auth))
+	}
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		r.POST("/backchannel-logout", ginauth.BackchannelLogout(app.BackchannelLogout))
 	}
@@ -68,7 +72,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := ginauth.Principal(c)
 		c.JSON(http.StatusOK, setup.Me(p))
 	})
-	r.POST("/transfer", auth, ginauth.Sensitive(), func(c *gin.Context) {
+	r.POST("/transfer", auth, ginauth.RequireStepUp(app.TransferStepUp), ginauth.Sensitive(), func(c *gin.Context) {
 		p, _ := ginauth.Principal(c)
 		c.JSON(http.StatusOK, setup.Transfer(p))
 	})

@@ -60,6 +60,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		mux.Handle("GET /{$}", app.Dev.Page())
 		mux.Handle("POST /dev/login", app.Dev.Login())
 	}
+	for _, p := range app.Auth.ResourceMetadataPaths() { // AUTHGATE_RESOURCE: RFC 9728 metadata, outside the middleware
+		mux.Handle("GET "+p, nethttpauth.ResourceMetadata(app.Auth))
+	}
 	if app.BackchannelLogout != nil { // AUTHGATE_ISSUER and AUTHGATE_CLIENT_ID: the issuer's logouts, outside the middleware
 		mux.Handle("POST /backchannel-logout", nethttpauth.BackchannelLogout(app.BackchannelLogout))
 	}
@@ -70,10 +73,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Me(p))
 	})))
-	mux.Handle("POST /transfer", auth(nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.Handle("POST /transfer", auth(nethttpauth.RequireStepUp(nethttpauth.Sensitive(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Transfer(p))
-	}))))
+	})), app.TransferStepUp)))
 	mux.Handle("GET /admin", auth(nethttpauth.RequireRoles(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Admin(p))

@@ -19,3 +19,5 @@ func TestBackchannelLogout(t *testing.T) { flowtest.BackchannelLogout(t, run) }
 func TestHydra(t *testing.T)             { flowtest.Hydra(t, run) }
 func TestDPoP(t *testing.T)              { flowtest.DPoP(t, run) }
 func TestSSF(t *testing.T)               { flowtest.SSF(t, run) }
+func TestStepUp(t *testing.T)            { flowtest.StepUp(t, run) }
+func TestResourceMetadata(t *testing.T)  { flowtest.ResourceMetadata(t, run) }

@@ -100,6 +100,10 @@ type App struct {
 	// are set. Its revocations go through the store's feed (every instance
 	// sharing AUTHGATE_REDIS_URL), else to this instance only.
 	BackchannelLogout *core.BackchannelLogout
+	// TransferStepUp is what POST /transfer requires of the user's
+	// authentication besides a live session (AUTHGATE_TRANSFER_ACR,
+	// AUTHGATE_TRANSFER_MAX_AGE); its zero value asks for nothing.
+	TransferStepUp core.StepUp
 
 	// SSF is the Shared Signals push receiver, served at POST /ssf/events
 	// outside the middleware; nil unless AUTHGATE_SSF_ISSUER and
@@ -173,6 +177,9 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 	}
 	idp, err := idpFromEnv(env, dev, issuer != "", sessionURL != "")
 	if err != nil {
+		return nil, err
+	}
+	if a.TransferStepUp, err = stepUpFromEnv(env); err != nil {
 		return nil, err
 	}
 
@@ -277,7 +284,13 @@ func FromEnv(ctx context.Context, getenv func(string) string) (*App, error) {
 		return fail(err)
 	}
 	cfg.Observer = a.tel.coreObserver() // nil without telemetry: nothing is measured
+	if cfg.ProtectedResource, err = resourceFromEnv(env, cfg.Issuer); err != nil {
+		return fail(err)
+	}
 	if a.Auth, err = core.New(ctx, cfg); err != nil {
+		if strings.Contains(err.Error(), "ProtectedResource") {
+			err = fmt.Errorf("AUTHGATE_RESOURCE, AUTHGATE_AUTHORIZATION_SERVERS: %w", err)
+		}
 		if strings.Contains(err.Error(), "AllowStartWithoutKeys") {
 			err = fmt.Errorf("%w; in the examples: AUTHGATE_ALLOW_START_WITHOUT_KEYS=1", err)
 		}

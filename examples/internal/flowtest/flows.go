@@ -341,6 +341,11 @@ func StartErrors(t *testing.T, run Run) {
 			"AUTHGATE_SESSION_URL": "http://127.0.0.1:1/s/{sid}", "AUTHGATE_MAX_STALE": "soon"}, "AUTHGATE_MAX_STALE"},
 		{"max stale without a session url", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_MAX_STALE": "30s"}, "AUTHGATE_MAX_STALE"},
 		{"a client id without its secret", map[string]string{"AUTHGATE_INTROSPECTION_URL": "http://127.0.0.1:1/i", "AUTHGATE_CLIENT_ID": "x"}, "AUTHGATE_CLIENT_SECRET"},
+		{"transfer max age not a duration", map[string]string{"AUTHGATE_TRANSFER_MAX_AGE": "5 minutes"}, "AUTHGATE_TRANSFER_MAX_AGE"},
+		{"transfer max age under a second", map[string]string{"AUTHGATE_TRANSFER_MAX_AGE": "10ms"}, "AUTHGATE_TRANSFER_MAX_AGE"},
+		{"transfer acr with a quote", map[string]string{"AUTHGATE_TRANSFER_ACR": `urn:"mfa"`}, "AUTHGATE_TRANSFER_ACR"},
+		{"authorization servers without a resource", map[string]string{"AUTHGATE_AUTHORIZATION_SERVERS": "https://as.example.com"}, "AUTHGATE_RESOURCE"},
+		{"a resource over plain http", map[string]string{"AUTHGATE_RESOURCE": "http://api.example.com"}, "AUTHGATE_RESOURCE"},
 		{"require at+jwt is a flag", map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": "a", "AUTHGATE_REQUIRE_AT_JWT": "yes"}, "AUTHGATE_REQUIRE_AT_JWT"},
 	}
 	for _, c := range cases {
@@ -423,4 +428,86 @@ func bigToken(t *testing.T, iss *authtest.Issuer, limit int) string {
 	}
 	t.Fatal("cannot mint a big token")
 	return ""
+}
+
+// StepUp runs the app against a real issuer with AUTHGATE_TRANSFER_ACR and
+// AUTHGATE_TRANSFER_MAX_AGE (RFC 9470): POST /transfer admits a token with
+// an accepted acr and a recent auth_time, and refuses each way to fall
+// short with 401 insufficient_user_authentication and the acr_values and
+// max_age challenge parameters; GET /me asks for neither.
+func StepUp(t *testing.T, run Run) {
+	iss := authtest.New(t)
+	sessions := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/sessions/session-1" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	t.Cleanup(sessions.Close)
+	app := Start(t, run, map[string]string{
+		"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience,
+		"AUTHGATE_SESSION_URL":  sessions.URL + "/sessions/{sid}",
+		"AUTHGATE_TRANSFER_ACR": "urn:mfa, urn:hwk", "AUTHGATE_TRANSFER_MAX_AGE": "5m",
+	})
+	now := time.Now().Unix()
+	good := iss.Token(authtest.Claims{"acr": "urn:mfa", "auth_time": now - 60})
+	app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: good}, 200)
+	const challenge = `Bearer realm="api", error="insufficient_user_authentication", error_description="a different authentication level is required", acr_values="urn:mfa urn:hwk", max_age="300"`
+	for name, claims := range map[string]authtest.Claims{
+		"no acr":                {"auth_time": now - 60},
+		"another acr":           {"acr": "urn:pwd", "auth_time": now - 60},
+		"auth_time too old":     {"acr": "urn:mfa", "auth_time": now - 600},
+		"no auth_time":          {"acr": "urn:hwk"},
+		"a revoked session too": {"acr": "urn:pwd", "sid": "session-gone"},
+	} {
+		tok := iss.Token(claims)
+		r := app.Expect(t, Req{Method: "POST", Path: "/transfer", Bearer: tok}, 401)
+		if got := r.Header.Get("WWW-Authenticate"); got != challenge {
+			t.Errorf("%s: challenge %q, want %q", name, got, challenge)
+		}
+		app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: tok}, 200)
+	}
+}
+
+// ResourceMetadata runs the app with AUTHGATE_RESOURCE (RFC 9728) against a
+// real issuer: a request without a token is 401 with resource_metadata in
+// its challenge, the document at that URL's path names the resource and
+// the issuer, and the issuer's RFC 8414 metadata is found from it, as an
+// MCP client discovers them; a token of that issuer is then admitted.
+func ResourceMetadata(t *testing.T, run Run) {
+	iss := authtest.New(t)
+	app := Start(t, run, map[string]string{
+		"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_AUDIENCE": authtest.DefaultAudience,
+		"AUTHGATE_RESOURCE": "https://api.example.com/v1",
+	})
+	const metaURL = "https://api.example.com/.well-known/oauth-protected-resource/v1"
+	r := app.Expect(t, Req{Method: "GET", Path: "/me"}, 401)
+	if got, want := r.Header.Get("WWW-Authenticate"), `Bearer realm="api", resource_metadata="`+metaURL+`"`; got != want {
+		t.Fatalf("challenge %q, want %q", got, want)
+	}
+	for _, p := range []string{"/.well-known/oauth-protected-resource/v1", "/.well-known/oauth-protected-resource"} {
+		m := app.Expect(t, Req{Method: "GET", Path: p}, 200)
+		if m.Header.Get("Content-Type") != "application/json" || m.Header.Get("Cache-Control") == "" {
+			t.Fatalf("%s: headers %v", p, m.Header)
+		}
+		doc := m.JSON(t)
+		servers, _ := doc["authorization_servers"].([]any)
+		if doc["resource"] != "https://api.example.com/v1" || len(servers) != 1 || servers[0] != iss.URL {
+			t.Fatalf("%s: %v", p, doc)
+		}
+	}
+	resp, err := http.Get(iss.URL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the authorization server's metadata: %d", resp.StatusCode)
+	}
+	app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: iss.Token(nil)}, 200)
+	r = app.Expect(t, Req{Method: "GET", Path: "/me", Bearer: "not-a-token"}, 401)
+	if !strings.Contains(r.Header.Get("WWW-Authenticate"), `resource_metadata="`+metaURL+`"`) {
+		t.Fatalf("challenge %q", r.Header.Get("WWW-Authenticate"))
+	}
 }

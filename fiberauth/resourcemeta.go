@@ -1,0 +1,18 @@
+package fiberauth
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/authgate/authgate/core"
+	"github.com/authgate/authgate/core/adapter"
+)
+
+// ResourceMetadata serves auth's RFC 9728 protected resource metadata
+// (Config.ProtectedResource) to GET and HEAD, outside the middleware:
+// register it at each of auth.ResourceMetadataPaths(). Other methods get
+// 405; without a ProtectedResource it answers 404.
+func ResourceMetadata(auth *core.Authenticator) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		return write(c, adapter.ResourceMetadata(auth, c.Method()))
+	}
+}
