@@ -3,7 +3,6 @@ package core
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/authgate/authgate/core/internal/link"
 )
@@ -29,23 +28,6 @@ func init() {
 	link.HashOpaqueToken = hashOpaqueToken
 	link.StoreDefaults = func(o any) any { return o.(StoreOptions).withDefaults() }
 	link.CheckRevocation = func(r any) error { return checkRevocation(r.(Revocation)) }
-}
-
-// httpRequest is the core's view of a *http.Request, for the core's own
-// tests and helpers (adapter.HTTPRequest is the adapters' copy).
-type httpRequest struct{ r *http.Request }
-
-func (q httpRequest) Method() string              { return q.r.Method }
-func (q httpRequest) Host() string                { return q.r.Host }
-func (q httpRequest) Header(name string) []string { return q.r.Header[name] }
-func (q httpRequest) RawQuery() string            { return rawQuery(q.r.URL) }
-func (q httpRequest) StdRequest() *http.Request   { return q.r }
-
-func rawQuery(u *url.URL) string {
-	if u == nil {
-		return ""
-	}
-	return u.RawQuery
 }
 
 // Write writes the response to w: its headers, its status and its body.
