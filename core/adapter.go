@@ -19,8 +19,7 @@ func init() {
 	link.Render = func(auth any, err error) any { return auth.(*Authenticator).render(err) }
 	link.RenderContext = func(ctx context.Context, err error) any { return renderContext(ctx, err) }
 	link.Admitted = func(ctx context.Context) bool { return principalState(ctx) != nil }
-	link.CacheControl = cacheControl
-	link.DPoPNonce = dpopNonce
+	link.ResponseHeaders = responseHeaders
 
 	link.ValidSessionID = validSessionID
 	link.NewSessionID = newSessionID
@@ -40,23 +39,21 @@ func (resp Response) Write(w http.ResponseWriter) {
 	_, _ = w.Write(resp.Body)
 }
 
-// cacheControl is the Cache-Control value for the response to a request
-// admitted with ctx: "no-store" when the token came from the query string
-// (RFC 6750 section 2.3), "" otherwise.
-func cacheControl(ctx context.Context) string {
-	if p := principalState(ctx); p != nil && p.Source == SourceQuery {
-		return "no-store"
+// responseHeaders are the Cache-Control and DPoP-Nonce values for the
+// response to a request admitted with ctx, from one look at its principal:
+// "no-store" when the token came from the query string (RFC 6750 section
+// 2.3); the current server nonce when the request was DPoP-bound and nonces
+// are on (RFC 9449 section 8.2); "" for each otherwise.
+func responseHeaders(ctx context.Context) (cacheControl, dpopNonce string) {
+	p := principalState(ctx)
+	if p == nil {
+		return "", ""
 	}
-	return ""
-}
-
-// dpopNonce is the DPoP-Nonce value for the response to a request admitted
-// with ctx: the current server nonce when the request was DPoP-bound and
-// nonces are on (RFC 9449 section 8.2), "" otherwise.
-func dpopNonce(ctx context.Context) string {
-	if p := principalState(ctx); p != nil && p.Binding == BindingDPoP && p.auth != nil &&
-		p.auth.dpop != nil && p.auth.dpop.secret != nil {
-		return p.auth.dpop.nonceAt(p.auth.cfg.Now())
+	if p.Source == SourceQuery {
+		cacheControl = "no-store"
 	}
-	return ""
+	if p.Binding == BindingDPoP && p.auth != nil && p.auth.dpop != nil && p.auth.dpop.secret != nil {
+		dpopNonce = p.auth.dpop.nonceAt(p.auth.cfg.Now())
+	}
+	return cacheControl, dpopNonce
 }

@@ -107,11 +107,12 @@ func RenderContext(ctx context.Context, err error) core.Response {
 // with a token in its URL, and "DPoP-Nonce" when the request was DPoP-bound
 // and server nonces are on (RFC 9449 section 8.2). It sets nothing otherwise.
 func SetHeaders(ctx context.Context, set func(name, value string)) {
-	if cc := link.CacheControl(ctx); cc != "" {
+	cc, nonce := link.ResponseHeaders(ctx)
+	if cc != "" {
 		set("Cache-Control", cc)
 	}
-	if n := link.DPoPNonce(ctx); n != "" {
-		set("DPoP-Nonce", n)
+	if nonce != "" {
+		set("DPoP-Nonce", nonce)
 	}
 }
 

@@ -5,12 +5,12 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storetest"
 )
 
 // rotationRefresh is the UnknownKeyRefresh of the rotation case: more than
@@ -25,7 +25,7 @@ const rotationRefresh = 2 * time.Second
 // has run it is admitted, and a kid that refetch did not bring is 401.
 // It polls for the refetch (bounded, with no assertion on time).
 func runRotation(t *testing.T, h Harness) {
-	clk := &rotationClock{t: time.Now().Truncate(time.Second)}
+	clk := storetest.NewClock()
 	iss := authtest.New(t, authtest.WithClock(clk.Now))
 	cfg := Config(iss, &Sessions{})
 	cfg.JWKSURL = iss.JWKSURL()
@@ -91,23 +91,4 @@ func runRotation(t *testing.T, h Harness) {
 	}
 	resp, body, hits = send(stranger)
 	invalidToken.check(t, me(stranger), resp, body, hits, 0)
-}
-
-// rotationClock is the issuer's and the authenticator's clock in
-// runRotation: real time, moved ahead by Advance.
-type rotationClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *rotationClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *rotationClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }

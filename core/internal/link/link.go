@@ -20,10 +20,9 @@ var (
 	RenderContext func(ctx context.Context, err error) any
 	// Admitted reports whether an authgate middleware ran for ctx.
 	Admitted func(ctx context.Context) bool
-	// CacheControl and DPoPNonce are the response headers of an admitted
-	// request.
-	CacheControl func(ctx context.Context) string
-	DPoPNonce    func(ctx context.Context) string
+	// ResponseHeaders are the Cache-Control and DPoP-Nonce values for the
+	// response to an admitted request ("" for none), read in one lookup.
+	ResponseHeaders func(ctx context.Context) (cacheControl, dpopNonce string)
 )
 
 // What package core/storekit hands to store implementers: storeOpts is a
