@@ -492,7 +492,7 @@ func (tr *traffic) verify() {
 		}
 	}
 	waitUntil(t, 15*time.Second, "B's feed caught up after the disturbance", func() bool { return feedCurrent(tr.b.store) })
-	revoked, unpublished, unpublishedAdmitted := 0, 0, 0
+	revoked, unpublished := 0, 0
 	for i := range tr.sess {
 		if tr.ackAt[i].Load() != 0 {
 			revoked++
@@ -500,16 +500,7 @@ func (tr *traffic) verify() {
 				t.Errorf("revocation of session %d missing afterwards at B (sensitive route): %d", i, st)
 			}
 			if tr.pubErr[i].Load() {
-				// The documented limit of a Cluster: the script ended the
-				// session, the XADD after it failed, Revoke said so; a
-				// retry finds the session gone and publishes nothing.
-				// Sensitive routes refuse it (above); plain routes at other
-				// instances may accept it until the token expires.
-				unpublished++
-				if tr.b.status(tr.toks[i], false) == http.StatusOK {
-					unpublishedAdmitted++
-				}
-				continue
+				unpublished++ // Revoke failed publishing, before ending the session; the retry published it
 			}
 			waitUntil(t, 10*time.Second, "B's deny set has every acknowledged revocation", func() bool {
 				return tr.b.status(tr.toks[i], false) == http.StatusUnauthorized
@@ -526,8 +517,8 @@ func (tr *traffic) verify() {
 		t.Error(v)
 	}
 	t.Logf("traffic at B: %d admitted, %d refused 401, %d refused 503; %d revocations acknowledged, %d Revoke calls failed (retried after), "+
-		"%d of them after the script, in publishing (%d of these still accepted on B's plain routes)",
-		tr.admitted.Load(), tr.refused401.Load(), tr.refused503.Load(), revoked, tr.revokeErr.Load(), unpublished, unpublishedAdmitted)
+		"%d of them in publishing (the session left live, published and ended by the retry)",
+		tr.admitted.Load(), tr.refused401.Load(), tr.refused503.Load(), revoked, tr.revokeErr.Load(), unpublished)
 	if tr.admitted.Load() == 0 || tr.refused401.Load() == 0 {
 		t.Fatal("the traffic did not exercise both admissions and refusals")
 	}
@@ -659,4 +650,104 @@ func TestCluster6ReshardUnderTraffic(t *testing.T) {
 	close(stop)
 	<-done
 	tr.verify()
+}
+
+// A revocation whose stream entry cannot be written is never lost: on a
+// Cluster the stream and the session live on different masters, so the
+// store publishes first and ends the session after. While the stream's
+// master refuses writes (maxmemory reached), Revoke, RevokeSubject and an
+// evicting Create fail and leave the sessions live; once it accepts writes
+// again, the retried call publishes and ends them, and B's deny set
+// refuses their tokens on plain routes. (Ending first and publishing after
+// left them ended but unpublished: the retry found nothing to publish, and
+// B admitted their tokens on every route without a live check.)
+func TestCluster6PublishFailureIsRetried(t *testing.T) {
+	c := startCluster6(t)
+	iss := authtest.New(t)
+	o := Options{Prefix: testPrefix(), CommandTimeout: time.Second}
+	a := newClusterInstance(t, c, iss, o)
+	b := newClusterInstance(t, c, iss, o)
+	o.MaxSessions, o.EvictOldest = 1, true
+	capped := newClusterInstance(t, c, iss, o)
+	waitUntil(t, 10*time.Second, "B's feed caught up", func() bool { return feedCurrent(b.store) })
+
+	streamMaster := c.owner(keySlot(t, c, a.store.stream))
+	elsewhere := func(prefix string) string { // a subject whose slot another master holds
+		for i := 0; ; i++ {
+			sub := fmt.Sprintf("%s-%d", prefix, i)
+			if c.owner(keySlot(t, c, a.store.subjectKey(subjectHash(sub)))) != streamMaster {
+				return sub
+			}
+		}
+	}
+	full := func(on bool) {
+		t.Helper()
+		v := "0"
+		if on {
+			v = "1" // every write that needs memory is refused (OOM; noeviction)
+		}
+		must(t, c.node(streamMaster).ConfigSet(context.Background(), "maxmemory", v).Err())
+	}
+	t.Cleanup(func() { full(false) })
+	ctx := context.Background()
+	refusedAtB := func(what, tok string) {
+		t.Helper()
+		waitUntil(t, 10*time.Second, what+" refused at B on a plain route (deny set)", func() bool {
+			return b.status(tok, false) == http.StatusUnauthorized
+		})
+		if st := b.status(tok, true); st != http.StatusUnauthorized {
+			t.Errorf("%s: sensitive route at B answered %d, want 401", what, st)
+		}
+	}
+
+	t.Run("Revoke", func(t *testing.T) {
+		s, tok := a.login(iss, elsewhere("revoke"))
+		full(true)
+		if err := a.store.Revoke(ctx, s.ID); err == nil {
+			t.Fatal("Revoke succeeded while the stream's master refused writes")
+		}
+		if st := b.status(tok, true); st != http.StatusOK {
+			t.Fatalf("the failed Revoke left the session ended (sensitive route at B: %d); a retry could not publish it", st)
+		}
+		full(false)
+		if err := a.store.Revoke(ctx, s.ID); err != nil {
+			t.Fatalf("retried Revoke: %v", err)
+		}
+		refusedAtB("the revoked session", tok)
+	})
+	t.Run("RevokeSubject", func(t *testing.T) {
+		sub := elsewhere("subject")
+		var toks []string
+		for range 3 {
+			_, tok := a.login(iss, sub)
+			toks = append(toks, tok)
+		}
+		full(true)
+		if n, err := a.store.RevokeSubject(ctx, sub); err == nil || n != 0 {
+			t.Fatalf("RevokeSubject while the stream's master refused writes = %d, %v; want 0 and an error", n, err)
+		}
+		full(false)
+		if n, err := a.store.RevokeSubject(ctx, sub); err != nil || n != 3 {
+			t.Fatalf("retried RevokeSubject = %d, %v; want 3", n, err)
+		}
+		for i, tok := range toks {
+			refusedAtB(fmt.Sprintf("session %d of the subject", i), tok)
+		}
+	})
+	t.Run("evicting Create", func(t *testing.T) {
+		sub := elsewhere("capped")
+		_, tok := capped.login(iss, sub)
+		full(true)
+		if _, _, err := capped.store.Create(ctx, core.SessionParams{Subject: sub, Issuer: iss.URL}); err == nil {
+			t.Fatal("an evicting Create succeeded while the stream's master refused writes")
+		}
+		if st := b.status(tok, true); st != http.StatusOK {
+			t.Fatalf("the failed Create evicted the old session unpublished (sensitive route at B: %d)", st)
+		}
+		full(false)
+		if _, _, err := capped.store.Create(ctx, core.SessionParams{Subject: sub, Issuer: iss.URL}); err != nil {
+			t.Fatalf("retried Create: %v", err)
+		}
+		refusedAtB("the evicted session", tok)
+	})
 }

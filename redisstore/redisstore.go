@@ -290,14 +290,24 @@ func (s *Store) Create(ctx context.Context, ns core.SessionParams) (*core.Sessio
 	tok := newToken(sh)
 	th := storekit.HashOpaqueToken(tok)
 	ax := now.Add(s.opts.AbsoluteTimeout)
-	for range 3 { // a sid collision (128 random bits) is retried
+	evict := b2i(s.opts.EvictOldest)
+	if evict == 1 && !s.atomicFeed {
+		// A Cluster: the script evicts only sessions whose revocation is
+		// published already (see revokeSplit) and names the others, which
+		// are published and the call made again.
+		evict = 2
+	}
+	args := []any{now.UnixMilli(), "", s.sessPrefix(tag), s.opts.MaxSessions, evict, ms(gcGrace), s.maxLen,
+		ns.Subject, ns.Issuer, ns.Tenant, sc, ro, md, ax.UnixMilli(), ms(s.opts.IdleTimeout), hex.EncodeToString(th[:])}
+	// A sid collision (128 random bits) is retried, and so is a Create that
+	// had to publish sessions to evict first; parallel Creates of one
+	// subject at its cap can need a round each.
+	for range maxCreateRounds {
 		sid := newSessionID(tag)
+		args[1] = sid
 		cctx, cancel := s.ctx(ctx)
 		res, err := createScript.Run(cctx, s.cmd,
-			s.keys(s.sessKey(tag, sid), s.tokenKey(tag, th), s.subjectKey(sh)),
-			now.UnixMilli(), sid, s.sessPrefix(tag), s.opts.MaxSessions, b2i(s.opts.EvictOldest), ms(gcGrace), s.maxLen,
-			ns.Subject, ns.Issuer, ns.Tenant, sc, ro, md, ax.UnixMilli(), ms(s.opts.IdleTimeout), hex.EncodeToString(th[:]),
-		).Slice()
+			s.keys(s.sessKey(tag, sid), s.tokenKey(tag, th), s.subjectKey(sh)), args...).Slice()
 		cancel()
 		if err != nil {
 			return nil, "", unavailable(err)
@@ -316,19 +326,28 @@ func (s *Store) Create(ctx context.Context, ns core.SessionParams) (*core.Sessio
 		for i := 1; i+2 < len(res); i += 3 {
 			evicted = append(evicted, core.Revocation{SessionID: str(res[i]), Subject: str(res[i+1]), Issuer: str(res[i+2]), At: now})
 		}
-		perr := s.announce(ctx, evicted, core.RevokeOptions{Reason: "session limit", Actor: "system"})
+		if code == 2 {
+			if err := s.publish(ctx, evicted); err != nil {
+				return nil, "", err
+			}
+			for _, r := range evicted {
+				args = append(args, r.SessionID)
+			}
+			continue
+		}
+		s.finish(ctx, evicted, core.RevokeOptions{Reason: "session limit", Actor: "system"})
 		sess := &core.Session{
 			ID: sid, Subject: ns.Subject, Issuer: ns.Issuer, Tenant: ns.Tenant,
 			Scopes: cloneOrNil(ns.Scopes), Roles: cloneOrNil(ns.Roles), Metadata: cloneMap(ns.Metadata),
 			CreatedAt: now, LastSeen: now, ExpiresAt: s.opts.Deadline(now, now),
 		}
-		if perr != nil {
-			s.log.ErrorContext(ctx, "redisstore: evicted sessions were not published on the revocation feed", slog.Any("error", perr))
-		}
 		return sess, tok, nil
 	}
-	return nil, "", errors.New("redisstore: could not draw a free session id")
+	return nil, "", unavailable(errors.New("could not draw a free session id, or the subject's sessions kept changing while evicting"))
 }
+
+// maxCreateRounds bounds Create's script calls (see Create).
+const maxCreateRounds = 64
 
 // Get returns the live session sid.
 func (s *Store) Get(ctx context.Context, sid string) (*core.Session, error) {
@@ -425,7 +444,7 @@ func (s *Store) AuthenticateOpaque(ctx context.Context, token string) (*core.Ses
 
 // Revoke ends session sid, audits it, and publishes it on the revocation
 // feed before returning (in the same script on a single node or Sentinel;
-// right after it on a Cluster). This process's subscribers hear of it at
+// on a Cluster just before it, so a session is never ended unpublished). This process's subscribers hear of it at
 // once; other processes within their feed latency.
 func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOption) error {
 	tag, ok := parseSID(sid)
@@ -433,6 +452,9 @@ func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOptio
 		return errNotFound
 	}
 	now := s.now()
+	if !s.atomicFeed {
+		return s.revokeSplit(ctx, tag, sid, now, storekit.RevokeOptions(opts...))
+	}
 	res, werr, err := s.revoking(ctx, revokeScript, s.keys(s.sessKey(tag, sid)), now.UnixMilli(), sid, s.maxLen)
 	if errors.Is(err, redis.Nil) {
 		return errNotFound
@@ -444,7 +466,65 @@ func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOptio
 		return unavailable(errors.New("unexpected script reply"))
 	}
 	r := core.Revocation{SessionID: sid, Subject: str(res[0]), Issuer: str(res[1]), At: now}
-	return errors.Join(s.announce(ctx, []core.Revocation{r}, storekit.RevokeOptions(opts...)), werr)
+	s.finish(ctx, []core.Revocation{r}, storekit.RevokeOptions(opts...))
+	return werr
+}
+
+// revokeSplit is Revoke where the stream lives in another slot than the
+// session (a Cluster or a Ring), so no one script can end the session and
+// publish its revocation. The revocation is published first and the
+// session ended after it: a failure in between leaves the session live
+// with its revocation published (refused on every route of every instance
+// through the deny set; Revoke returns the error and a retry ends it),
+// never ended and unpublished, which no retry could repair: it would find
+// no session left to publish.
+func (s *Store) revokeSplit(ctx context.Context, tag, sid string, now time.Time, o core.RevokeOptions) error {
+	key := s.sessKey(tag, sid)
+	cctx, cancel := s.ctx(ctx)
+	f, err := getScript.Run(cctx, s.cmd, []string{key}, now.UnixMilli(), sid).Slice()
+	cancel()
+	if errors.Is(err, redis.Nil) {
+		return errNotFound
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	if len(f) < 2 {
+		return unavailable(errors.New("unexpected script reply"))
+	}
+	r := core.Revocation{SessionID: sid, Subject: str(f[0]), Issuer: str(f[1]), At: now}
+	if err := s.publish(ctx, []core.Revocation{r}); err != nil {
+		return err
+	}
+	cctx, cancel = s.ctx(ctx)
+	_, err = revokeScript.Run(cctx, s.cmd, []string{key}, now.UnixMilli(), sid, s.maxLen).Slice()
+	cancel()
+	if errors.Is(err, redis.Nil) {
+		return errNotFound // ended meanwhile (another Revoke, or it expired); published either way
+	}
+	if err != nil {
+		return unavailable(fmt.Errorf("the revocation was published, but ending the session failed (retry): %w", err))
+	}
+	s.finish(ctx, []core.Revocation{r}, o)
+	return nil
+}
+
+// publish writes revocations to the stream before their sessions are ended
+// (revokeSplit). An entry for a session that then stays live (the ending
+// failed) only refuses it early: it fails closed.
+func (s *Store) publish(ctx context.Context, rs []core.Revocation) error {
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	_, err := s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
+		for _, r := range rs {
+			p.XAdd(cctx, &redis.XAddArgs{Stream: s.stream, MaxLen: s.maxLen, Approx: true, Values: entry(r)})
+		}
+		return nil
+	})
+	if err != nil {
+		return unavailable(fmt.Errorf("publishing the revocation failed; the session was not ended: %w", err))
+	}
+	return nil
 }
 
 // RevokeSubject ends every session of subject in one atomic step and
@@ -453,6 +533,9 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.
 	sh := subjectHash(subject)
 	tag := tagOf(sh)
 	now := s.now()
+	if !s.atomicFeed {
+		return s.revokeSubjectSplit(ctx, subject, sh, tag, now, storekit.RevokeOptions(opts...))
+	}
 	res, werr, err := s.revoking(ctx, revokeSubjectScript, s.keys(s.subjectKey(sh)), now.UnixMilli(), s.sessPrefix(tag), s.maxLen)
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, unavailable(err)
@@ -464,7 +547,48 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.
 	if len(rs) == 0 {
 		werr = nil
 	}
-	return len(rs), errors.Join(s.announce(ctx, rs, storekit.RevokeOptions(opts...)), werr)
+	s.finish(ctx, rs, storekit.RevokeOptions(opts...))
+	return len(rs), werr
+}
+
+// revokeSubjectSplit is RevokeSubject on a Cluster or a Ring (see
+// revokeSplit): the subject's live sessions are listed, published, then
+// ended. A Create of the subject lands wholly before the listing (and is
+// ended) or after it (and stays live), as on one node (SS-03).
+func (s *Store) revokeSubjectSplit(ctx context.Context, subject string, sh [32]byte, tag string, now time.Time, o core.RevokeOptions) (int, error) {
+	cctx, cancel := s.ctx(ctx)
+	res, err := listScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, now.UnixMilli(), s.sessPrefix(tag)).Slice()
+	cancel()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return 0, unavailable(err)
+	}
+	var rs []core.Revocation
+	for i := 0; i+nFields < len(res); i += nFields + 1 {
+		rs = append(rs, core.Revocation{SessionID: str(res[i]), Subject: subject, Issuer: str(res[i+2]), At: now})
+	}
+	if len(rs) == 0 {
+		return 0, nil
+	}
+	if err := s.publish(ctx, rs); err != nil {
+		return 0, err
+	}
+	args := make([]any, 0, 2+len(rs))
+	args = append(args, now.UnixMilli(), s.sessPrefix(tag))
+	for _, r := range rs {
+		args = append(args, r.SessionID)
+	}
+	cctx, cancel = s.ctx(ctx)
+	res, err = endListedScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, args...).Slice()
+	cancel()
+	if err != nil {
+		return 0, unavailable(fmt.Errorf("the revocations were published, but ending the sessions failed (retry): %w", err))
+	}
+	var ended []core.Revocation
+	for i := 0; i+1 < len(res); i += 2 {
+		ended = append(ended, core.Revocation{SessionID: str(res[i]), Subject: subject, Issuer: str(res[i+1]), At: now})
+	}
+	s.finish(ctx, ended, o)
+	return len(ended), nil
 }
 
 // List returns the live sessions of subject, oldest first.
@@ -519,22 +643,11 @@ func (s *Store) revoking(ctx context.Context, sc *redis.Script, keys []string, a
 	return res, nil, nil
 }
 
-// announce tells this process's subscribers at once, writes the stream when
-// the script could not (Cluster), and audits.
-func (s *Store) announce(ctx context.Context, rs []core.Revocation, o core.RevokeOptions) error {
+// finish tells this process's subscribers of sessions ended and published
+// (by the script, or by publish before it) at once, and audits them.
+func (s *Store) finish(ctx context.Context, rs []core.Revocation, o core.RevokeOptions) {
 	if len(rs) == 0 {
-		return nil
-	}
-	var perr error
-	if !s.atomicFeed {
-		cctx, cancel := s.ctx(ctx)
-		_, perr = s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
-			for _, r := range rs {
-				p.XAdd(cctx, &redis.XAddArgs{Stream: s.stream, MaxLen: s.maxLen, Approx: true, Values: entry(r)})
-			}
-			return nil
-		})
-		cancel()
+		return
 	}
 	s.deliverLocal(rs)
 	for _, r := range rs {
@@ -542,10 +655,6 @@ func (s *Store) announce(ctx context.Context, rs []core.Revocation, o core.Revok
 			SessionID: r.SessionID, Subject: r.Subject, Issuer: r.Issuer, At: r.At, Reason: o.Reason, Actor: o.Actor,
 		})
 	}
-	if perr != nil {
-		return unavailable(fmt.Errorf("session ended in the store, but publishing the revocation failed; other instances may accept its tokens on routes without a live check until they expire: %w", perr))
-	}
-	return nil
 }
 
 // entry is a revocation as a stream entry (the layout the scripts write).

@@ -50,8 +50,10 @@ end
 // sessions (SS-18): evict the oldest or refuse.
 //
 // KEYS: session, token index, subject index, [stream].
-// ARGV: now, sid, session key prefix, cap, evict (1/0), grace, maxlen,
-// sub, iss, ten, sc, ro, md, ax, ix, th.
+// ARGV: now, sid, session key prefix, cap, evict (1: evict, 0: refuse, 2:
+// evict only sessions published already, listed after th; name others as
+// {2, sid, sub, iss, ...}), grace, maxlen, sub, iss, ten, sc, ro, md, ax,
+// ix, th, [published sid...].
 // Returns {1, evicted sid, sub, iss, ...}, {0} (refused) or {-1} (sid taken).
 var createScript = redis.NewScript(prelude + `
 local now = tonumber(ARGV[1])
@@ -79,7 +81,24 @@ for _, sid in ipairs(members) do
 end
 local out = {1}
 if cap > 0 and #live >= cap then
-  if ARGV[5] ~= '1' then return {0} end
+  if ARGV[5] == '2' then
+    -- Cluster: evict only sessions the caller has already published
+    -- (ARGV[17...]); else name the ones to publish first, and change nothing.
+    local published = {}
+    for i = 17, #ARGV do published[ARGV[i]] = true end
+    local want = {2}
+    for i = 1, #live - cap + 1 do
+      local e = live[i]
+      if not published[e[1]] then
+        want[#want + 1] = e[1]
+        want[#want + 1] = e[3][1]
+        want[#want + 1] = e[3][2]
+      end
+    end
+    if #want > 1 then return want end
+  elseif ARGV[5] ~= '1' then
+    return {0}
+  end
   for i = 1, #live - cap + 1 do
     local e = live[i]
     drop(e[2], e[3][7], uk, e[1])
@@ -197,6 +216,30 @@ for _, sid in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
 end
 redis.call('DEL', KEYS[1])
+return out
+`)
+
+// endListedScript ends the listed sessions of one subject that are still
+// live: on a Cluster the caller has published their revocations first
+// (Store.revokeSubjectSplit).
+//
+// KEYS: subject index. ARGV: now, session key prefix, sid...
+// Returns {sid, iss, ...} of the sessions it ended.
+var endListedScript = redis.NewScript(prelude + `
+local now = tonumber(ARGV[1])
+local out = {}
+for i = 3, #ARGV do
+  local sid = ARGV[i]
+  local k = ARGV[2] .. sid
+  local f = redis.call('HMGET', k, 'sub', 'iss', 'c', 'ls', 'ax', 'ix', 'tk')
+  if f[1] then
+    drop(k, f[7], KEYS[1], sid)
+    if now < deadline(f[5], f[4], f[6]) then
+      out[#out + 1] = sid
+      out[#out + 1] = f[2]
+    end
+  end
+end
 return out
 `)
 
