@@ -235,15 +235,14 @@ func (c *cluster6) moveSlot(slot int, from, to string) {
 
 // clusterClient6 returns a ClusterClient of the whole cluster (each
 // simulated process its own), with tight timeouts so that a dead master
-// costs a request a bounded wait. ClusterStateReloadInterval is 1s: in
-// go-redis v9.23 only MOVED/ASK and READONLY trigger a reload of the slot
-// map, a refused connection to a dead master does not, so with the default
-// (60s) a failed-over master's slots stay routed to the dead address, and
-// answered 503, for up to a minute (see docs/scale.md).
+// costs a request a bounded wait. ClusterStateReloadInterval keeps
+// go-redis's default (60s): the store itself asks for a reload of the slot
+// map when a call fails on a connection (Store.reroute), so a failed-over
+// master's slots are routed to its promoted replica within about a second,
+// not up to a minute later (see docs/scale.md).
 func clusterClient6(t testing.TB, c *cluster6) *redis.ClusterClient {
 	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.addrs(), DialTimeout: 300 * time.Millisecond,
-		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRedirects: 8,
-		ClusterStateReloadInterval: time.Second})
+		ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRedirects: 8})
 	t.Cleanup(func() { _ = cl.Close() })
 	return cl
 }

@@ -315,6 +315,7 @@ func (s *Store) read(ctx context.Context, sub *subscription) {
 		garbage = rate.Sometimes{First: 3, Interval: time.Minute}
 	)
 	fail := func(what string, err error) {
+		s.reroute(err)
 		sub.current.Store(false)
 		sub.report()
 		loud.Do(func() {
@@ -407,6 +408,7 @@ func (s *Store) wait(ctx context.Context, sub *subscription, last string) bool {
 		// nothing until the next read succeeds, so it is behind until then.
 		// The next script call decides whether anything was lost; a short
 		// pause keeps a broken connection from spinning.
+		s.reroute(err)
 		sub.current.Store(false)
 		sub.report()
 		t := time.NewTimer(20 * time.Millisecond)

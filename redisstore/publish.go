@@ -73,7 +73,7 @@ func (s *Store) PublishRevocation(ctx context.Context, r core.Revocation, opts .
 	if err != nil {
 		// Not on the feed: other instances do not have it. The caller
 		// must fail (a receiver answers 5xx, so the sender retries).
-		return unavailable(fmt.Errorf("publishing the revocation failed: %w", err))
+		return s.failed(fmt.Errorf("publishing the revocation failed: %w", err))
 	}
 	s.deliverLocal([]core.Revocation{r})
 	o := storekit.RevokeOptions(opts...)
@@ -115,7 +115,7 @@ func (s *Store) FirstUse(ctx context.Context, key string, until time.Time) (bool
 	defer cancel()
 	ok, err := s.cmd.SetNX(cctx, s.replayKey(key), "1", ttl).Result()
 	if err != nil {
-		return false, unavailable(err)
+		return false, s.failed(err)
 	}
 	return ok, nil
 }
@@ -126,7 +126,7 @@ func (s *Store) Forget(ctx context.Context, key string) error {
 	cctx, cancel := s.ctx(ctx)
 	defer cancel()
 	if err := s.cmd.Del(cctx, s.replayKey(key)).Err(); err != nil {
-		return unavailable(err)
+		return s.failed(err)
 	}
 	return nil
 }

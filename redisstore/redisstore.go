@@ -126,6 +126,7 @@ type Store struct {
 	// script (one node: single Redis or Sentinel). On a Cluster the stream
 	// lives in another slot and is written right after the script.
 	atomicFeed bool
+	cluster    *redis.ClusterClient // cmd, when it is a Cluster client (see reroute)
 	timeout    time.Duration
 	waitN      int
 	waitFor    time.Duration
@@ -223,6 +224,7 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 		s.atomicFeed = true
 		s.cmd = c.WithTimeout(o.CommandTimeout)
 	case *redis.ClusterClient:
+		s.cluster = c
 		if co := c.Options(); co.ReadOnly || co.RouteByLatency || co.RouteRandomly {
 			return nil, errors.New("redisstore: the Cluster client routes reads to replicas (ReadOnly, RouteByLatency or RouteRandomly); session and revocation reads must go to primaries (RD-04): use a separate client without these options")
 		}
@@ -246,6 +248,31 @@ var errClosed = errors.New("redisstore: store closed")
 // unavailable wraps a Redis failure: core answers it 503 (fail closed).
 func unavailable(err error) error {
 	return fmt.Errorf("redisstore: %w: %w", core.ErrUnavailable, err)
+}
+
+// failed is unavailable for a failed Redis call, which on a Cluster also
+// asks the client to reload its slot map (see reroute).
+func (s *Store) failed(err error) error {
+	s.reroute(err)
+	return unavailable(err)
+}
+
+// reroute asks a Cluster client to reload its slot map after a call failed
+// other than by a Redis reply (a refused or broken connection, a timeout).
+// go-redis v9 reloads the map on MOVED and ASK replies and every
+// ClusterStateReloadInterval (60 s by default), not when a dead master
+// refuses connections: after a failover the dead master's slots (sessions,
+// the revocation stream) would be answered 503 until the next periodic
+// reload. The reload is asynchronous and coalesced by go-redis.
+func (s *Store) reroute(err error) {
+	if s.cluster == nil || err == nil || errors.Is(err, redis.Nil) || errors.Is(err, context.Canceled) {
+		return
+	}
+	var reply redis.Error
+	if errors.As(err, &reply) {
+		return // Redis answered: the route was right
+	}
+	s.cluster.ReloadState(context.Background())
 }
 
 func (s *Store) ctx(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -310,7 +337,7 @@ func (s *Store) Create(ctx context.Context, ns core.SessionParams) (*core.Sessio
 			s.keys(s.sessKey(tag, sid), s.tokenKey(tag, th), s.subjectKey(sh)), args...).Slice()
 		cancel()
 		if err != nil {
-			return nil, "", unavailable(err)
+			return nil, "", s.failed(err)
 		}
 		if len(res) == 0 {
 			return nil, "", unavailable(errors.New("unexpected script reply"))
@@ -362,7 +389,7 @@ func (s *Store) Get(ctx context.Context, sid string) (*core.Session, error) {
 		return nil, errNotFound
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, s.failed(err)
 	}
 	return decodeSession(sid, res)
 }
@@ -393,7 +420,7 @@ func (s *Store) touch(ctx context.Context, sid string) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, unavailable(err)
+		return false, s.failed(err)
 	}
 	return true, nil
 }
@@ -430,7 +457,7 @@ func (s *Store) AuthenticateOpaque(ctx context.Context, token string) (*core.Ses
 		return nil, errNotFound
 	}
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, s.failed(err)
 	}
 	if len(res) != nFields+1 {
 		return nil, unavailable(errors.New("unexpected script reply"))
@@ -460,7 +487,7 @@ func (s *Store) Revoke(ctx context.Context, sid string, opts ...core.RevokeOptio
 		return errNotFound
 	}
 	if err != nil {
-		return unavailable(err)
+		return s.failed(err)
 	}
 	if len(res) != 2 {
 		return unavailable(errors.New("unexpected script reply"))
@@ -487,7 +514,7 @@ func (s *Store) revokeSplit(ctx context.Context, tag, sid string, now time.Time,
 		return errNotFound
 	}
 	if err != nil {
-		return unavailable(err)
+		return s.failed(err)
 	}
 	if len(f) < 2 {
 		return unavailable(errors.New("unexpected script reply"))
@@ -503,7 +530,7 @@ func (s *Store) revokeSplit(ctx context.Context, tag, sid string, now time.Time,
 		return errNotFound // ended meanwhile (another Revoke, or it expired); published either way
 	}
 	if err != nil {
-		return unavailable(fmt.Errorf("the revocation was published, but ending the session failed (retry): %w", err))
+		return s.failed(fmt.Errorf("the revocation was published, but ending the session failed (retry): %w", err))
 	}
 	s.finish(ctx, []core.Revocation{r}, o)
 	return nil
@@ -522,7 +549,7 @@ func (s *Store) publish(ctx context.Context, rs []core.Revocation) error {
 		return nil
 	})
 	if err != nil {
-		return unavailable(fmt.Errorf("publishing the revocation failed; the session was not ended: %w", err))
+		return s.failed(fmt.Errorf("publishing the revocation failed; the session was not ended: %w", err))
 	}
 	return nil
 }
@@ -538,7 +565,7 @@ func (s *Store) RevokeSubject(ctx context.Context, subject string, opts ...core.
 	}
 	res, werr, err := s.revoking(ctx, revokeSubjectScript, s.keys(s.subjectKey(sh)), now.UnixMilli(), s.sessPrefix(tag), s.maxLen)
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, unavailable(err)
+		return 0, s.failed(err)
 	}
 	var rs []core.Revocation
 	for i := 0; i+1 < len(res); i += 2 {
@@ -560,7 +587,7 @@ func (s *Store) revokeSubjectSplit(ctx context.Context, subject string, sh [32]b
 	res, err := listScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, now.UnixMilli(), s.sessPrefix(tag)).Slice()
 	cancel()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return 0, unavailable(err)
+		return 0, s.failed(err)
 	}
 	var rs []core.Revocation
 	for i := 0; i+nFields < len(res); i += nFields + 1 {
@@ -581,7 +608,7 @@ func (s *Store) revokeSubjectSplit(ctx context.Context, subject string, sh [32]b
 	res, err = endListedScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, args...).Slice()
 	cancel()
 	if err != nil {
-		return 0, unavailable(fmt.Errorf("the revocations were published, but ending the sessions failed (retry): %w", err))
+		return 0, s.failed(fmt.Errorf("the revocations were published, but ending the sessions failed (retry): %w", err))
 	}
 	var ended []core.Revocation
 	for i := 0; i+1 < len(res); i += 2 {
@@ -598,7 +625,7 @@ func (s *Store) List(ctx context.Context, subject string) ([]*core.Session, erro
 	defer cancel()
 	res, err := listScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, s.now().UnixMilli(), s.sessPrefix(tagOf(sh))).Slice()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, unavailable(err)
+		return nil, s.failed(err)
 	}
 	out := make([]*core.Session, 0, len(res)/(nFields+1))
 	for i := 0; i+nFields < len(res); i += nFields + 1 {
