@@ -40,11 +40,50 @@ type coalescer[V any] struct {
 // arrive while a call runs share the next call and its fn (the first of
 // them's), so fn must depend on the key only.
 func (f *freshCalls[V]) do(key string, fn func() (V, error)) *freshBatch[V] {
+	c, b := f.join(key)
+	if b != nil {
+		return b
+	}
+	b = &freshBatch[V]{done: make(chan struct{})}
+	go f.run(key, c, b, fn)
+	return b
+}
+
+// lead is do for a caller that may run the call itself: when no call of
+// key is running, it runs fn on the caller's goroutine and returns its
+// answer (ok true), handing the callers that arrived meanwhile to a
+// goroutine of their own. Otherwise it returns the batch to wait for, as
+// do. fn must return once its own deadline passes: the caller cannot
+// abandon it.
+func (f *freshCalls[V]) lead(key string, fn func() (V, error)) (v V, err error, b *freshBatch[V]) {
+	c, b := f.join(key)
+	if b != nil {
+		return v, nil, b
+	}
+	v, err = fn()
 	f.mu.Lock()
+	next := c.next
+	c.next = nil
+	if next == nil {
+		c.running = false
+		delete(f.calls, key)
+	}
+	f.mu.Unlock()
+	if next != nil {
+		go f.run(key, c, next, fn)
+	}
+	return v, err, nil
+}
+
+// join returns the batch to wait for when a call of key is running, or
+// marks one running (b nil): the caller must then run it (run, or lead).
+func (f *freshCalls[V]) join(key string) (c *coalescer[V], b *freshBatch[V]) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.calls == nil {
 		f.calls = map[string]*coalescer[V]{}
 	}
-	c := f.calls[key]
+	c = f.calls[key]
 	if c == nil {
 		c = &coalescer[V]{}
 		f.calls[key] = c
@@ -53,25 +92,24 @@ func (f *freshCalls[V]) do(key string, fn func() (V, error)) *freshBatch[V] {
 		if c.next == nil {
 			c.next = &freshBatch[V]{done: make(chan struct{})}
 		}
-		b := c.next
-		f.mu.Unlock()
-		return b
+		return c, c.next
 	}
 	c.running = true
-	b := &freshBatch[V]{done: make(chan struct{})}
-	f.mu.Unlock()
-	go func(cur *freshBatch[V]) {
-		for cur != nil {
-			cur.v, cur.err = fn()
-			close(cur.done)
-			f.mu.Lock()
-			cur, c.next = c.next, nil
-			if cur == nil {
-				c.running = false
-				delete(f.calls, key)
-			}
-			f.mu.Unlock()
+	return c, nil
+}
+
+// run answers batch cur, then every batch that formed while a call ran,
+// until none is left.
+func (f *freshCalls[V]) run(key string, c *coalescer[V], cur *freshBatch[V], fn func() (V, error)) {
+	for cur != nil {
+		cur.v, cur.err = fn()
+		close(cur.done)
+		f.mu.Lock()
+		cur, c.next = c.next, nil
+		if cur == nil {
+			c.running = false
+			delete(f.calls, key)
 		}
-	}(b)
-	return b
+		f.mu.Unlock()
+	}
 }

@@ -82,6 +82,20 @@ type HTTPSessionChecker struct {
 
 var _ SubjectSessionChecker = (*HTTPSessionChecker)(nil)
 
+var _ ContextHonorer = (*HTTPSessionChecker)(nil)
+
+// HonorsContext reports whether Check returns once its context is done:
+// true with net/http's own transport (the default, or an *http.Transport),
+// which ends a request at its context's deadline; false with another
+// RoundTripper, which may not.
+func (c *HTTPSessionChecker) HonorsContext() bool {
+	switch c.client.Transport.(type) {
+	case nil, *http.Transport:
+		return true
+	}
+	return false
+}
+
 const (
 	sidPlaceholder = "{sid}"
 	subPlaceholder = "{sub}"

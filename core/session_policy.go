@@ -472,7 +472,22 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 	var st SessionState
 	var err error
 	if fresh {
-		b := s.fresh.do(fk, func() (SessionState, error) { return s.call(ctx, checker, k, gen) })
+		fn := func() (SessionState, error) { return s.call(ctx, checker, k, gen) }
+		var b *freshBatch[SessionState]
+		if honorsContext(checker) {
+			// The checker returns by call's deadline: the first caller runs
+			// the call itself, saving a goroutine handoff and its wake-up
+			// (most of what a live check added to its round trip).
+			st, err, b = s.fresh.lead(fk, fn)
+			if b == nil {
+				if err != nil {
+					return StateRevoked, err
+				}
+				return st, nil
+			}
+		} else {
+			b = s.fresh.do(fk, fn)
+		}
 		select {
 		case <-b.done:
 			st, err = b.v, b.err
@@ -531,6 +546,26 @@ func (s *sessionPolicy) record(k sessKey, start time.Time, gen uint64, st Sessio
 	default:
 		s.cache.putNegative(k)
 	}
+}
+
+// ContextHonorer is implemented by a SessionChecker whose Check returns
+// promptly once its context is done (its deadline passed, or it was
+// cancelled), as go-redis and net/http calls do: redisstore.Store and
+// core's HTTP session checker. authgate then runs a live check that no
+// other request is already making on the request's own goroutine, instead
+// of a goroutine of its own that lets the request leave at the timeout
+// even if the checker never returns; that saves a handoff per check.
+// HonorsContext reports whether the promise holds (a wrapper may pass on
+// its inner checker's answer).
+type ContextHonorer interface {
+	HonorsContext() bool
+}
+
+// honorsContext reports whether checker promises to return by its
+// context's deadline (ContextHonorer).
+func honorsContext(checker SessionChecker) bool {
+	h, ok := checker.(ContextHonorer)
+	return ok && h.HonorsContext()
 }
 
 // inProcessChecker marks checkers that answer from this process's memory

@@ -52,12 +52,20 @@ type stubChecker struct {
 	ignoreCtx bool          // while blocked, ignore ctx (a checker that hangs for good)
 	panics    bool
 	started   chan struct{} // when set, receives one value per call
+	honors    bool          // HonorsContext: the first caller runs the check itself
+	stacks    []string      // with honors, the call stack of each call
 }
+
+func (f *stubChecker) HonorsContext() bool { f.mu.Lock(); defer f.mu.Unlock(); return f.honors }
 
 func (f *stubChecker) Check(ctx context.Context, sid string) (core.SessionState, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
 	block, ignore, err, pan, rev, started := f.block, f.ignoreCtx, f.err, f.panics, f.revoked[sid], f.started
+	if f.honors {
+		buf := make([]byte, 64<<10)
+		f.stacks = append(f.stacks, string(buf[:runtime.Stack(buf, false)]))
+	}
 	f.mu.Unlock()
 	if started != nil {
 		started <- struct{}{}
@@ -432,6 +440,72 @@ func testCancelledLeader(t *testing.T, withFeed bool) {
 	}
 	if got := e.checker.calls.Load(); got != 2 {
 		t.Fatalf("%d backend calls, want 2 (the leader's, and one for all that arrived during it)", got)
+	}
+}
+
+// A checker that honours its context (ContextHonorer: redisstore with
+// ContextTimeoutEnabled, the HTTP checker) is called on the first
+// request's own goroutine; requests arriving meanwhile still share one
+// more call that began after they arrived (the revocation rule), a
+// cancelled first request fails nobody else, and a panic is a 503.
+func TestLeaderRunsAContextHonouringCheckItself(t *testing.T) {
+	e := newSessEnv(t, func(c *core.Config) { c.SessionCheck.Timeout = 30 * time.Second })
+	release := make(chan struct{})
+	started := make(chan struct{}, 1)
+	e.checker.set(func(f *stubChecker) { f.honors = true; f.block = release; f.started = started })
+	tok := e.token("s-1")
+	leaderCtx, cancel := context.WithCancel(context.Background())
+	leaderErr := make(chan error, 1)
+	go func() { _, err := e.do(leaderCtx, tok, true); leaderErr <- err }()
+	<-started
+	e.checker.set(func(f *stubChecker) { f.started = nil })
+	const n = 20
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() { _, errs[i] = e.do(context.Background(), tok, true) })
+	}
+	waitShared(t, n) // the followers wait; the leader is inside the checker
+	cancel()         // the leader's client goes away: its call goes on for the others
+	select {
+	case err := <-leaderErr:
+		t.Fatalf("the leader left its own call before it ended: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	wg.Wait()
+	if err := <-leaderErr; err != nil {
+		t.Fatalf("the leader's call ended active, yet: %v", err)
+	}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if got := e.checker.calls.Load(); got != 2 {
+		t.Fatalf("%d backend calls, want 2 (the leader's, and one begun after the others arrived)", got)
+	}
+	e.checker.mu.Lock()
+	stacks := append([]string(nil), e.checker.stacks...)
+	e.checker.mu.Unlock()
+	if len(stacks) != 2 {
+		t.Fatalf("%d stacks recorded", len(stacks))
+	}
+	if strings.Contains(stacks[0], ").run(") || !strings.Contains(stacks[0], "core.Require(") {
+		t.Fatalf("the first call did not run on the request's goroutine:\n%s", stacks[0])
+	}
+	if !strings.Contains(stacks[1], ").run(") {
+		t.Fatalf("the followers' call did not run on a goroutine of its own:\n%s", stacks[1])
+	}
+
+	e.checker.set(func(f *stubChecker) { f.block = nil; f.panics = true })
+	if _, err := e.do(context.Background(), tok, true); statusOf(err) != 503 {
+		t.Fatalf("a panicking check on the request's goroutine: %v, want 503", err)
+	}
+	e.checker.set(func(f *stubChecker) { f.panics = false })
+	e.checker.revoke("s-1")
+	if _, err := e.do(context.Background(), tok, true); !errors.Is(err, core.ErrSessionRevoked) {
+		t.Fatalf("revoked at the backend: %v", err)
 	}
 }
 

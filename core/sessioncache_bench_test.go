@@ -2,6 +2,8 @@ package core_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -167,4 +169,48 @@ func (r remoteChecker) Check(ctx context.Context, sid string) (core.SessionState
 func BenchmarkSessionSensitiveSharedCall(b *testing.B) {
 	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = remoteChecker{s} })
 	benchRequest(b, a, tok, true)
+}
+
+// BenchmarkSessionSensitiveHTTP is a sensitive route whose sessions are
+// checked at an HTTP endpoint (HTTPSessionChecker on loopback), beside the
+// endpoint's own cost: one GET through the same transport, and the
+// checker's Check alone, in one run. The live check's target is at most
+// 1.15× the GET.
+//
+//	go test ./core -run '^$' -bench SessionSensitiveHTTP -benchmem
+func BenchmarkSessionSensitiveHTTP(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	b.Cleanup(srv.Close)
+	checker, err := core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: srv.URL + "/sessions/{sid}"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if !checker.HonorsContext() {
+		b.Fatal("the default transport should honour contexts")
+	}
+	a, _, tok := benchSetup(b, func(c *core.Config, _ *core.MemoryStore) { c.Sessions = checker })
+	ctx := context.Background()
+	b.Run("http-GET", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/sessions/s1", nil)
+			resp, err := http.DefaultTransport.RoundTrip(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
+	b.Run("checker-Check", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if st, err := checker.Check(ctx, "s1"); err != nil || st != core.StateActive {
+				b.Fatal(st, err)
+			}
+		}
+	})
+	b.Run("sensitive-uncached", func(b *testing.B) { benchRequest(b, a, tok, true) })
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/redis/go-redis/v9"
 )
 
 // BenchmarkSensitiveCheck measures one request on a sensitive route backed
@@ -37,6 +38,14 @@ func BenchmarkSensitiveCheck(b *testing.B) {
 	}
 	uncached := newInstance(b, addr, iss, Options{}, nil)
 	sess, tok := uncached.login(iss, "alice")
+	// inline: the client has ContextTimeoutEnabled, so the Store honours
+	// its context (HonorsContext) and core runs the check on the request's
+	// goroutine.
+	inline := newInstanceOn(b, redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true}), iss, Options{}, nil)
+	if !inline.store.HonorsContext() || uncached.store.HonorsContext() {
+		b.Fatal("HonorsContext does not follow the client's ContextTimeoutEnabled")
+	}
+	isess, itok := inline.login(iss, "carol")
 	cached := newInstance(b, addr, iss, Options{}, func(c *core.Config) { c.SessionCheck.SensitiveCacheTTL = time.Second })
 	_, ctok := cached.login(iss, "bob")
 
@@ -59,7 +68,15 @@ func BenchmarkSensitiveCheck(b *testing.B) {
 			}
 		}
 	})
+	b.Run("store-Check-ctx", func(b *testing.B) {
+		for b.Loop() {
+			if st, err := inline.store.Check(ctx, isess.ID); err != nil || st != core.StateActive {
+				b.Fatal(st, err)
+			}
+		}
+	})
 	b.Run("plain-route", func(b *testing.B) { serve(b, uncached, tok, false) })
 	b.Run("sensitive-uncached", func(b *testing.B) { serve(b, uncached, tok, true) })
+	b.Run("sensitive-uncached-ctx", func(b *testing.B) { serve(b, inline, itok, true) })
 	b.Run("sensitive-cached-1s", func(b *testing.B) { serve(b, cached, ctok, true) })
 }

@@ -32,13 +32,22 @@ func (q stdReq) RawQuery() string            { return q.r.URL.RawQuery }
 
 func newInstance(t testing.TB, addr string, iss *authtest.Issuer, o Options, mut func(*core.Config)) *instance {
 	t.Helper()
-	in := &instance{t: t, rdb: newClient(t, addr)}
+	o = quiet(o) // the prefix is drawn here, so that its keys are cleaned up
+	cleanupPrefix(t, addr, o.Prefix)
+	return newInstanceOn(t, newClient(t, addr), iss, o, mut)
+}
+
+// newInstanceOn is newInstance on a client of the caller's (closed when
+// the test ends).
+func newInstanceOn(t testing.TB, rdb *redis.Client, iss *authtest.Issuer, o Options, mut func(*core.Config)) *instance {
+	t.Helper()
+	t.Cleanup(func() { _ = rdb.Close() })
+	in := &instance{t: t, rdb: rdb}
 	o = quiet(o)
 	s, err := New(context.Background(), in.rdb, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cleanupPrefix(t, addr, o.Prefix)
 	t.Cleanup(func() { _ = s.Close() })
 	in.store = s
 	cfg := iss.Config()

@@ -127,6 +127,7 @@ type Store struct {
 	// lives in another slot and is written right after the script.
 	atomicFeed bool
 	cluster    *redis.ClusterClient // cmd, when it is a Cluster client (see reroute)
+	honorsCtx  bool                 // the client has ContextTimeoutEnabled (see HonorsContext)
 	timeout    time.Duration
 	waitN      int
 	waitFor    time.Duration
@@ -221,15 +222,18 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	}
 	switch c := rdb.(type) {
 	case *redis.Client:
+		s.honorsCtx = c.Options().ContextTimeoutEnabled
 		s.atomicFeed = true
 		s.cmd = c.WithTimeout(o.CommandTimeout)
 	case *redis.ClusterClient:
 		s.cluster = c
+		s.honorsCtx = c.Options().ContextTimeoutEnabled
 		if co := c.Options(); co.ReadOnly || co.RouteByLatency || co.RouteRandomly {
 			return nil, errors.New("redisstore: the Cluster client routes reads to replicas (ReadOnly, RouteByLatency or RouteRandomly); session and revocation reads must go to primaries (RD-04): use a separate client without these options")
 		}
-	default:
+	case *redis.Ring:
 		// A Ring shards by key like a Cluster: write the stream separately.
+		s.honorsCtx = c.Options().ContextTimeoutEnabled
 	}
 	cctx, cancel := context.WithTimeout(ctx, o.CommandTimeout)
 	defer cancel()
@@ -424,6 +428,17 @@ func (s *Store) touch(ctx context.Context, sid string) (bool, error) {
 	}
 	return true, nil
 }
+
+// HonorsContext reports whether Check returns once its context is done:
+// when the go-redis client was made with ContextTimeoutEnabled. Without it
+// go-redis bounds a call by its own DialTimeout and ReadTimeout, not by the
+// context, and core keeps its live checks on goroutines of their own so a
+// request still leaves at SessionCheck.Timeout (core.ContextHonorer). With
+// it, a live check runs on the request's goroutine: one handoff less per
+// sensitive request.
+func (s *Store) HonorsContext() bool { return s.honorsCtx }
+
+var _ core.ContextHonorer = (*Store)(nil)
 
 // Check reports whether session sid is alive, recording the activity
 // (throttled). It fails only when Redis cannot answer: core turns that into
