@@ -41,12 +41,22 @@ const (
 // and the MCP endpoint's URL.
 func start(t *testing.T, allowed ...string) (*authServer, string) {
 	t.Helper()
+	as, app := startEnv(t, allowed, nil)
+	return as, app.URL + "/mcp"
+}
+
+// startEnv is start with more environment variables, returning the app.
+func startEnv(t *testing.T, allowed []string, env map[string]string) (*authServer, *flowtest.App) {
+	t.Helper()
 	if allowed == nil {
 		allowed = []string{"profile", transferScope}
 	}
 	as := newAuthServer(t, allowed)
-	app := flowtest.Start(t, run, map[string]string{"AUTHGATE_ISSUER": as.iss.URL})
-	return as, app.URL + "/mcp"
+	vars := map[string]string{"AUTHGATE_ISSUER": as.iss.URL}
+	for k, v := range env {
+		vars[k] = v
+	}
+	return as, flowtest.Start(t, run, vars)
 }
 
 // TestDiscovery walks the MCP authorization discovery by hand, as an MCP
@@ -157,6 +167,28 @@ func TestRefused(t *testing.T) {
 	if me.Subject != sub {
 		t.Fatalf("whoami %+v", me)
 	}
+	// The SDK binds the MCP session to the caller (TokenInfo.UserID): another
+	// user's valid token cannot use its session id.
+	if cs.ID() == "" {
+		t.Fatal("no MCP session id")
+	}
+	hijack := as.iss.Token(authtest.Claims{"aud": mcpURL, "sub": "mallory", "scope": "profile"})
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, mcpURL, strings.NewReader(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+hijack)
+	req.Header.Set("Mcp-Session-Id", cs.ID())
+	req.Header.Set("Mcp-Protocol-Version", cs.InitializeResult().ProtocolVersion)
+	hr, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(hr.Body)
+	hr.Body.Close()
+	if hr.StatusCode != http.StatusForbidden {
+		t.Fatalf("another user on the session: %d %s, want 403", hr.StatusCode, body)
+	}
+
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "transfer", Arguments: TransferIn{To: "bob", Amount: 100}}); err == nil {
 		t.Fatal("transfer without the scope succeeded")
 	}
@@ -253,10 +285,77 @@ func TestSDKOAuthClientDenied(t *testing.T) {
 	}
 	t.Cleanup(func() { cs.Close() })
 	if res, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "transfer", Arguments: TransferIn{To: "bob", Amount: 7}}); err == nil {
-		t.Fatalf("transfer without the scope granted: %+v", res)
+		t.Fatalf("transfer without the scope was not refused by HTTP (403): result %+v", res)
 	}
 	if n := len(as.grants()); n != 2 {
 		t.Fatalf("%d authorizations, want 2 (the step-up was tried)", n)
+	}
+}
+
+// TestRevoked: a session the issuer ends (OpenID back-channel logout,
+// AUTHGATE_CLIENT_ID) is refused on the MCP endpoint at once, in the middle
+// of an MCP session, with the 401 challenge naming the metadata.
+func TestRevoked(t *testing.T) {
+	as, app := startEnv(t, nil, map[string]string{"AUTHGATE_CLIENT_ID": clientID})
+	mcpURL := app.URL + "/mcp"
+	sid, other := "sid-"+rand.Text()[:8], "sid-"+rand.Text()[:8]
+	tok := as.iss.Token(authtest.Claims{"aud": mcpURL, "sid": sid, "scope": "profile"})
+	kept := as.iss.Token(authtest.Claims{"aud": mcpURL, "sid": other, "scope": "profile"})
+	cs, csKept := connect(t, mcpURL, tok), connect(t, mcpURL, kept)
+	var me Whoami
+	callTool(t, cs, "whoami", nil, &me)
+
+	logout := as.iss.Sign(as.iss.Signer(), nil, authtest.Claims{
+		"iss": as.iss.URL, "aud": clientID, "iat": time.Now().Unix(), "jti": rand.Text(), "sid": sid,
+		"events": map[string]any{"http://schemas.openid.net/event/backchannel-logout": map[string]any{}},
+	})
+	resp, err := http.PostForm(app.URL+"/backchannel-logout", url.Values{"logout_token": {logout}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("back-channel logout: %d", resp.StatusCode)
+	}
+	if _, err := cs.CallTool(t.Context(), &mcp.CallToolParams{Name: "whoami"}); err == nil {
+		t.Fatal("whoami succeeded after the session was revoked")
+	}
+	r := post(t, mcpURL, tok, initializeBody)
+	if ch := bearerChallenge(t, r); r.StatusCode != http.StatusUnauthorized || ch.Params["resource_metadata"] == "" {
+		t.Fatalf("after logout: %d %q", r.StatusCode, r.Header.Get("WWW-Authenticate"))
+	}
+	callTool(t, csKept, "whoami", nil, &me) // another session is untouched
+}
+
+// TestDevelopmentIssuer: without AUTHGATE_ISSUER (go run ./examples/mcp),
+// a token from POST /dev/login works as the MCP client's bearer token.
+// The development issuer is no OAuth server, so no metadata is published.
+func TestDevelopmentIssuer(t *testing.T) {
+	app := flowtest.Start(t, run, nil)
+	mcpURL := app.URL + "/mcp"
+	if r := post(t, mcpURL, "", initializeBody); r.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("initialize without a token: %d", r.StatusCode)
+	}
+	sub := "dev-" + rand.Text()[:8]
+	req, _ := http.NewRequest(http.MethodPost, app.URL+"/dev/login", strings.NewReader(url.Values{"subject": {sub}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "text/plain")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("dev login: %d %s", resp.StatusCode, tok)
+	}
+	var me Whoami
+	callTool(t, connect(t, mcpURL, strings.TrimSpace(string(tok))), "whoami", nil, &me)
+	if me.Subject != sub {
+		t.Fatalf("whoami %+v, want subject %q", me, sub)
+	}
+	if !strings.Contains(app.Output(), "TOKEN=$(curl") {
+		t.Fatalf("the banner does not say how to get a token:\n%s", app.Output())
 	}
 }
 
