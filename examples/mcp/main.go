@@ -40,6 +40,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -82,6 +83,9 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 	base := setup.URL(ln.Addr())
 	app, err := setup.FromEnv(ctx, mcpEnv(getenv, base+"/mcp"))
 	if err != nil {
+		if getenv("AUTHGATE_ISSUER") != "" && getenv("AUTHGATE_RESOURCE") == "" && strings.Contains(err.Error(), "ProtectedResource.Resource") {
+			err = fmt.Errorf("%w; the default resource is this listener's URL, %s/mcp: set AUTHGATE_RESOURCE to the MCP endpoint's public https URL", err, base)
+		}
 		return err
 	}
 	defer app.Close()
@@ -115,14 +119,17 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		mux.Handle("POST /backchannel-logout", nethttpauth.BackchannelLogout(app.BackchannelLogout))
 	}
 	// The one line: authgate in front of the SDK's streamable HTTP handler.
-	mux.Handle(path, nethttpauth.New(app.Auth)(Protect(newServer())))
+	mux.Handle(path, nethttpauth.New(app.Auth)(Protect(app.Auth, newServer())))
 
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(out, "authgate MCP example listening on %s\nmode: %s\nMCP endpoint: %s\n", base, app.Mode, endpoint)
 	if resource {
-		fmt.Fprintf(out, "protected resource metadata: %s\n", app.Auth.ResourceMetadataURL())
+		fmt.Fprintf(out, "protected resource metadata: %s\n\n"+
+			"An MCP client discovers the authorization server from the 401's resource_metadata:\n\n"+
+			"  curl -i -X POST %s   # 401, WWW-Authenticate: Bearer ... resource_metadata=\"...\"\n\n",
+			app.Auth.ResourceMetadataURL(), endpoint)
 	}
 	if app.Dev != nil {
 		fmt.Fprintf(out, "\n*** DEVELOPMENT MODE: anyone who can reach this server can log in as anyone. ***\n"+
@@ -240,14 +247,20 @@ const principalKey = "authgate.principal"
 //
 //   - the SDK's auth.RequireBearerToken hands authgate's principal to the
 //     SDK as its TokenInfo (UserID issuer+subject: the SDK binds each MCP
-//     session to that caller, and tools read req.Extra.TokenInfo);
+//     session to that caller, and tools read req.Extra.TokenInfo). It reads
+//     the token from "Authorization: Bearer" only, as the MCP spec sends it:
+//     a token authgate accepted from elsewhere (a DPoP-bound token, a
+//     cookie) gets the SDK's 401 here (with resource_metadata too);
 //   - a tools/call of a tool that needs a scope goes through
 //     nethttpauth.RequireScopes first, so a token without the scope gets the
 //     HTTP 403 insufficient_scope challenge (with scope= and
 //     resource_metadata=) that the MCP authorization spec asks for.
-func Protect(s *mcp.Server) http.Handler {
+func Protect(a *core.Authenticator, s *mcp.Server) http.Handler {
 	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil)
-	inner := auth.RequireBearerToken(tokenInfo, &auth.RequireBearerTokenOptions{AllowMissingExpiration: true})(h)
+	inner := auth.RequireBearerToken(tokenInfo, &auth.RequireBearerTokenOptions{
+		ResourceMetadataURL:    a.ResourceMetadataURL(),
+		AllowMissingExpiration: true, // authgate has checked exp when the token has one (an introspected opaque token may not)
+	})(h)
 	gates := make(map[string]http.Handler, len(toolScopes)) // scope: inner behind its check
 	for _, scope := range toolScopes {
 		gates[scope] = nethttpauth.RequireScopes(inner, scope)

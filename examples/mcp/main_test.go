@@ -359,6 +359,20 @@ func TestDevelopmentIssuer(t *testing.T) {
 	}
 }
 
+// TestStartErrors: a default resource that cannot be one (http on a
+// non-loopback address) stops the app, saying to set AUTHGATE_RESOURCE.
+func TestStartErrors(t *testing.T) {
+	iss := authtest.New(t)
+	err := flowtest.StartErr(t, run, map[string]string{"AUTHGATE_ISSUER": iss.URL, "ADDR": "0.0.0.0:0"})
+	if !strings.Contains(err.Error(), "set AUTHGATE_RESOURCE") {
+		t.Fatalf("start-up error %q does not name AUTHGATE_RESOURCE", err)
+	}
+	err = flowtest.StartErr(t, run, map[string]string{"AUTHGATE_ISSUER": iss.URL, "AUTHGATE_RESOURCE": "http://mcp.example.com/mcp"})
+	if !strings.Contains(err.Error(), "AUTHGATE_RESOURCE") || !strings.Contains(err.Error(), "https") {
+		t.Fatalf("start-up error %q", err)
+	}
+}
+
 const initializeBody = `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}`
 
 // post sends an MCP message as the streamable HTTP transport does.
