@@ -135,7 +135,10 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		fmt.Fprintf(out, "\n*** DEVELOPMENT MODE: anyone who can reach this server can log in as anyone. ***\n"+
 			"The development issuer is no OAuth server: MCP clients cannot discover it. Mint a token and\n"+
 			"give it to the client as its Bearer token:\n\n"+
-			"  TOKEN=$(curl -s -H 'Accept: text/plain' -d subject=alice %s/dev/login)\n\n", base)
+			"  TOKEN=$(curl -s -H 'Accept: text/plain' -d subject=alice %s/dev/login)\n"+
+			"  curl -i -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\\n"+
+			"    -d '{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"curl\",\"version\":\"1\"}}}' %s\n\n",
+			base, endpoint)
 	}
 	if ready != nil {
 		ready <- base
