@@ -39,7 +39,7 @@ var Variables = []Variable{
 	{"AUTHGATE_TRANSFER_ACR", "POST /transfer also requires one of these acr values, comma-separated (RFC 9470 step-up: else 401 insufficient_user_authentication)"},
 	{"AUTHGATE_TRANSFER_MAX_AGE", "POST /transfer also requires an auth_time no older than this duration (e.g. 5m; a token without auth_time is refused)"},
 	{"AUTHGATE_RESOURCE", "RFC 9728: this API's resource identifier (an https URL); serves the protected resource metadata at /.well-known/oauth-protected-resource (+ the resource's path) and names it in every challenge (resource_metadata)"},
-	{"AUTHGATE_AUTHORIZATION_SERVERS", "with AUTHGATE_RESOURCE: the authorization servers of the metadata, comma-separated (default: AUTHGATE_ISSUER, or the development issuer)"},
+	{"AUTHGATE_AUTHORIZATION_SERVERS", "with AUTHGATE_RESOURCE: the authorization servers of the metadata, comma-separated (default: AUTHGATE_ISSUER; the development issuer, urn:authgate:dev-issuer, is no URL, so set it there)"},
 	{"AUTHGATE_REDIS_URL", "sessions in Redis (redis://host:6379/0); beside AUTHGATE_SESSION_URL or AUTHGATE_INTROSPECTION_URL, the revocation bus alone (back-channel logouts and security events reach every instance)"},
 	{"AUTHGATE_SSF_ISSUER", "a Shared Signals transmitter's issuer (with AUTHGATE_ISSUER): its security events are received at POST /ssf/events, or polled"},
 	{"AUTHGATE_SSF_AUDIENCE", "this stream's audience: the aud of the transmitter's SETs (required with AUTHGATE_SSF_ISSUER)"},

@@ -7,8 +7,8 @@ import (
 )
 
 // resourceFromEnv reads the RFC 9728 protected resource of the app:
-// AUTHGATE_RESOURCE and AUTHGATE_AUTHORIZATION_SERVERS (default: issuer, the
-// configured or development issuer). nil when AUTHGATE_RESOURCE is unset.
+// AUTHGATE_RESOURCE and AUTHGATE_AUTHORIZATION_SERVERS (default: the
+// configured issuer; the development issuer is no URL, so core refuses it). nil when AUTHGATE_RESOURCE is unset.
 func resourceFromEnv(env func(string) string, issuer string) (*core.ProtectedResource, error) {
 	res, servers := env("AUTHGATE_RESOURCE"), splitList(env("AUTHGATE_AUTHORIZATION_SERVERS"))
 	if res == "" {
