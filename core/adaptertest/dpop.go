@@ -95,10 +95,12 @@ type dpopFixture struct {
 	plain           string // a bearer token
 	cert, otherCert *authtest.ClientCert
 	certBound       string // a token bound to cert
-	addr            map[string]string
-	envs            map[string]*Env
-	sessions        map[string]*Sessions
-	runners         map[string]*runner
+	// tokens bound to es that meet StepUp, and fall short of it (acr)
+	stepUpMet, stepUpShort string
+	addr                   map[string]string
+	envs                   map[string]*Env
+	sessions               map[string]*Sessions
+	runners                map[string]*runner
 }
 
 // the suite's claims, so that the principal is fromHeader's
@@ -142,6 +144,15 @@ func newDPoPFixture(iss *authtest.Issuer) *dpopFixture {
 	f.boundEd = iss.BoundToken(f.ed, dpopClaims)
 	f.plain = iss.Token(dpopClaims)
 	f.certBound = iss.CertBoundToken(f.cert, dpopClaims)
+	step := func(acr string) authtest.Claims {
+		c := authtest.Claims{"acr": acr, "auth_time": time.Now().Unix() - 60}
+		for k, v := range dpopClaims {
+			c[k] = v
+		}
+		return c
+	}
+	f.stepUpMet = iss.BoundToken(f.es, step("urn:mfa"))
+	f.stepUpShort = iss.BoundToken(f.es, step("urn:pwd"))
 	return f
 }
 
@@ -390,8 +401,35 @@ func dpopCases(f *dpopFixture) []dpopCase {
 			header: lines("Authorization: Bearer "+f.certBound, rfc9440(f.cert)), want: invalidToken},
 		{name: "with a trusted proxy configured, a bearer token needs no certificate", source: "RFC 8705 §3", variant: "certproxy", method: GET, path: "/me",
 			header: lines("Authorization: Bearer " + f.plain), want: served(RouteMe, fromHeader)},
+
+		// Step-up through a real DPoP request: the proof is checked as on
+		// any route, and a token that falls short is told so in the DPoP
+		// challenge, with the step-up parameters (RFC 9470 §3 names no
+		// scheme: the one the request used).
+		{name: "step-up met by a DPoP-bound token with its proof", source: "RFC 9470 §3, RFC 9449 §7", variant: a, method: GET, path: "/step-up",
+			header: func() []string {
+				return []string{"Authorization: DPoP " + f.stepUpMet, "DPoP: " + f.proof(f.es, a, GET, "/step-up", f.stepUpMet, nil)}
+			}, want: served(RouteStepUp, dpopWho(f.es).with(func(w *who) { w.checked = true }))},
+		{name: "step-up short through a DPoP-bound token: insufficient_user_authentication in the DPoP challenge", source: "RFC 9470 §3, RFC 9449 §7.1", variant: a, method: GET, path: "/step-up",
+			header: func() []string {
+				return []string{"Authorization: DPoP " + f.stepUpShort, "DPoP: " + f.proof(f.es, a, GET, "/step-up", f.stepUpShort, nil)}
+			}, want: dpopStepUpShort},
+		{name: "step-up met, but the proof is for another route: the proof is refused first", source: "RFC 9449 §4.3 (check 9)", variant: a, method: GET, path: "/step-up",
+			header: func() []string {
+				return []string{"Authorization: DPoP " + f.stepUpMet, "DPoP: " + f.proof(f.es, a, GET, "/me", f.stepUpMet, nil)}
+			}, want: badProof},
+		{name: "step-up met, but the DPoP-bound token is sent as a bearer token", source: "RFC 9449 §7.2", variant: a, method: GET, path: "/step-up",
+			header: lines("Authorization: Bearer " + f.stepUpMet), want: dpopInvalid},
 	}
 }
+
+// dpopStepUpShort is stepUpShort in the DPoP challenge (bearer tokens are
+// accepted too, so a bare Bearer challenge comes first).
+var dpopStepUpShort = func() want {
+	w := dpopRefusal(401, "insufficient_user_authentication", "a different authentication level is required", true)
+	w.challenge = strings.Replace(w.challenge, ", "+dpopAlgs, `, acr_values="urn:mfa urn:hwk", max_age="300", `+dpopAlgs, 1)
+	return w
+}()
 
 // dpopNonceFlow: the client's first proof has no nonce and is refused with
 // use_dpop_nonce and a DPoP-Nonce header; the retry with that nonce is
