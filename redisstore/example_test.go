@@ -14,7 +14,8 @@ import (
 // one instance is refused by all of them.
 func ExampleNew() {
 	ctx := context.Background()
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"}})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"},
+		ContextTimeoutEnabled: true}) // calls end at their context's deadline: live checks skip a goroutine handoff
 	defer rdb.Close()
 	store, err := redisstore.New(ctx, rdb, redisstore.Options{IdleTimeout: 30 * time.Minute, MaxSessions: 5, EvictOldest: true})
 	if err != nil {

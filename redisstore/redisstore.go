@@ -2,7 +2,8 @@
 // or Cluster, through go-redis's UniversalClient), with a revocation feed
 // that reaches every process sharing the Redis.
 //
-//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"}})
+//	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"},
+//		ContextTimeoutEnabled: true}) // calls end at their context's deadline: live checks skip a goroutine handoff
 //	store, err := redisstore.New(ctx, rdb, redisstore.Options{IdleTimeout: 30 * time.Minute})
 //	auth, err := core.New(ctx, core.Config{..., Sessions: store, Revocations: store})
 //

@@ -45,6 +45,7 @@ func newRedisStore(ctx context.Context, url string, opts core.StoreOptions) (cor
 	if err != nil {
 		return nil, err
 	}
+	ro.ContextTimeoutEnabled = true // calls end at their context's deadline: live checks run on the request's goroutine
 	rdb := redis.NewClient(ro)
 	s, err := redisstore.New(ctx, rdb, redisstore.Options{
 		IdleTimeout: opts.IdleTimeout, AbsoluteTimeout: opts.AbsoluteTimeout,

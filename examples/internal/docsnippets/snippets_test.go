@@ -144,7 +144,8 @@ func operatingStatus(auth *core.Authenticator) {
 // docs/redis.md
 
 func redisSetup(ctx context.Context, iss string, aud []string) (*core.Authenticator, *redisstore.Store, error) {
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"}})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"},
+		ContextTimeoutEnabled: true}) // calls end at their context's deadline: live checks skip a goroutine handoff
 	store, err := redisstore.New(ctx, rdb, redisstore.Options{IdleTimeout: 30 * time.Minute})
 	if err != nil {
 		return nil, nil, err // Redis unreachable, or options that cannot work

@@ -17,7 +17,8 @@ import (
 
 func main() {
 	ctx := context.Background()
-	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"}})
+	rdb := redis.NewUniversalClient(&redis.UniversalOptions{Addrs: []string{"127.0.0.1:6379"},
+		ContextTimeoutEnabled: true}) // calls end at their context's deadline: live checks skip a goroutine handoff
 	defer rdb.Close()
 	store, err := redisstore.New(ctx, rdb, redisstore.Options{IdleTimeout: 30 * time.Minute})
 	if err != nil {
