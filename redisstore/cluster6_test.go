@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -749,4 +750,88 @@ func TestCluster6PublishFailureIsRetried(t *testing.T) {
 		}
 		refusedAtB("the evicted session", tok)
 	})
+}
+
+// RD-04 on a Cluster: with WaitReplicas the stream entry and the session's
+// end are each waited for on their own master's replica (WAIT on the
+// connection that wrote, taken from the Cluster client), so once Revoke
+// returns both replicas have the revocation; with the stream master's
+// replica stopped, Revoke fails with ErrNotReplicated while the
+// revocation is in force.
+func TestCluster6WaitReplicas(t *testing.T) {
+	c := startCluster6(t)
+	iss := authtest.New(t)
+	o := Options{Prefix: testPrefix(), CommandTimeout: time.Second, WaitReplicas: 1, WaitTimeout: 300 * time.Millisecond}
+	a := newClusterInstance(t, c, iss, o)
+	b := newClusterInstance(t, c, iss, o)
+	waitUntil(t, 10*time.Second, "B's feed caught up", func() bool { return feedCurrent(b.store) })
+	ctx := context.Background()
+	replicaOf := func(key string) string { // from the master's INFO replication: slave0:ip=...,port=...
+		info, err := c.node(c.owner(keySlot(t, c, key))).Info(ctx, "replication").Result()
+		must(t, err)
+		for _, l := range strings.Split(info, "\r\n") {
+			if v, ok := strings.CutPrefix(l, "slave0:"); ok {
+				var ip, port string
+				for _, f := range strings.Split(v, ",") {
+					if x, ok := strings.CutPrefix(f, "ip="); ok {
+						ip = x
+					} else if x, ok := strings.CutPrefix(f, "port="); ok {
+						port = x
+					}
+				}
+				return ip + ":" + port
+			}
+		}
+		t.Fatalf("the master of %s has no replica:\n%s", key, info)
+		return ""
+	}
+	// readReplica runs f on one connection to the replica in READONLY mode.
+	readReplica := func(addr string, f func(cn *redis.Conn) error) {
+		t.Helper()
+		cn := c.node(addr).Conn()
+		defer cn.Close()
+		must(t, cn.ReadOnly(ctx).Err())
+		must(t, f(cn))
+	}
+	streamReplica := replicaOf(a.store.stream)
+
+	s, tok := a.login(iss, "waited")
+	tag, _ := parseSID(s.ID)
+	sessKey := a.store.sessKey(tag, s.ID)
+	sessReplica := replicaOf(sessKey)
+	var before int64
+	readReplica(streamReplica, func(cn *redis.Conn) (err error) { before, err = cn.XLen(ctx, a.store.stream).Result(); return err })
+	must(t, a.store.Revoke(ctx, s.ID))
+	readReplica(streamReplica, func(cn *redis.Conn) error {
+		n, err := cn.XLen(ctx, a.store.stream).Result()
+		if err == nil && n != before+1 {
+			t.Errorf("RD-04: the stream master's replica has %d entries after Revoke returned, want %d", n, before+1)
+		}
+		return err
+	})
+	readReplica(sessReplica, func(cn *redis.Conn) error {
+		n, err := cn.Exists(ctx, sessKey).Result()
+		if err == nil && n != 0 {
+			t.Error("RD-04: the session master's replica still holds the session after Revoke returned")
+		}
+		return err
+	})
+
+	s2, tok2 := a.login(iss, "unwaited")
+	proc := c.server(streamReplica)
+	proc.mu.Lock()
+	must(t, proc.cmd.Process.Signal(syscall.SIGSTOP))
+	proc.mu.Unlock()
+	err := a.store.Revoke(ctx, s2.ID)
+	proc.mu.Lock()
+	must(t, proc.cmd.Process.Signal(syscall.SIGCONT))
+	proc.mu.Unlock()
+	if !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("RD-04: Revoke with the stream's replica stopped: %v, want ErrNotReplicated", err)
+	}
+	for _, tk := range []string{tok, tok2} {
+		waitUntil(t, 10*time.Second, "the revocation in force at B (deny set)", func() bool {
+			return b.status(tk, false) == http.StatusUnauthorized
+		})
+	}
 }

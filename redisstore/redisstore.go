@@ -101,8 +101,11 @@ type Options struct {
 	// acks fail the call with an error wrapping ErrNotReplicated (the
 	// session is revoked on the primary). It closes the window in which a
 	// failover to a lagging replica undoes an acknowledged revocation
-	// (RD-04). Needs a *redis.Client (single primary or Sentinel). Default 0:
-	// no wait; the window is the replication lag.
+	// (RD-04). Needs a *redis.Client (single primary or Sentinel) or a
+	// *redis.ClusterClient: on a Cluster, where the revocation stream and
+	// the session live on different masters, both the stream entry and the
+	// session's end are waited for, each on its own master. Default 0: no
+	// wait; the window is the replication lag.
 	WaitReplicas int
 	// WaitTimeout bounds the wait for replicas; default CommandTimeout/2,
 	// and less than CommandTimeout.
@@ -195,8 +198,12 @@ func New(ctx context.Context, rdb redis.UniversalClient, opts Options) (*Store, 
 	if o.WaitReplicas > 0 && (o.WaitTimeout <= 0 || o.WaitTimeout >= o.CommandTimeout) {
 		return nil, fmt.Errorf("redisstore: WaitTimeout %v must be positive and less than CommandTimeout %v", o.WaitTimeout, o.CommandTimeout)
 	}
-	if _, ok := rdb.(*redis.Client); o.WaitReplicas > 0 && !ok {
-		return nil, errors.New("redisstore: WaitReplicas needs a *redis.Client (a single primary or Sentinel): WAIT must run on the connection that wrote")
+	switch rdb.(type) {
+	case *redis.Client, *redis.ClusterClient:
+	default:
+		if o.WaitReplicas > 0 {
+			return nil, errors.New("redisstore: WaitReplicas needs a *redis.Client (a single primary or Sentinel) or a *redis.ClusterClient: WAIT must run on the connection that wrote")
+		}
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -359,7 +366,7 @@ func (s *Store) Create(ctx context.Context, ns core.SessionParams) (*core.Sessio
 			evicted = append(evicted, core.Revocation{SessionID: str(res[i]), Subject: str(res[i+1]), Issuer: str(res[i+2]), At: now})
 		}
 		if code == 2 {
-			if err := s.publish(ctx, evicted); err != nil {
+			if _, err := s.publish(ctx, evicted); err != nil { // replica acks are not awaited for evictions (as on one node)
 				return nil, "", err
 			}
 			for _, r := range evicted {
@@ -536,12 +543,11 @@ func (s *Store) revokeSplit(ctx context.Context, tag, sid string, now time.Time,
 		return unavailable(errors.New("unexpected script reply"))
 	}
 	r := core.Revocation{SessionID: sid, Subject: str(f[0]), Issuer: str(f[1]), At: now}
-	if err := s.publish(ctx, []core.Revocation{r}); err != nil {
+	pwerr, err := s.publish(ctx, []core.Revocation{r})
+	if err != nil {
 		return err
 	}
-	cctx, cancel = s.ctx(ctx)
-	_, err = revokeScript.Run(cctx, s.cmd, []string{key}, now.UnixMilli(), sid, s.maxLen).Slice()
-	cancel()
+	_, werr, err := s.revoking(ctx, revokeScript, []string{key}, now.UnixMilli(), sid, s.maxLen)
 	if errors.Is(err, redis.Nil) {
 		return errNotFound // ended meanwhile (another Revoke, or it expired); published either way
 	}
@@ -549,25 +555,36 @@ func (s *Store) revokeSplit(ctx context.Context, tag, sid string, now time.Time,
 		return s.failed(fmt.Errorf("the revocation was published, but ending the session failed (retry): %w", err))
 	}
 	s.finish(ctx, []core.Revocation{r}, o)
-	return nil
+	return errors.Join(pwerr, werr)
 }
 
 // publish writes revocations to the stream before their sessions are ended
-// (revokeSplit). An entry for a session that then stays live (the ending
-// failed) only refuses it early: it fails closed.
-func (s *Store) publish(ctx context.Context, rs []core.Revocation) error {
-	cctx, cancel := s.ctx(ctx)
-	defer cancel()
-	_, err := s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
+// (revokeSplit), with WaitReplicas followed by WAIT (werr). An entry for a
+// session that then stays live (the ending failed) only refuses it early:
+// it fails closed.
+func (s *Store) publish(ctx context.Context, rs []core.Revocation) (werr, err error) {
+	var adds []*redis.StringCmd
+	queue := func(ctx context.Context, p redis.Pipeliner) {
 		for _, r := range rs {
-			p.XAdd(cctx, &redis.XAddArgs{Stream: s.stream, MaxLen: s.maxLen, Approx: true, Values: entry(r)})
+			adds = append(adds, p.XAdd(ctx, &redis.XAddArgs{Stream: s.stream, MaxLen: s.maxLen, Approx: true, Values: entry(r)}))
 		}
-		return nil
-	})
-	if err != nil {
-		return s.failed(fmt.Errorf("publishing the revocation failed; the session was not ended: %w", err))
 	}
-	return nil
+	if s.waitN == 0 {
+		cctx, cancel := s.ctx(ctx)
+		_, err = s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error { queue(cctx, p); return nil })
+		cancel()
+	} else {
+		werr, err = s.written(ctx, s.stream, queue)
+		for _, a := range adds {
+			if err == nil {
+				err = a.Err()
+			}
+		}
+	}
+	if err != nil {
+		return nil, s.failed(fmt.Errorf("publishing the revocation failed; the session was not ended: %w", err))
+	}
+	return werr, nil
 }
 
 // RevokeSubject ends every session of subject in one atomic step and
@@ -612,7 +629,8 @@ func (s *Store) revokeSubjectSplit(ctx context.Context, subject string, sh [32]b
 	if len(rs) == 0 {
 		return 0, nil
 	}
-	if err := s.publish(ctx, rs); err != nil {
+	pwerr, err := s.publish(ctx, rs)
+	if err != nil {
 		return 0, err
 	}
 	args := make([]any, 0, 2+len(rs))
@@ -620,10 +638,8 @@ func (s *Store) revokeSubjectSplit(ctx context.Context, subject string, sh [32]b
 	for _, r := range rs {
 		args = append(args, r.SessionID)
 	}
-	cctx, cancel = s.ctx(ctx)
-	res, err = endListedScript.Run(cctx, s.cmd, []string{s.subjectKey(sh)}, args...).Slice()
-	cancel()
-	if err != nil {
+	res, werr, err := s.revoking(ctx, endListedScript, []string{s.subjectKey(sh)}, args...)
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return 0, s.failed(fmt.Errorf("the revocations were published, but ending the sessions failed (retry): %w", err))
 	}
 	var ended []core.Revocation
@@ -631,7 +647,10 @@ func (s *Store) revokeSubjectSplit(ctx context.Context, subject string, sh [32]b
 		ended = append(ended, core.Revocation{SessionID: str(res[i]), Subject: subject, Issuer: str(res[i+1]), At: now})
 	}
 	s.finish(ctx, ended, o)
-	return len(ended), nil
+	if len(ended) == 0 {
+		return 0, nil
+	}
+	return len(ended), errors.Join(pwerr, werr)
 }
 
 // List returns the live sessions of subject, oldest first.
@@ -659,31 +678,57 @@ func (s *Store) List(ctx context.Context, subject string) ([]*core.Session, erro
 // WaitTimeout. The revocation took effect on the primary and was announced.
 var ErrNotReplicated = errors.New("redisstore: revocation not confirmed by the requested replicas in time")
 
-// revoking runs a revoking script; with WaitReplicas, in one pipeline with
-// WAIT, so both run on the same connection. werr reports too few replica
-// acks; err a failure of the script itself.
+// revoking runs a revoking script; with WaitReplicas, followed by WAIT on
+// the same connection (see written). werr reports too few replica acks;
+// err a failure of the script itself.
 func (s *Store) revoking(ctx context.Context, sc *redis.Script, keys []string, args ...any) (res []any, werr, err error) {
-	cctx, cancel := s.ctx(ctx)
-	defer cancel()
 	if s.waitN == 0 {
+		cctx, cancel := s.ctx(ctx)
+		defer cancel()
 		res, err = sc.Run(cctx, s.cmd, keys, args...).Slice()
 		return res, nil, err
 	}
 	var ev *redis.Cmd
-	var wait *redis.Cmd
-	_, _ = s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
-		ev = sc.Eval(cctx, p, keys, args...) // the source: EVALSHA's NOSCRIPT would surface only at Exec
-		wait = p.Do(cctx, "WAIT", s.waitN, s.waitFor.Milliseconds())
-		return nil
+	werr, err = s.written(ctx, keys[0], func(ctx context.Context, p redis.Pipeliner) {
+		ev = sc.Eval(ctx, p, keys, args...) // the source: EVALSHA's NOSCRIPT would surface only at Exec
 	})
-	res, err = ev.Slice()
 	if err != nil {
 		return nil, nil, err
 	}
-	if n, werr := wait.Int64(); werr != nil || n < int64(s.waitN) {
-		return res, fmt.Errorf("%w: %d of %d replicas acknowledged (%v)", ErrNotReplicated, n, s.waitN, werr), nil
+	if res, err = ev.Slice(); err != nil {
+		return nil, nil, err
 	}
-	return res, nil, nil
+	return res, werr, nil
+}
+
+// written runs the commands fn queues in one pipeline followed by WAIT
+// (Options.WaitReplicas), on one connection: the one that writes key. On a
+// Cluster that is a connection to the master of key's slot, taken from the
+// Cluster client (WAIT names no key, so the Cluster client could not route
+// it to the connection that wrote). werr reports too few replica acks; err
+// only a failure to reach that master. The commands' own results are the
+// caller's to read.
+func (s *Store) written(ctx context.Context, key string, fn func(ctx context.Context, p redis.Pipeliner)) (werr, err error) {
+	cctx, cancel := s.ctx(ctx)
+	defer cancel()
+	var c redis.Cmdable = s.cmd
+	if s.cluster != nil {
+		m, err := s.cluster.MasterForKey(cctx, key)
+		if err != nil {
+			return nil, err
+		}
+		c = m
+	}
+	var wait *redis.Cmd
+	_, _ = c.Pipelined(cctx, func(p redis.Pipeliner) error {
+		fn(cctx, p)
+		wait = p.Do(cctx, "WAIT", s.waitN, s.waitFor.Milliseconds())
+		return nil
+	})
+	if n, err := wait.Int64(); err != nil || n < int64(s.waitN) {
+		return fmt.Errorf("%w: %d of %d replicas acknowledged (%v)", ErrNotReplicated, n, s.waitN, err), nil
+	}
+	return nil, nil
 }
 
 // finish tells this process's subscribers of sessions ended and published

@@ -54,11 +54,11 @@ func TestRevokeWaitsForReplica(t *testing.T) {
 	}
 }
 
-func TestWaitReplicasNeedsASingleClient(t *testing.T) {
-	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{"127.0.0.1:1"}})
-	defer c.Close()
-	if _, err := New(context.Background(), c, Options{WaitReplicas: 1}); err == nil || strings.Contains(err.Error(), "unreachable") {
-		t.Fatalf("WaitReplicas with a Cluster client: %v", err)
+func TestWaitReplicasNeedsAClientThatCanWait(t *testing.T) {
+	r := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"a": "127.0.0.1:1"}})
+	defer r.Close()
+	if _, err := New(context.Background(), r, Options{WaitReplicas: 1}); err == nil || strings.Contains(err.Error(), "unreachable") {
+		t.Fatalf("WaitReplicas with a Ring: %v", err)
 	}
 	d := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer d.Close()
