@@ -19,6 +19,7 @@ import (
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/core/storekit"
+	"github.com/redis/go-redis/v9"
 )
 
 // TestRevocationModel is the model-based revocation test of issue 14. For
@@ -259,7 +260,21 @@ func (w *world) redis(n int) {
 			px = newDelayProxy(w.t, srv.Addr()) // B (or the only instance) is on a slow, stallable path
 			addr = px.Addr()
 		}
-		st := newStore(w.t, addr, o)
+		var st *Store
+		if n == 2 && i == 0 {
+			// A's client ends calls at their context's deadline, so its live
+			// checks run on the request's goroutine (core.ContextHonorer);
+			// B's (and the only instance's) on goroutines of their own.
+			c := redis.NewClient(&redis.Options{Addr: addr, ReadTimeout: time.Second, WriteTimeout: time.Second, ContextTimeoutEnabled: true})
+			w.t.Cleanup(func() { _ = c.Close() })
+			var err error
+			if st, err = New(context.Background(), c, quiet(o)); err != nil {
+				w.t.Fatal(err)
+			}
+			w.t.Cleanup(func() { _ = st.Close() })
+		} else {
+			st = newStore(w.t, addr, o)
+		}
 		cfg := w.iss.Config()
 		cfg.Sessions, cfg.Opaque, cfg.Revocations = st, st, st
 		in := w.newInstance(fmt.Sprintf("redis-%c", 'A'+i), cfg, n == 2 && i == 1) // two instances: B runs PolicyAlways
