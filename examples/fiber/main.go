@@ -9,9 +9,14 @@
 // expires or its session is revoked. Configuration comes from the
 // environment: see package setup.
 //
-// There is no GET /ws here: the WebSocket example uses coder/websocket,
-// which takes the connection over through net/http's http.Hijacker, and
-// fiber (fasthttp) has no net/http server underneath (see docs/streams.md).
+// There is no GET /ws here. The WebSocket example uses coder/websocket,
+// which needs net/http's hijacking; fiber has no net/http server, and
+// through fiber's adaptor (fasthttpadaptor, whose ResponseWriter does offer
+// Hijack) the handshake fails: the adaptor holds the 101 status until the
+// handler returns, so the client never gets it, and fasthttp's ReadTimeout
+// still bounds the taken-over connection. On fiber use a fasthttp
+// WebSocket library (github.com/gofiber/contrib/websocket) with
+// fiberauth.StreamContext; see docs/streams.md.
 package main
 
 import (
