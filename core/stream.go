@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,7 +132,7 @@ func (s *sessionPolicy) watchStream(ctx context.Context, cancel context.CancelCa
 	w := &streamWatch{s: s, ctx: ctx, cancel: cancel,
 		iss: p.Issuer, sid: p.SessionID, sub: p.Subject, iat: p.IssuedAt, exp: p.ExpiresAt, kind: p.Kind}
 	if p.token != nil {
-		tok := string([]byte(*p.token)) // a copy: it may point into an adapter's buffers
+		tok := strings.Clone(*p.token) // it may point into an adapter's buffers
 		w.token = &tok
 	}
 	stop := func() {

@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/adapter"
 	"github.com/authgate/authgate/core/authtest"
+	"github.com/authgate/authgate/core/storetest"
 )
 
 // streamWait bounds how long a test waits for a stream to end; a bound on
@@ -384,4 +385,39 @@ func TestStreamRevocationRace(t *testing.T) {
 	for i, s := range streams {
 		ended(t, fmt.Sprintf("stream %d", i), s, core.ErrSessionRevoked)
 	}
+}
+
+// TestStreamOpaque: an opaque token's stream ends when its session is
+// revoked in the store.
+func TestStreamOpaque(t *testing.T) {
+	m := core.NewMemoryStore(core.StoreOptions{Audit: &storetest.AuditRecorder{}})
+	t.Cleanup(func() { m.Close() })
+	a, err := core.New(context.Background(), core.Config{Opaque: m, Sessions: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	stream := func(sid *string) context.Context {
+		s, tok, err := m.Create(context.Background(), core.SessionParams{Subject: "alice"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*sid = s.ID
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		ctx, err := adapter.Admit(a, context.Background(), sessReq{r}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, cancel := core.StreamContext(ctx)
+		t.Cleanup(cancel)
+		return sc
+	}
+	var sid, other string
+	s, o := stream(&sid), stream(&other)
+	if err := m.Revoke(context.Background(), sid, core.WithReason("test")); err != nil {
+		t.Fatal(err)
+	}
+	ended(t, "opaque, revoked", s, core.ErrSessionRevoked)
+	open(t, "opaque, another session", o)
 }
