@@ -12,7 +12,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -275,18 +277,39 @@ func TestBackchannelLogoutApplies(t *testing.T) {
 	})
 }
 
-// failingPublisher fails while fail is set.
+// failingPublisher fails while fail is set. A receiver's background poll
+// may call it while the test sets it: setFail and published lock.
 type failingPublisher struct {
+	mu   sync.Mutex
 	fail bool
 	got  []core.Revocation
 }
 
 func (f *failingPublisher) PublishRevocation(_ context.Context, r core.Revocation, _ ...core.RevokeOption) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
 	if f.fail {
 		return errors.New("bus down")
 	}
 	f.got = append(f.got, r)
 	return nil
+}
+
+// setFail sets fail, and with reset forgets what was published.
+func (f *failingPublisher) setFail(fail, reset bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail = fail
+	if reset {
+		f.got = nil
+	}
+}
+
+// published returns what was published so far.
+func (f *failingPublisher) published() []core.Revocation {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.got)
 }
 
 // TestBackchannelLogoutUnavailable: a revocation that cannot be published
@@ -297,10 +320,10 @@ func TestBackchannelLogoutUnavailable(t *testing.T) {
 	e := newBCLEnv(t, core.BackchannelLogoutOptions{Publisher: pub})
 	body := form(e.sign(nil, e.claims("s-down")))
 	checkBCLResponse(t, "bus down", e.post(body), http.StatusServiceUnavailable)
-	pub.fail = false
+	pub.setFail(false, false)
 	checkBCLResponse(t, "retry", e.post(body), http.StatusOK)
-	if len(pub.got) != 1 || pub.got[0].SessionID != "s-down" || pub.got[0].Issuer != e.iss.URL {
-		t.Fatalf("published %+v", pub.got)
+	if got := pub.published(); len(got) != 1 || got[0].SessionID != "s-down" || got[0].Issuer != e.iss.URL {
+		t.Fatalf("published %+v", got)
 	}
 }
 

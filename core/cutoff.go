@@ -182,6 +182,7 @@ func (s *sessionPolicy) cutOff(r Revocation) {
 				slog.Int("size", s.opts.DenySetSize))
 		})
 	}
+	s.streamsCutOff(r)
 	if s.a.obs != nil {
 		s.a.observe(s.a.ctx, Event{Kind: EventRevocation, Issuer: r.Issuer, Lag: revocationLag(r, s.now()),
 			DenySetSize: s.deny.len() + s.cut.len(), Subject: r.Subject})

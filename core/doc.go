@@ -14,7 +14,8 @@
 //	http.ListenAndServe(":8080", nethttpauth.New(auth)(mux))
 //
 // and reads the caller in a handler with PrincipalFrom (or the adapter's
-// Principal).
+// Principal). A stream (SSE, WebSocket) takes StreamContext's context,
+// which ends when the token expires or a revocation reaches it.
 //
 // Every request's token is verified locally: a JWT against the issuer's
 // keys with the checks of RFC 7515, 7519, 8725 and 9068, or an opaque token

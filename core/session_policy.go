@@ -49,6 +49,8 @@ type sessionPolicy struct {
 
 	fresh freshCalls[SessionState] // checks that must be read after the request arrived
 
+	streams streamRegistry // open streams, ended by revocations (stream.go)
+
 	issuerKeys []string     // every configured issuer, for ("", sid) revocations
 	behind     atomic.Int32 // feeds that reported they may be missing revocations
 	stops      []func()
@@ -134,6 +136,7 @@ func newSessionPolicy(a *Authenticator) (*sessionPolicy, error) {
 				if r.Behind {
 					n = s.behind.Add(1)
 					s.log.Warn("authgate: a revocation feed is behind; checking every request live until it catches up")
+					s.streamsBehind()
 				} else {
 					n = s.behind.Add(-1)
 					s.log.Info("authgate: revocation feed caught up")
@@ -215,6 +218,7 @@ func (s *sessionPolicy) revoke(r Revocation) {
 		}
 	}
 	s.cache.revoked(keys)
+	s.streamsRevoked(r)
 	if s.a.obs != nil {
 		s.a.observe(s.a.ctx, Event{Kind: EventRevocation, Issuer: r.Issuer, Lag: revocationLag(r, s.now()),
 			DenySetSize: s.deny.len(), Subject: r.Subject, SessionID: r.SessionID})

@@ -62,16 +62,16 @@ func TestSSFNeverAcknowledgesWhatItCouldNotApply(t *testing.T) {
 		if resp.Status != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 			t.Fatalf("bus down: %d %v, want 503 with Retry-After", resp.Status, resp.Header)
 		}
-		pub.fail = false
+		pub.setFail(false, false)
 		if resp := push(r, set); resp.Status != http.StatusAccepted {
 			t.Fatalf("retry: %d %s, want 202", resp.Status, resp.Body)
 		}
-		if len(pub.got) != 1 || pub.got[0].SessionID != "s-push" {
-			t.Fatalf("published %+v", pub.got)
+		if got := pub.published(); len(got) != 1 || got[0].SessionID != "s-push" {
+			t.Fatalf("published %+v", got)
 		}
 	})
 	t.Run("poll", func(t *testing.T) {
-		pub.fail, pub.got = true, nil
+		pub.setFail(true, true)
 		r := e.receiver(t, core.SSFOptions{Publisher: pub, PollURL: e.tr.PollURL(), PollInterval: time.Hour})
 		jti := e.tr.Enqueue(e.tr.SET(core.RISCAccountDisabled, map[string]any{"format": "iss_sub", "iss": e.iss.URL, "sub": "alice"}, nil, nil))
 		if _, err := r.Poll(context.Background()); err == nil {
@@ -83,7 +83,7 @@ func TestSSFNeverAcknowledgesWhatItCouldNotApply(t *testing.T) {
 		if e.tr.Acked(jti) || e.tr.SetErr(jti) != "" || e.tr.Pending() != 1 {
 			t.Fatalf("bus down: acked %v, setErr %q, pending %d; want neither, still pending", e.tr.Acked(jti), e.tr.SetErr(jti), e.tr.Pending())
 		}
-		pub.fail = false
+		pub.setFail(false, false)
 		if _, err := r.Poll(context.Background()); err != nil {
 			t.Fatal(err)
 		}
@@ -93,8 +93,8 @@ func TestSSFNeverAcknowledgesWhatItCouldNotApply(t *testing.T) {
 		if !e.tr.Acked(jti) || e.tr.Pending() != 0 {
 			t.Fatalf("bus back: acked %v, pending %d", e.tr.Acked(jti), e.tr.Pending())
 		}
-		if len(pub.got) != 1 || !pub.got[0].Cutoff || pub.got[0].Subject != "alice" || pub.got[0].Issuer != e.iss.URL {
-			t.Fatalf("published %+v", pub.got)
+		if got := pub.published(); len(got) != 1 || !got[0].Cutoff || got[0].Subject != "alice" || got[0].Issuer != e.iss.URL {
+			t.Fatalf("published %+v", got)
 		}
 	})
 	t.Run("poll endpoint down: acks are kept for the next poll", func(t *testing.T) {

@@ -75,5 +75,12 @@ func newServer(env *adaptertest.Env, opts ...echoauth.Option) *echo.Echo {
 	api.GET("/admin", h(adaptertest.RouteAdmin), echoauth.RequireRoles(adaptertest.Role))
 	api.GET("/dpop", h(adaptertest.RouteDPoP), echoauth.RequireDPoP())
 	api.GET("/step-up", h(adaptertest.RouteStepUp), echoauth.RequireStepUp(adaptertest.StepUp), echoauth.Sensitive())
+	api.GET("/stream", func(c echo.Context) error {
+		ctx, cancel := echoauth.StreamContext(c)
+		defer cancel()
+		c.Response().Header().Set("Content-Type", adaptertest.StreamContentType)
+		env.Stream(ctx, c.Response(), http.NewResponseController(c.Response()).Flush)
+		return nil
+	})
 	return e
 }

@@ -1,6 +1,7 @@
 package fiberauth_test
 
 import (
+	"bufio"
 	"crypto/tls"
 	"net"
 	"testing"
@@ -108,6 +109,15 @@ func newApp(env *adaptertest.Env, cfg fiber.Config, opts ...fiberauth.Option) *f
 	app.Get("/admin", fiberauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
 	app.Get("/dpop", fiberauth.RequireDPoP(), h(adaptertest.RouteDPoP))
 	app.Get("/step-up", fiberauth.RequireStepUp(adaptertest.StepUp), fiberauth.Sensitive(), h(adaptertest.RouteStepUp))
+	app.Get("/stream", func(c *fiber.Ctx) error {
+		ctx, cancel := fiberauth.StreamContext(c) // in the handler: c is reused once it returns
+		c.Set(fiber.HeaderContentType, adaptertest.StreamContentType)
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer cancel()
+			env.Stream(ctx, w, w.Flush)
+		})
+		return nil
+	})
 	return app
 }
 

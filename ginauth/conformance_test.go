@@ -69,5 +69,11 @@ func newRouter(env *adaptertest.Env) *gin.Engine {
 	api.GET("/admin", ginauth.RequireRoles(adaptertest.Role), h(adaptertest.RouteAdmin))
 	api.GET("/dpop", ginauth.RequireDPoP(), h(adaptertest.RouteDPoP))
 	api.GET("/step-up", ginauth.RequireStepUp(adaptertest.StepUp), ginauth.Sensitive(), h(adaptertest.RouteStepUp))
+	api.GET("/stream", func(c *gin.Context) {
+		ctx, cancel := ginauth.StreamContext(c)
+		defer cancel()
+		c.Header("Content-Type", adaptertest.StreamContentType)
+		env.Stream(ctx, c.Writer, func() error { c.Writer.Flush(); return nil })
+	})
 	return r
 }

@@ -48,6 +48,12 @@ func newHandler(env *adaptertest.Env) http.Handler {
 	api.Handle("GET /admin", nethttpauth.RequireRoles(h(adaptertest.RouteAdmin), adaptertest.Role))
 	api.Handle("GET /dpop", nethttpauth.RequireDPoP(h(adaptertest.RouteDPoP)))
 	api.Handle("GET /step-up", nethttpauth.RequireStepUp(nethttpauth.Sensitive(h(adaptertest.RouteStepUp)), adaptertest.StepUp))
+	api.HandleFunc("GET /stream", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := nethttpauth.StreamContext(r)
+		defer cancel()
+		w.Header().Set("Content-Type", adaptertest.StreamContentType)
+		env.Stream(ctx, w, http.NewResponseController(w).Flush)
+	})
 
 	root := http.NewServeMux()
 	root.Handle("GET /healthz", h(adaptertest.RoutePublic))

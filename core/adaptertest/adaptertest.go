@@ -18,6 +18,7 @@
 //	GET  /admin          New(auth) + RequireRoles("admin")                  RouteAdmin
 //	GET  /dpop           New(auth) + RequireDPoP()                          RouteDPoP
 //	GET  /step-up        New(auth) + RequireStepUp(StepUp) + Sensitive()    RouteStepUp
+//	GET  /stream         New(auth), a stream ended by StreamContext (stream.go) RouteStream
 //	POST /backchannel-logout  BackchannelLogout(env.Logout), no middleware,
 //	                     only when env.Logout is set          RouteBackchannelLogout
 //	POST /ssf/events     SSFPush(env.SSF), no middleware, only when env.SSF
@@ -250,6 +251,7 @@ func Run(t *testing.T, h Harness) {
 	t.Run("dpop", func(t *testing.T) { runDPoP(t, h, iss) })
 	t.Run("ssf", func(t *testing.T) { runSSF(t, h, iss) })
 	t.Run("step-up (RFC 9470)", func(t *testing.T) { runStepUp(t, h, iss) })
+	t.Run("streams end with the credential", func(t *testing.T) { runStream(t, h, iss) })
 	t.Run("protected resource metadata (RFC 9728)", func(t *testing.T) { runResourceMetadata(t, h, iss) })
 
 	cs := cases()

@@ -5,7 +5,9 @@
 // GET /healthz is public; GET /me needs a valid token; POST /transfer is
 // sensitive (its session is checked live); GET /admin needs the role admin;
 // POST /logout revokes the caller's session (?all=1: every session of the
-// caller). Configuration comes from the environment: see package setup.
+// caller); GET /events is a server-sent event stream and GET /ws a
+// WebSocket echo, both ended when the token expires or its session is
+// revoked. Configuration comes from the environment: see package setup.
 package main
 
 import (
@@ -80,6 +82,19 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := echoauth.Principal(c)
 		return c.JSON(http.StatusOK, setup.Admin(p))
 	}, auth, echoauth.RequireRoles("admin"))
+	e.GET("/events", func(c echo.Context) error {
+		ctx, cancel := echoauth.StreamContext(c) // ends when the token can no longer be accepted
+		defer cancel()
+		c.Response().Header().Set("Content-Type", setup.EventsContentType)
+		app.Events(ctx, c.Response(), http.NewResponseController(c.Response()).Flush)
+		return nil
+	}, auth)
+	e.GET("/ws", func(c echo.Context) error {
+		ctx, cancel := echoauth.StreamContext(c)
+		defer cancel()
+		app.WebSocket(ctx, c.Response(), c.Request())
+		return nil
+	}, auth)
 	e.POST("/logout", func(c echo.Context) error {
 		p, _ := echoauth.Principal(c)
 		n, err := app.Logout(c.Request().Context(), p, c.QueryParam("all") == "1")
@@ -108,6 +123,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	case <-ctx.Done():
 	}
+	app.EndStreams() // Shutdown would wait for them
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)

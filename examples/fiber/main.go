@@ -5,10 +5,22 @@
 // GET /healthz is public; GET /me needs a valid token; POST /transfer is
 // sensitive (its session is checked live); GET /admin needs the role admin;
 // POST /logout revokes the caller's session (?all=1: every session of the
-// caller). Configuration comes from the environment: see package setup.
+// caller); GET /events is a server-sent event stream ended when the token
+// expires or its session is revoked. Configuration comes from the
+// environment: see package setup.
+//
+// There is no GET /ws here. The WebSocket example uses coder/websocket,
+// which needs net/http's hijacking; fiber has no net/http server, and
+// through fiber's adaptor (fasthttpadaptor, whose ResponseWriter does offer
+// Hijack) the handshake fails: the adaptor holds the 101 status until the
+// handler returns, so the client never gets it, and fasthttp's ReadTimeout
+// still bounds the taken-over connection. On fiber use a fasthttp
+// WebSocket library (github.com/gofiber/contrib/websocket) with
+// fiberauth.StreamContext; see docs/streams.md.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"io"
@@ -82,6 +94,17 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := fiberauth.Principal(c)
 		return c.Status(http.StatusOK).JSON(setup.Admin(p))
 	})
+	f.Get("/events", auth, func(c *fiber.Ctx) error {
+		// In the handler: fiber runs the stream writer after it returns and
+		// reuses c, so the context depends on nothing of c.
+		ctx, cancel := fiberauth.StreamContext(c)
+		c.Set(fiber.HeaderContentType, setup.EventsContentType)
+		c.Context().SetBodyStreamWriter(func(w *bufio.Writer) {
+			defer cancel()
+			app.Events(ctx, w, w.Flush)
+		})
+		return nil
+	})
 	f.Post("/logout", auth, func(c *fiber.Ctx) error {
 		p, _ := fiberauth.Principal(c)
 		n, err := app.Logout(c.UserContext(), p, c.Query("all") == "1")
@@ -109,6 +132,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	case <-ctx.Done():
 	}
+	app.EndStreams() // Shutdown would wait for them
 	return f.ShutdownWithTimeout(10 * time.Second)
 }
 

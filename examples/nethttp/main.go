@@ -5,7 +5,9 @@
 // GET /healthz is public; GET /me needs a valid token; POST /transfer is
 // sensitive (its session is checked live); GET /admin needs the role admin;
 // POST /logout revokes the caller's session (?all=1: every session of the
-// caller). Configuration comes from the environment: see package setup.
+// caller); GET /events is a server-sent event stream and GET /ws a
+// WebSocket echo, both ended when the token expires or its session is
+// revoked. Configuration comes from the environment: see package setup.
 package main
 
 import (
@@ -81,6 +83,17 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		p, _ := nethttpauth.Principal(r)
 		writeJSON(w, http.StatusOK, setup.Admin(p))
 	}), "admin")))
+	mux.Handle("GET /events", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := nethttpauth.StreamContext(r) // ends when the token can no longer be accepted
+		defer cancel()
+		w.Header().Set("Content-Type", setup.EventsContentType)
+		app.Events(ctx, w, http.NewResponseController(w).Flush)
+	})))
+	mux.Handle("GET /ws", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := nethttpauth.StreamContext(r)
+		defer cancel()
+		app.WebSocket(ctx, w, r)
+	})))
 	mux.Handle("POST /logout", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, _ := nethttpauth.Principal(r)
 		n, err := app.Logout(r.Context(), p, r.URL.Query().Get("all") == "1")
@@ -111,6 +124,7 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer, ready c
 		return err
 	case <-ctx.Done():
 	}
+	app.EndStreams() // Shutdown would wait for them
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Shutdown(shutdown)

@@ -21,3 +21,5 @@ func TestDPoP(t *testing.T)              { flowtest.DPoP(t, run) }
 func TestSSF(t *testing.T)               { flowtest.SSF(t, run) }
 func TestStepUp(t *testing.T)            { flowtest.StepUp(t, run) }
 func TestResourceMetadata(t *testing.T)  { flowtest.ResourceMetadata(t, run) }
+func TestEvents(t *testing.T)            { flowtest.Events(t, run) }
+func TestWebSocket(t *testing.T)         { flowtest.WebSocket(t, run) }

@@ -121,6 +121,8 @@ type App struct {
 	dpopRequired bool              // AUTHGATE_DPOP=required: the banner's bearer walk would be refused
 
 	introspector *core.Introspector // AUTHGATE_INTROSPECTION_URL; closed with the app
+
+	streams streams // GET /events and GET /ws, ended by EndStreams (stream.go)
 }
 
 // Store values that can be closed.
