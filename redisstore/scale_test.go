@@ -131,7 +131,9 @@ func TestScaleRedisRevokeSubject10k(t *testing.T) {
 // of each Revoke call to its delivery at each instance.
 func TestScaleRedisFanOut8(t *testing.T) {
 	scaleOn(t)
+	t.Run("1k per second, 1 instance", func(t *testing.T) { fanOut(t, 1, 1000, 5000, 4) })
 	t.Run("1k per second", func(t *testing.T) { fanOut(t, 8, 1000, 5000, 4) })
+	t.Run("1k per second, 16 instances", func(t *testing.T) { fanOut(t, 16, 1000, 5000, 4) })
 	// Saturation: 16 workers revoke as fast as one Redis lets them, to
 	// find where one stream (and one Redis) stops keeping up.
 	t.Run("saturation", func(t *testing.T) { fanOut(t, 8, 0, 20000, 16) })
@@ -174,6 +176,7 @@ func fanOut(t *testing.T, instances, rate, n, workers int) {
 		t.Cleanup(stop)
 		waitUntil(t, 5*time.Second, "instance subscribed", func() bool { return feedCurrent(st) })
 	}
+	cpu0, cmds0 := redisCost(t, pub)
 	// An open-loop schedule: revocation i is due at start + i/rate, made by
 	// one of 4 workers (one Revoke is a round trip, ~0.1 ms, but a busy
 	// machine has pauses longer than 1 ms).
@@ -211,6 +214,7 @@ func fanOut(t *testing.T, instances, rate, n, workers int) {
 		}
 		return true
 	})
+	cpu1, cmds1 := redisCost(t, pub)
 	var all []time.Duration
 	for _, d := range delays {
 		all = append(all, d...)
@@ -219,4 +223,27 @@ func fanOut(t *testing.T, instances, rate, n, workers int) {
 	q := func(p float64) time.Duration { return all[int(p*float64(len(all)-1))] }
 	t.Logf("SCALE redis fan-out | %d instances | %d revocations in %v (%.0f/s, asked %d/s, 0: as fast as %d workers go) | delay p50 %v p99 %v p99.9 %v max %v",
 		instances, n, took.Round(time.Millisecond), float64(n)/took.Seconds(), rate, workers, q(0.5), q(0.99), q(0.999), all[len(all)-1])
+	t.Logf("SCALE redis fan-out cost | %d instances | Redis CPU %.1f µs and %.1f commands per revocation (the Revoke and every subscriber's reads)",
+		instances, (cpu1-cpu0)*1e6/float64(n), float64(cmds1-cmds0)/float64(n))
+}
+
+// redisCost is the server's CPU seconds (user + sys) and commands processed
+// so far (INFO cpu, INFO stats).
+func redisCost(t *testing.T, s *Store) (cpu float64, cmds int64) {
+	t.Helper()
+	info, err := s.cmd.Info(context.Background(), "cpu", "stats").Result()
+	must(t, err)
+	for _, l := range strings.Split(info, "\r\n") {
+		k, v, _ := strings.Cut(l, ":")
+		switch k {
+		case "used_cpu_user", "used_cpu_sys":
+			f, err := strconv.ParseFloat(v, 64)
+			must(t, err)
+			cpu += f
+		case "total_commands_processed":
+			cmds, err = strconv.ParseInt(v, 10, 64)
+			must(t, err)
+		}
+	}
+	return cpu, cmds
 }
