@@ -216,8 +216,11 @@ func (c *HTTPSessionChecker) CheckSession(ctx context.Context, subject, sid stri
 		// The escaped sid holds no "{": it cannot be taken for {sub}.
 		u = strings.Replace(u, subPlaceholder, escapeAs(subject, c.subQuery), 1)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > c.timeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	} // else the caller's deadline comes first (the session policy's Timeout): no second timer
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return StateRevoked, errors.New("session endpoint: the request cannot be built")

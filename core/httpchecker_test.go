@@ -226,3 +226,22 @@ func TestHTTPSessionCheckerErrorsDoNotCarryTheURL(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 }
+
+// The checker's own Timeout still bounds a call whose caller allows more
+// (its context's deadline is later); a sooner caller deadline replaces it.
+func TestHTTPSessionCheckerTimeoutBeforeALaterDeadline(t *testing.T) {
+	stub := newSessionStub(t, func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() })
+	c := newHTTPChecker(t, stub.URL, nil) // Timeout 200ms
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { _, err := c.Check(ctx, "sess-1"); done <- err }()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Fatal("a hanging endpoint answered")
+		}
+	case <-time.After(20 * time.Second): // a failure bound, not a timing assertion
+		t.Fatal("the checker's Timeout did not end the call: it waited for the caller's later deadline")
+	}
+}

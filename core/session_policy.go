@@ -471,10 +471,18 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 	// Callers that start after a revocation never join a call that began
 	// before it: the generation is part of the key (SS-04).
 	fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
-	t := time.NewTimer(s.opts.Timeout)
-	defer t.Stop()
 	var st SessionState
 	var err error
+	var t *time.Timer // the caller's own bound on its wait, made only when it waits
+	wait := func() <-chan time.Time {
+		t = time.NewTimer(s.opts.Timeout)
+		return t.C
+	}
+	defer func() {
+		if t != nil {
+			t.Stop()
+		}
+	}()
 	if fresh {
 		fn := func() (SessionState, error) { return s.call(ctx, checker, k, gen) }
 		var b *freshBatch[SessionState]
@@ -497,7 +505,7 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 			st, err = b.v, b.err
 		case <-ctx.Done():
 			return StateRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
-		case <-t.C:
+		case <-wait():
 			return StateRevoked, errors.New("session check timed out")
 		}
 	} else {
@@ -510,7 +518,7 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 			}
 		case <-ctx.Done():
 			return StateRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
-		case <-t.C:
+		case <-wait():
 			return StateRevoked, errors.New("session check timed out")
 		}
 	}
@@ -531,13 +539,30 @@ func (s *sessionPolicy) call(ctx context.Context, checker SessionChecker, k sess
 	}
 	defer func() { <-s.sem }()
 	start := s.now()
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
+	// The call lives as long as the Authenticator (Close ends calls in
+	// flight), at most the timeout, whatever the caller does; it sees the
+	// caller's values (the subject, trace spans).
+	cctx, cancel := context.WithTimeout(s.a.ctx, s.opts.Timeout)
 	defer cancel()
-	stop := context.AfterFunc(s.a.ctx, cancel) // Close ends calls in flight
-	defer stop()
-	st, err := safeCheck(cctx, checker, k.sid)
+	st, err := safeCheck(callCtx{cctx, ctx}, checker, k.sid)
 	s.record(k, start, gen, st, err)
 	return st, err
+}
+
+// callCtx is a backend call's context: the lifetime (Done, Err, Deadline)
+// of its own context, the values of the request's as well. Its own values
+// come first, so the context package finds the call's cancelCtx under it,
+// and contexts derived from it need no goroutine to follow it.
+type callCtx struct {
+	context.Context
+	values context.Context
+}
+
+func (c callCtx) Value(key any) any {
+	if v := c.Context.Value(key); v != nil {
+		return v
+	}
+	return c.values.Value(key)
 }
 
 // record caches the answer of a call that started at start in generation gen.

@@ -171,11 +171,26 @@ func BenchmarkSessionSensitiveSharedCall(b *testing.B) {
 	benchRequest(b, a, tok, true)
 }
 
+// honoringChecker is remoteChecker that promises to end its calls at their
+// context's deadline (core.ContextHonorer): its live checks run on the
+// request's goroutine.
+type honoringChecker struct{ remoteChecker }
+
+func (honoringChecker) HonorsContext() bool { return true }
+
+// BenchmarkSessionSensitiveSharedCallInline is
+// BenchmarkSessionSensitiveSharedCall with a checker that honours its
+// context: the machinery of a live check run on the request's goroutine.
+func BenchmarkSessionSensitiveSharedCallInline(b *testing.B) {
+	a, _, tok := benchSetup(b, func(c *core.Config, s *core.MemoryStore) { c.Sessions = honoringChecker{remoteChecker{s}} })
+	benchRequest(b, a, tok, true)
+}
+
 // BenchmarkSessionSensitiveHTTP is a sensitive route whose sessions are
 // checked at an HTTP endpoint (HTTPSessionChecker on loopback), beside the
 // endpoint's own cost: one GET through the same transport, and the
 // checker's Check alone, in one run. The live check's target is at most
-// 1.15× the GET.
+// 1.15× the GET (http.Client.Do).
 //
 //	go test ./core -run '^$' -bench SessionSensitiveHTTP -benchmem
 func BenchmarkSessionSensitiveHTTP(b *testing.B) {
@@ -192,18 +207,22 @@ func BenchmarkSessionSensitiveHTTP(b *testing.B) {
 	}
 	a, _, tok := benchSetup(b, func(c *core.Config, _ *core.MemoryStore) { c.Sessions = checker })
 	ctx := context.Background()
-	b.Run("http-GET", func(b *testing.B) {
+	get := func(b *testing.B, do func(*http.Request) (*http.Response, error)) {
 		b.ReportAllocs()
 		for b.Loop() {
 			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/sessions/s1", nil)
-			resp, err := http.DefaultTransport.RoundTrip(req)
+			resp, err := do(req)
 			if err != nil {
 				b.Fatal(err)
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 		}
-	})
+	}
+	// The endpoint's own cost: a Go client's GET (http.Client.Do), and the
+	// transport's round trip alone (the floor).
+	b.Run("http-GET", func(b *testing.B) { get(b, http.DefaultClient.Do) })
+	b.Run("http-RoundTrip", func(b *testing.B) { get(b, http.DefaultTransport.RoundTrip) })
 	b.Run("checker-Check", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
