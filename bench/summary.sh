@@ -12,7 +12,7 @@ BENCHTIME=${BENCHTIME:-1s}
 raw=bench/results/summary-$(date -u +%Y-%m-%d).txt
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 {
-	(cd core && go test -run '^$' -bench 'Authenticate$|SessionJWTOnly$|SessionSensitiveMemoryStore$' \
+	(cd core && go test -run '^$' -bench 'Authenticate$|SessionJWTOnly$|SessionSensitiveMemoryStore$|SessionSensitiveHTTP' \
 		-benchmem -count "$COUNT" -benchtime "$BENCHTIME" .)
 	(cd bench && go test -run '^$' -bench 'Peers/(verify|nethttp|gin|echo|fiber)$/' \
 		-benchmem -count "$COUNT" -benchtime "$BENCHTIME" .)

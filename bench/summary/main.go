@@ -140,9 +140,15 @@ func table(s samples) string {
 	}
 	row("sensitive route, live MemoryStore check", s.cell("SessionSensitiveMemoryStore"),
 		"plain JWT route (cache hit): "+s.cell("SessionJWTOnly"), s.ratio("SessionSensitiveMemoryStore", "SessionJWTOnly"))
-	row("sensitive route against Redis, uncached", s.cell("SensitiveCheck/sensitive-uncached"),
-		"the store's own check: "+s.cell("SensitiveCheck/store-Check")+"; PING: "+s.cell("SensitiveCheck/redis-PING"),
+	row("sensitive route against Redis, uncached (client with ContextTimeoutEnabled)", s.cell("SensitiveCheck/sensitive-uncached-ctx"),
+		"the store's own check: "+s.cell("SensitiveCheck/store-Check-ctx")+"; PING: "+s.cell("SensitiveCheck/redis-PING"),
+		s.ratio("SensitiveCheck/sensitive-uncached-ctx", "SensitiveCheck/store-Check-ctx"))
+	row("sensitive route against Redis, uncached (default client)", s.cell("SensitiveCheck/sensitive-uncached"),
+		"the store's own check: "+s.cell("SensitiveCheck/store-Check"),
 		s.ratio("SensitiveCheck/sensitive-uncached", "SensitiveCheck/store-Check"))
+	row("sensitive route against an HTTP session endpoint, uncached", s.cell("SessionSensitiveHTTP/sensitive-uncached"),
+		"a Go client's GET of it: "+s.cell("SessionSensitiveHTTP/http-GET"),
+		s.ratio("SessionSensitiveHTTP/sensitive-uncached", "SessionSensitiveHTTP/http-GET"))
 	return b.String()
 }
 
