@@ -233,3 +233,50 @@ func BenchmarkSessionSensitiveHTTP(b *testing.B) {
 	})
 	b.Run("sensitive-uncached", func(b *testing.B) { benchRequest(b, a, tok, true) })
 }
+
+// BenchmarkSessionSensitiveHTTPPaired alternates, op by op, a Go client's
+// GET of the session endpoint and a sensitive request checked there,
+// timing each, so that drift between sub-benchmarks cannot move the ratio:
+// x-backend is (sensitive request) ÷ (GET), summed over the run.
+//
+//	go test ./core -run '^$' -bench SessionSensitiveHTTPPaired -count 8
+func BenchmarkSessionSensitiveHTTPPaired(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+	}))
+	b.Cleanup(srv.Close)
+	checker, err := core.NewHTTPSessionChecker(core.HTTPSessionOptions{URL: srv.URL + "/sessions/{sid}"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, _, tok := benchSetup(b, func(c *core.Config, _ *core.MemoryStore) { c.Sessions = checker })
+	ctx := context.Background()
+	r := httptest.NewRequest("POST", "/transfer", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	q := sessReq{r}
+	var get, route time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+"/sessions/s1", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		t1 := time.Now()
+		c, err := adapter.Admit(a, ctx, q, false)
+		if err == nil {
+			err = core.Require(c, core.Requirements{Sensitive: true})
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		t2 := time.Now()
+		get += t1.Sub(t0)
+		route += t2.Sub(t1)
+	}
+	b.ReportMetric(float64(get.Nanoseconds())/float64(b.N), "get-ns/op")
+	b.ReportMetric(float64(route.Nanoseconds())/float64(b.N), "route-ns/op")
+	b.ReportMetric(float64(route)/float64(get), "x-backend")
+}

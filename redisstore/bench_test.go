@@ -80,3 +80,50 @@ func BenchmarkSensitiveCheck(b *testing.B) {
 	b.Run("sensitive-uncached-ctx", func(b *testing.B) { serve(b, inline, itok, true) })
 	b.Run("sensitive-cached-1s", func(b *testing.B) { serve(b, cached, ctok, true) })
 }
+
+// BenchmarkSensitiveCheckPaired alternates, op by op, the store's own
+// Check and a sensitive request through core on the same store (a client
+// with ContextTimeoutEnabled, and the default client), timing each, so
+// that a busy machine's drift between sub-benchmarks cannot move the
+// ratio: the metric x-backend is (sensitive request) ÷ (Check), summed
+// over the run.
+//
+//	go test ./redisstore -run '^$' -bench SensitiveCheckPaired -count 8
+func BenchmarkSensitiveCheckPaired(b *testing.B) {
+	addr := sharedAddr(b)
+	iss := authtest.New(b)
+	ctx := context.Background()
+	for _, v := range []struct {
+		name string
+		ctxt bool
+	}{{"ctx-client", true}, {"default-client", false}} {
+		in := newInstanceOn(b, redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: v.ctxt}), iss, Options{}, nil)
+		sess, tok := in.login(iss, "paired-"+v.name)
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		req := stdReq{r}
+		b.Run(v.name, func(b *testing.B) {
+			var check, route time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				if st, err := in.store.Check(ctx, sess.ID); err != nil || st != core.StateActive {
+					b.Fatal(st, err)
+				}
+				t1 := time.Now()
+				c, err := adapter.Admit(in.auth, ctx, req, false)
+				if err == nil {
+					err = core.Require(c, core.Requirements{Sensitive: true})
+				}
+				if err != nil {
+					b.Fatalf("status %d", adapter.Render(in.auth, err).Status)
+				}
+				t2 := time.Now()
+				check += t1.Sub(t0)
+				route += t2.Sub(t1)
+			}
+			b.ReportMetric(float64(check.Nanoseconds())/float64(b.N), "check-ns/op")
+			b.ReportMetric(float64(route.Nanoseconds())/float64(b.N), "route-ns/op")
+			b.ReportMetric(float64(route)/float64(check), "x-backend")
+		})
+	}
+}
