@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -137,6 +138,12 @@ func TestScaleRedisFanOut8(t *testing.T) {
 	// Saturation: 16 workers revoke as fast as one Redis lets them, to
 	// find where one stream (and one Redis) stops keeping up.
 	t.Run("saturation", func(t *testing.T) { fanOut(t, 8, 0, 20000, 16) })
+	// The threshold: 16 instances at rising rates (instance-revocations
+	// per second from 16k to 64k), where reads stop keeping pace one by
+	// one and start to batch.
+	for _, rate := range []int{1000, 2000, 4000} {
+		t.Run(fmt.Sprintf("16 instances at %d per second", rate), func(t *testing.T) { fanOut(t, 16, rate, 3*rate, 8) })
+	}
 }
 
 // fanOut makes n revocations at rate per second (0: as fast as workers
