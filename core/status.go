@@ -75,6 +75,15 @@ type RevocationStatus struct {
 	// every request is checked live until they expire.
 	DenySetSize     int  `json:"deny_set_size"`
 	DenySetOverflow bool `json:"deny_set_overflow"`
+	// SubjectCutoffs is the number of subject cutoffs remembered ("tokens
+	// of this subject issued before T"); SubjectCutoffOverflow says one was
+	// lost to a full set, so tokens it may cover are answered 503 until it
+	// expires.
+	SubjectCutoffs        int  `json:"subject_cutoffs"`
+	SubjectCutoffOverflow bool `json:"subject_cutoff_overflow"`
+	// OpenStreams is the number of stream contexts (StreamContext) waiting
+	// for their credential to end.
+	OpenStreams int `json:"open_streams"`
 }
 
 // policyStats is what the session policy remembers for Status. Only
@@ -189,6 +198,9 @@ func (a *Authenticator) Status() Status {
 		r.LastLagSeconds = time.Duration(s.st.revLag.Load()).Seconds()
 		r.DenySetSize = s.deny.len()
 		r.DenySetOverflow = s.deny.overflowed()
+		r.SubjectCutoffs = s.cut.len()
+		r.SubjectCutoffOverflow = s.cut.overflowed()
+		r.OpenStreams = int(s.streams.n.Load())
 	}
 	if c := a.tokens; c != nil {
 		for i := range c.shards {

@@ -77,8 +77,26 @@ func TestStatusReportsKeySetsSessionsAndRevocations(t *testing.T) {
 			t.Fatalf("%+v", r)
 		}
 		feed.push(core.Revocation{Behind: false})
-		if r := e.auth.Status().Revocations; r.Behind != 0 {
+		if r := e.auth.Status().Revocations; r.Behind != 0 || r.SubjectCutoffs != 0 {
 			t.Fatalf("%+v", r)
+		}
+		feed.push(core.Revocation{Cutoff: true, Subject: "user-9", At: e.clock.Now()})
+		if r := e.auth.Status().Revocations; r.SubjectCutoffs != 1 || r.SubjectCutoffOverflow || r.DenySetSize != 1 {
+			t.Fatalf("after a subject cutoff: %+v", r)
+		}
+	})
+	t.Run("open streams are counted until they end", func(t *testing.T) {
+		p, err := e.do(context.Background(), e.token("s-20"), false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := core.StreamContextFor(context.Background(), p)
+		if n := e.auth.Status().Revocations.OpenStreams; n != 1 || ctx.Err() != nil {
+			t.Fatalf("one stream open: %d open, %v", n, ctx.Err())
+		}
+		cancel()
+		if n := e.auth.Status().Revocations.OpenStreams; n != 0 {
+			t.Fatalf("after its cancel: %d open", n)
 		}
 	})
 	t.Run("the token cache counts its entries", func(t *testing.T) {
