@@ -1,0 +1,251 @@
+package load
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Report is the outcome of Run: every measured run, and the tables.
+type Report struct {
+	Config            Config
+	Started, Finished time.Time
+	LoadBefore        string // /proc/loadavg when Run began
+	LoadAfter         string // and when the last run ended
+	Redis             string // the Redis address, "" when none ran
+	Notes             []string
+	Problems          []string       // runs whose statuses did not match the mix
+	Rates             map[string]int // each framework's fixed rate
+	Runs              []Run1
+	contenders        []*contender
+}
+
+// Run1 is one measured run of one contender.
+type Run1 struct {
+	Phase     string // "sat" (closed loop) or "fixed" (open loop at Rate)
+	Round     int
+	Framework string
+	Label     string // authgate, authgate+redis, peer, none
+	Rate      int    // fixed phase: the target rate
+	RunStats
+}
+
+func (r *Report) note(s string) { r.Notes = append(r.Notes, s) }
+
+func fmtKinds(k [nKinds]int) string {
+	var parts []string
+	for i, n := range k {
+		parts = append(parts, fmt.Sprintf("%s=%d", kindNames[i], n))
+	}
+	return strings.Join(parts, ",")
+}
+
+// line is the raw result line of a run.
+func (r Run1) line() string {
+	return fmt.Sprintf("run phase=%s round=%d framework=%s contender=%s rate=%d requests=%d rps=%.0f sent_rate=%.0f p50=%s p99=%s p99.9=%s max=%s srv_cpu=%.2f redis_cpu=%.2f gen_cpu=%.2f srv_us_per_req=%.1f kinds=%s wrong=%d errors=%d fresh_reused=%d%s",
+		r.Phase, r.Round, r.Framework, r.Label, r.Rate, r.Requests, r.RPS, r.SentRate, r.P50, r.P99, r.P999, r.Max,
+		r.SrvCPU, r.RedisCPU, r.GenCPU, r.SrvMicrosPerReq(), fmtKinds(r.Kinds), r.Wrong, r.Errors, r.FreshReused,
+		map[bool]string{true: " detail=" + fmt.Sprintf("%q", r.Detail), false: ""}[r.Detail != ""])
+}
+
+// median of f over the rounds of phase for one contender (0 when none).
+func (r *Report) median(phase, fw, label string, f func(RunStats) float64) float64 {
+	var v []float64
+	for _, x := range r.Runs {
+		if x.Phase == phase && x.Framework == fw && x.Label == label {
+			v = append(v, f(x.RunStats))
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+// Row is one framework × contender of the tables: medians over the rounds.
+type Row struct {
+	Framework, Label string
+	// Saturation (closed loop).
+	RPS, SrvMicros, SrvCPU, GenCPU float64
+	// Fixed rate (open loop).
+	Rate           int
+	SentRate       float64
+	P50, P99, P999 time.Duration
+}
+
+// Labels are the contenders of each framework, in table order.
+var Labels = []string{"authgate", "authgate+redis", "peer", "none"}
+
+// Rows are the table rows: every framework of the run × every contender
+// that ran.
+func (r *Report) Rows() []Row {
+	var rows []Row
+	for _, fw := range r.Config.Frameworks {
+		for _, l := range Labels {
+			n := 0
+			for _, x := range r.Runs {
+				if x.Framework == fw && x.Label == l {
+					n++
+				}
+			}
+			if n == 0 {
+				continue
+			}
+			med := func(phase string, f func(RunStats) float64) float64 { return r.median(phase, fw, l, f) }
+			d := func(f func(RunStats) time.Duration) time.Duration {
+				return time.Duration(med("fixed", func(s RunStats) float64 { return float64(f(s)) }))
+			}
+			rows = append(rows, Row{
+				Framework: fw, Label: l,
+				RPS:       med("sat", func(s RunStats) float64 { return s.RPS }),
+				SrvMicros: med("sat", RunStats.SrvMicrosPerReq),
+				SrvCPU:    med("sat", func(s RunStats) float64 { return s.SrvCPU + s.RedisCPU }),
+				GenCPU:    med("sat", func(s RunStats) float64 { return s.GenCPU }),
+				Rate:      r.Rates[fw],
+				SentRate:  med("fixed", func(s RunStats) float64 { return s.SentRate }),
+				P50:       d(func(s RunStats) time.Duration { return s.P50 }),
+				P99:       d(func(s RunStats) time.Duration { return s.P99 }),
+				P999:      d(func(s RunStats) time.Duration { return s.P999 }),
+			})
+		}
+	}
+	return rows
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "–"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.0f µs", float64(d)/1e3)
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/1e6)
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+}
+
+func ratio(a, b float64) string {
+	if a <= 0 || b <= 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f×", a/b)
+}
+
+// PeerCheck says what the /sensitive route of a contender does.
+func sessionCheck(label string) string {
+	switch label {
+	case "authgate":
+		return "live, MemoryStore"
+	case "authgate+redis":
+		return "live, Redis"
+	case "peer":
+		return "none (the peer has none)"
+	default:
+		return "none (no auth)"
+	}
+}
+
+func contenderName(fw, label string) string {
+	if label == "peer" {
+		return "peer: " + PeerName(fw)
+	}
+	return label
+}
+
+// Markdown writes the two tables with their method lines.
+func (r *Report) Markdown(w io.Writer) {
+	c := r.Config
+	rows := r.Rows()
+	find := func(fw, label string) (Row, bool) {
+		for _, x := range rows {
+			if x.Framework == fw && x.Label == label {
+				return x, true
+			}
+		}
+		return Row{}, false
+	}
+	pin := "server (and Redis) pinned to CPU 0, generator to CPU 1 (`taskset`)"
+	if !c.Pin {
+		pin = "NOT pinned: server and generator share every core"
+	}
+	fmt.Fprintf(w, "- Load average before %s, after %s; %d CPUs; %s; %s.\n", r.LoadBefore, r.LoadAfter, runtime.NumCPU(), runtime.Version(), pin)
+	fmt.Fprintf(w, "- Mix: %s.\n", c.Mix)
+	fmt.Fprintf(w, "- %d rounds, contenders interleaved in each round; every figure is the median over the rounds. Each measured run follows an unmeasured warm-up of %v.\n", c.Rounds, c.Warmup)
+	fmt.Fprintf(w, "- Saturation: closed loop (vegeta, unbounded rate, %d workers on %d keep-alive connections), %v per round. Server CPU µs/req is the server process's CPU time (with Redis's for authgate+redis) over the requests answered.\n", c.Conns, c.Conns, c.SatDuration)
+	rateHow := fmt.Sprintf("%.0f %% of the framework's slowest contender's median saturation throughput", 100*c.RateFraction)
+	if c.Rate > 0 {
+		rateHow = "set by RATE"
+	}
+	fmt.Fprintf(w, "- Latency: open loop (vegeta constant rate: requests start on schedule whatever the answers), the same rate for every contender of a framework (%s), %v per round; exact percentiles of every request of the run.\n", rateHow, c.Duration)
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "- Note: %s\n", n)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "- **INVALID**: %s\n", p)
+	}
+	fmt.Fprintf(w, "\n**Throughput at saturation** (higher is better; ratios are of the same run)\n\n")
+	fmt.Fprintf(w, "| framework | contender | GET /sensitive | req/s | ÷ peer | ÷ none | server CPU µs/req | ÷ peer | server CPU | generator CPU |\n")
+	fmt.Fprintf(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, x := range rows {
+		p, _ := find(x.Framework, "peer")
+		n, _ := find(x.Framework, "none")
+		bound := ""
+		if x.SrvCPU < 0.9 && x.GenCPU > 0.9 {
+			bound = " †"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %.0f%s | %s | %s | %.1f | %s | %.0f %% | %.0f %% |\n", x.Framework, contenderName(x.Framework, x.Label), sessionCheck(x.Label),
+			x.RPS, bound, ratio(x.RPS, p.RPS), ratio(x.RPS, n.RPS), x.SrvMicros, ratio(x.SrvMicros, p.SrvMicros), 100*x.SrvCPU, 100*x.GenCPU)
+	}
+	fmt.Fprintf(w, "\n† generator-bound: the server was below 90 %% of its core while the generator was above 90 %% of its own; the server's real ceiling is higher (compare server CPU µs/req).\n")
+	fmt.Fprintf(w, "\n**Latency at a fixed rate** (lower is better; ratios are of the same run)\n\n")
+	fmt.Fprintf(w, "| framework | contender | rate req/s | p50 | p99 | p99.9 | p50 ÷ peer | p99 ÷ peer | p99.9 ÷ peer | p50 ÷ none | p99 ÷ none | p99.9 ÷ none |\n")
+	fmt.Fprintf(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, x := range rows {
+		p, _ := find(x.Framework, "peer")
+		n, _ := find(x.Framework, "none")
+		held := ""
+		if x.SentRate < 0.95*float64(x.Rate) {
+			held = fmt.Sprintf(" (sent %.0f)", x.SentRate)
+		}
+		fd := func(d time.Duration) float64 { return float64(d) }
+		fmt.Fprintf(w, "| %s | %s | %d%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Framework, contenderName(x.Framework, x.Label), x.Rate, held,
+			fmtDur(x.P50), fmtDur(x.P99), fmtDur(x.P999),
+			ratio(fd(x.P50), fd(p.P50)), ratio(fd(x.P99), fd(p.P99)), ratio(fd(x.P999), fd(p.P999)),
+			ratio(fd(x.P50), fd(n.P50)), ratio(fd(x.P99), fd(n.P99)), ratio(fd(x.P999), fd(n.P999)))
+	}
+}
+
+// WriteRaw writes the raw results: the configuration, every run's line,
+// then the tables.
+func (r *Report) WriteRaw(w io.Writer) {
+	c := r.Config
+	host, _ := os.Hostname()
+	fmt.Fprintf(w, "# authgate whole-server load run, %s to %s UTC, host %s, %d CPUs, %s\n", r.Started.Format("2006-01-02 15:04:05"), r.Finished.Format("15:04:05"), host, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(w, "# load average before %s, after %s\n", r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "# frameworks %s; rounds %d; saturation %v (%d conns); fixed %v; warm-up %v; rate fraction %.2f; fixed rate %d; pinned %v; redis %q\n",
+		strings.Join(c.Frameworks, ","), c.Rounds, c.SatDuration, c.Conns, c.Duration, c.Warmup, c.RateFraction, c.Rate, c.Pin, r.Redis)
+	fmt.Fprintf(w, "# mix: %s\n", c.Mix)
+	for fw, rate := range r.Rates {
+		fmt.Fprintf(w, "# fixed rate %s: %d req/s\n", fw, rate)
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "# note: %s\n", n)
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "# INVALID: %s\n", p)
+	}
+	for _, x := range r.Runs {
+		fmt.Fprintln(w, x.line())
+	}
+	fmt.Fprintln(w)
+	r.Markdown(w)
+}
