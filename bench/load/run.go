@@ -724,6 +724,11 @@ type RunStats struct {
 	// if any, in RedisCPU) and the generator used, in CPU-seconds per
 	// second of the run (1 = one core busy).
 	SrvCPU, RedisCPU, GenCPU float64
+	// Busy0 and Busy1 are how busy CPU 0 and CPU 1 were over the run,
+	// every process of the machine included (from /proc/stat; 1 = always
+	// busy): the share the run's own processes did not use went to other
+	// work on the machine.
+	Busy0, Busy1 float64
 	Kinds                    [nKinds]int
 	Wrong, Errors            int
 	FreshReused              int64
@@ -784,7 +789,7 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 	}
 	atk := vegeta.NewAttacker(opts...)
 	reusedBefore := c.reused.Load()
-	srv0, redis0, gen0 := procCPU(c.pid()), redisCPU(c), selfCPU()
+	srv0, redis0, gen0, cpus0 := procCPU(c.pid()), redisCPU(c), selfCPU(), cpuStat()
 	var m vegeta.Metrics
 	var st RunStats
 	wrong := map[string]int{}
@@ -816,7 +821,8 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 	}
 	m.Close()
 	secs := (m.Duration + m.Wait).Seconds()
-	srv1, redis1, gen1 := procCPU(c.pid()), redisCPU(c), selfCPU()
+	srv1, redis1, gen1, cpus1 := procCPU(c.pid()), redisCPU(c), selfCPU(), cpuStat()
+	st.Busy0, st.Busy1 = busy(cpus0, cpus1, 0), busy(cpus0, cpus1, 1)
 	st.Requests = int(m.Requests)
 	if secs > 0 {
 		st.RPS = float64(m.Requests) / secs
@@ -878,6 +884,48 @@ func procCPU(pid int) float64 {
 	u, _ := strconv.ParseFloat(f[11], 64) // utime, field 14
 	k, _ := strconv.ParseFloat(f[12], 64) // stime, field 15
 	return (u + k) / 100                  // USER_HZ is 100 on Linux
+}
+
+// cpuStat is the busy and total jiffies of each CPU, from /proc/stat.
+func cpuStat() map[int][2]float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil
+	}
+	out := map[int][2]float64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 8 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		n, err := strconv.Atoi(f[0][3:])
+		if err != nil {
+			continue
+		}
+		var total, idle float64
+		for i, v := range f[1:] {
+			x, _ := strconv.ParseFloat(v, 64)
+			if i >= 8 { // guest and guest_nice are already in user and nice
+				break
+			}
+			total += x
+			if i == 3 || i == 4 { // idle, iowait
+				idle += x
+			}
+		}
+		out[n] = [2]float64{total - idle, total}
+	}
+	return out
+}
+
+// busy is how busy CPU n was between two cpuStat readings (0 when unknown).
+func busy(a, b map[int][2]float64, n int) float64 {
+	x, ok1 := a[n]
+	y, ok2 := b[n]
+	if !ok1 || !ok2 || y[1] <= x[1] {
+		return 0
+	}
+	return (y[0] - x[0]) / (y[1] - x[1])
 }
 
 func selfCPU() float64 {
