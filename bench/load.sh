@@ -7,7 +7,7 @@
 # under load" section of BENCHMARKS.md. Each server is a process of its own
 # on CPU 0, the generator (vegeta, as a library) on CPU 1 (taskset).
 #
-#   bench/load.sh                         # 3 rounds: 2s saturation + 3s fixed rate each (~5 min)
+#   bench/load.sh                         # 5 rounds: 1.5s saturation + 2s fixed rate each (~6 min)
 #   ROUNDS=5 SAT_DURATION=3s DURATION=5s bench/load.sh
 #   RATE=3000 bench/load.sh               # one fixed rate for every framework
 #   FRAMEWORKS=nethttp,fiber MD= bench/load.sh   # a subset, BENCHMARKS.md untouched
@@ -20,10 +20,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-ROUNDS=${ROUNDS:-3}
-SAT_DURATION=${SAT_DURATION:-2s}
-DURATION=${DURATION:-3s}
-WARMUP=${WARMUP:-300ms}
+ROUNDS=${ROUNDS:-5}
+SAT_DURATION=${SAT_DURATION:-1500ms}
+DURATION=${DURATION:-2s}
+WARMUP=${WARMUP:-250ms}
 CONNS=${CONNS:-64}
 RATE=${RATE:-0}
 RATE_FRACTION=${RATE_FRACTION:-0.55}
@@ -59,7 +59,9 @@ fi
 
 go build -o "$BIN/load" ./cmd/load
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-note="Run $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit: \`ROUNDS=$ROUNDS SAT_DURATION=$SAT_DURATION DURATION=$DURATION bench/load.sh\` (raw: \`bench/$OUT\`)."
+shown=$OUT
+case $OUT in /*) ;; *) shown=bench/$OUT ;; esac
+note="Run $(date -u '+%Y-%m-%d %H:%M UTC') at commit $commit: \`ROUNDS=$ROUNDS SAT_DURATION=$SAT_DURATION DURATION=$DURATION bench/load.sh\` (raw: \`$shown\`)."
 mdflag=()
 [ -n "$MD" ] && mdflag=(-md "$MD")
 timeout --kill-after=10s "$TIMEOUT" "$BIN/load" run -frameworks "$FRAMEWORKS" -rounds "$ROUNDS" \
@@ -70,4 +72,4 @@ timeout --kill-after=10s "$TIMEOUT" "$BIN/load" run -frameworks "$FRAMEWORKS" -r
 PID=$!
 wait "$PID"
 PID=
-echo "raw results: bench/$OUT" >&2
+echo "raw results: $shown" >&2

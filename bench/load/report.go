@@ -181,7 +181,7 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "- Load average before %s, after %s; %d CPUs; %s; %s.\n", r.LoadBefore, r.LoadAfter, runtime.NumCPU(), runtime.Version(), pin)
 	fmt.Fprintf(w, "- Mix: %s.\n", c.Mix)
-	fmt.Fprintf(w, "- %d rounds, contenders interleaved in each round; every figure is the median over the rounds. Each measured run follows an unmeasured warm-up of %v.\n", c.Rounds, c.Warmup)
+	fmt.Fprintf(w, "- %d round(s), contenders interleaved in each round; every figure is the median over the rounds. Each measured run follows an unmeasured warm-up of %v.\n", c.Rounds, c.Warmup)
 	fmt.Fprintf(w, "- Saturation: closed loop (vegeta, unbounded rate, %d workers on %d keep-alive connections), %v per round. Server CPU µs/req is the server process's CPU time (with Redis's for authgate+redis) over the requests answered.\n", c.Conns, c.Conns, c.SatDuration)
 	rateHow := fmt.Sprintf("%.0f %% of the framework's slowest contender's median saturation throughput", 100*c.RateFraction)
 	if c.Rate > 0 {

@@ -97,16 +97,16 @@ func (c *Config) defaults() error {
 		return err
 	}
 	if c.SatDuration <= 0 {
-		c.SatDuration = 2 * time.Second
+		c.SatDuration = 1500 * time.Millisecond
 	}
 	if c.Duration <= 0 {
-		c.Duration = 3 * time.Second
+		c.Duration = 2 * time.Second
 	}
 	if c.Warmup < 0 {
 		c.Warmup = 0
 	}
 	if c.Rounds <= 0 {
-		c.Rounds = 3
+		c.Rounds = 5
 	}
 	if c.Conns <= 0 {
 		c.Conns = 64
