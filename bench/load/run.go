@@ -728,11 +728,11 @@ type RunStats struct {
 	// every process of the machine included (from /proc/stat; 1 = always
 	// busy): the share the run's own processes did not use went to other
 	// work on the machine.
-	Busy0, Busy1 float64
-	Kinds                    [nKinds]int
-	Wrong, Errors            int
-	FreshReused              int64
-	Detail                   string // unexpected statuses and errors, if any
+	Busy0, Busy1  float64
+	Kinds         [nKinds]int
+	Wrong, Errors int
+	FreshReused   int64
+	Detail        string // unexpected statuses and errors, if any
 }
 
 // SrvMicrosPerReq is the server's CPU time per request (µs), Redis included.
