@@ -179,7 +179,7 @@ func (r *Report) Markdown(w io.Writer) {
 	if !c.Pin {
 		pin = "NOT pinned: server and generator share every core"
 	}
-	fmt.Fprintf(w, "- Load average before %s, after %s; %d CPUs; %s; %s.\n", r.LoadBefore, r.LoadAfter, runtime.NumCPU(), runtime.Version(), pin)
+	fmt.Fprintf(w, "- Machine: %d CPUs (%s), %s; %s. Load average (1, 5, 15 min) before %s, after %s.\n", runtime.NumCPU(), cpuModel(), runtime.Version(), pin, r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "- Mix: %s.\n", c.Mix)
 	fmt.Fprintf(w, "- %d round(s), contenders interleaved in each round; every figure is the median over the rounds. Each measured run follows an unmeasured warm-up of %v.\n", c.Rounds, c.Warmup)
 	fmt.Fprintf(w, "- Saturation: closed loop (vegeta, unbounded rate, %d workers on %d keep-alive connections), %v per round. Server CPU µs/req is the server process's CPU time (with Redis's for authgate+redis) over the requests answered.\n", c.Conns, c.Conns, c.SatDuration)
@@ -227,12 +227,26 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 }
 
+// cpuModel is the first model name of /proc/cpuinfo.
+func cpuModel() string {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown model"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown model"
+}
+
 // WriteRaw writes the raw results: the configuration, every run's line,
 // then the tables.
 func (r *Report) WriteRaw(w io.Writer) {
 	c := r.Config
 	host, _ := os.Hostname()
-	fmt.Fprintf(w, "# authgate whole-server load run, %s to %s UTC, host %s, %d CPUs, %s\n", r.Started.Format("2006-01-02 15:04:05"), r.Finished.Format("15:04:05"), host, runtime.NumCPU(), runtime.Version())
+	fmt.Fprintf(w, "# authgate whole-server load run, %s to %s UTC, host %s, %d CPUs (%s), %s\n", r.Started.Format("2006-01-02 15:04:05"), r.Finished.Format("15:04:05"), host, runtime.NumCPU(), cpuModel(), runtime.Version())
 	fmt.Fprintf(w, "# load average before %s, after %s\n", r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "# frameworks %s; rounds %d; saturation %v (%d conns); fixed %v; warm-up %v; rate fraction %.2f; fixed rate %d; pinned %v; redis %q\n",
 		strings.Join(c.Frameworks, ","), c.Rounds, c.SatDuration, c.Conns, c.Duration, c.Warmup, c.RateFraction, c.Rate, c.Pin, r.Redis)
