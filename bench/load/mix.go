@@ -16,9 +16,9 @@ type Mix struct {
 	// token (and one session) for the whole run.
 	Clients int
 	// Fresh is the share of requests carrying a token the server has
-	// never seen (a full signature verification), on GET /me. Fresh
-	// tokens name no session of the server's store, so they are not
-	// sent to the sensitive route.
+	// never seen (a full signature verification), on GET /me only: the
+	// pool of fresh tokens is shared by every server, and a MemoryStore
+	// server's sessions are its own.
 	Fresh float64
 	// Sensitive is the share of requests from a returning client to GET
 	// /sensitive, where authgate checks the session live in its store.
