@@ -78,6 +78,7 @@ type Row struct {
 	// Fixed rate (open loop).
 	Rate           int
 	SentRate       float64
+	FixedRequests  int // requests of a fixed-rate run (median)
 	P50, P99, P999 time.Duration
 }
 
@@ -105,17 +106,18 @@ func (r *Report) Rows() []Row {
 			}
 			rows = append(rows, Row{
 				Framework: fw, Label: l,
-				RPS:       med("sat", func(s RunStats) float64 { return s.RPS }),
-				SrvMicros: med("sat", RunStats.SrvMicrosPerReq),
-				SrvCPU:    med("sat", func(s RunStats) float64 { return s.SrvCPU + s.RedisCPU }),
-				GenCPU:    med("sat", func(s RunStats) float64 { return s.GenCPU }),
-				Busy0:     med("sat", func(s RunStats) float64 { return s.Busy0 }),
-				Busy1:     med("sat", func(s RunStats) float64 { return s.Busy1 }),
-				Rate:      r.Rates[fw],
-				SentRate:  med("fixed", func(s RunStats) float64 { return s.SentRate }),
-				P50:       d(func(s RunStats) time.Duration { return s.P50 }),
-				P99:       d(func(s RunStats) time.Duration { return s.P99 }),
-				P999:      d(func(s RunStats) time.Duration { return s.P999 }),
+				RPS:           med("sat", func(s RunStats) float64 { return s.RPS }),
+				SrvMicros:     med("sat", RunStats.SrvMicrosPerReq),
+				SrvCPU:        med("sat", func(s RunStats) float64 { return s.SrvCPU + s.RedisCPU }),
+				GenCPU:        med("sat", func(s RunStats) float64 { return s.GenCPU }),
+				Busy0:         med("sat", func(s RunStats) float64 { return s.Busy0 }),
+				Busy1:         med("sat", func(s RunStats) float64 { return s.Busy1 }),
+				Rate:          r.Rates[fw],
+				SentRate:      med("fixed", func(s RunStats) float64 { return s.SentRate }),
+				FixedRequests: int(med("fixed", func(s RunStats) float64 { return float64(s.Requests) })),
+				P50:           d(func(s RunStats) time.Duration { return s.P50 }),
+				P99:           d(func(s RunStats) time.Duration { return s.P99 }),
+				P999:          d(func(s RunStats) time.Duration { return s.P999 }),
 			})
 		}
 	}
@@ -210,7 +212,7 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	fmt.Fprintf(w, "\nServer CPU is the server process's (with Redis's for authgate+redis), in %% of one core; CPU 0 busy counts every process of the machine on the server's core, so the gap between the two is other work of the shared machine. † CPU 0 was idle more than 10 %% of the run: the server was not the bottleneck (the generator or CPU 1 was), so its ceiling is higher than its req/s; compare server CPU µs/req.\n")
 	fmt.Fprintf(w, "\n**Latency at a fixed rate** (lower is better; ratios are of the same run)\n\n")
-	fmt.Fprintf(w, "| framework | contender | rate req/s | p50 | p99 | p99.9 | p50 ÷ peer | p99 ÷ peer | p99.9 ÷ peer | p50 ÷ none | p99 ÷ none | p99.9 ÷ none |\n")
+	fmt.Fprintf(w, "| framework | contender | rate req/s (requests per run) | p50 | p99 | p99.9 | p50 ÷ peer | p99 ÷ peer | p99.9 ÷ peer | p50 ÷ none | p99 ÷ none | p99.9 ÷ none |\n")
 	fmt.Fprintf(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range rows {
 		p, _ := find(x.Framework, "peer")
@@ -220,7 +222,7 @@ func (r *Report) Markdown(w io.Writer) {
 			held = fmt.Sprintf(" (sent %.0f)", x.SentRate)
 		}
 		fd := func(d time.Duration) float64 { return float64(d) }
-		fmt.Fprintf(w, "| %s | %s | %d%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Framework, contenderName(x.Framework, x.Label), x.Rate, held,
+		fmt.Fprintf(w, "| %s | %s | %d (%d)%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Framework, contenderName(x.Framework, x.Label), x.Rate, x.FixedRequests, held,
 			fmtDur(x.P50), fmtDur(x.P99), fmtDur(x.P999),
 			ratio(fd(x.P50), fd(p.P50)), ratio(fd(x.P99), fd(p.P99)), ratio(fd(x.P999), fd(p.P999)),
 			ratio(fd(x.P50), fd(n.P50)), ratio(fd(x.P99), fd(n.P99)), ratio(fd(x.P999), fd(n.P999)))
