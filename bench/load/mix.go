@@ -96,8 +96,9 @@ type tokens struct {
 	bad     []http.Header
 	fresh   *[]http.Header // the shared pool, topped up between phases
 	// cursor is how many fresh tokens this server has been sent over all
-	// runs: each pool token is sent to a server once (beyond the pool the
-	// generator wraps around and counts the reuses).
+	// runs: the pool is topped up so that each pool token is sent to an
+	// authgate server once (beyond the pool the generator wraps around and
+	// counts the reuses).
 	cursor atomic.Int64
 	probe  string // token naming the server's expired probe session
 	client string // a client token, for the preflight checks

@@ -118,7 +118,7 @@ func (c *Config) defaults() error {
 		c.SatGuess = 30000
 	}
 	if c.FreshPool <= 0 {
-		c.FreshPool = int(1.25*float64(c.SatGuess)*(c.SatDuration+c.Warmup).Seconds()*c.Mix.Fresh) + 10
+		c.FreshPool = int(float64(c.SatGuess)*(c.SatDuration+c.Warmup).Seconds()*c.Mix.Fresh) + 10
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 5 * time.Second
@@ -378,24 +378,30 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s round %d %s: %d unexpected statuses, %d transport errors (%s)",
 				phase, round, c.name(), st.Wrong, st.Errors, st.Detail))
 		}
-		if st.FreshReused > 0 {
+		if st.FreshReused > 0 && c.Contender == Authgate {
 			rep.note(fmt.Sprintf("%s round %d %s: the fresh pool ran out, %d fresh tokens were sent a second time", phase, round, c.name(), st.FreshReused))
 		}
 	}
 
 	// Fresh tokens enough for c's next run (warm-up included): at rate,
-	// or at its last saturation throughput, or, before its first, at
-	// SatGuess; minted between runs, while every server is idle.
+	// or at twice its last saturation throughput (runs on a shared
+	// machine vary that much), or, before its first, at SatGuess; minted
+	// between runs, while every server is idle. Only authgate keeps
+	// verified tokens, so only its servers must never be sent a pool token
+	// twice; the others are sent the same pool, reused when it runs out.
 	lastRPS := map[*contender]float64{}
 	topUp := func(c *contender, rate int, last float64) error {
-		dur, est := cfg.Duration, float64(rate)
+		if c.Contender != Authgate {
+			return nil
+		}
+		dur, est := cfg.Duration, 1.25*float64(rate)
 		if rate == 0 {
-			dur, est = cfg.SatDuration, last
+			dur, est = cfg.SatDuration, 2*last
 			if est == 0 {
 				est = float64(cfg.SatGuess)
 			}
 		}
-		want := int(c.tok.cursor.Load()) + int(1.25*est*(dur+cfg.Warmup).Seconds()*cfg.Mix.Fresh) + 10
+		want := int(c.tok.cursor.Load()) + int(est*(dur+cfg.Warmup).Seconds()*cfg.Mix.Fresh) + 10
 		if more := want - len(fresh); more > 0 {
 			t0 := time.Now()
 			if err := mintFresh(more); err != nil {
