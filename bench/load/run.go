@@ -17,7 +17,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/authgate/authgate/core"
@@ -504,7 +503,7 @@ func startRedis(ctx context.Context, bin string, pin bool) (string, func(), erro
 	argv := pinned(pin, "0", []string{bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--loglevel", "warning"})
 	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return "", nil, err
 	}
@@ -574,7 +573,7 @@ func startServer(ctx context.Context, cfg *Config, c *contender, iss *Issuer, re
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), cfg.ServerEnv...)
 	cmd.Stderr = cfg.Log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	dieWithParent(cmd)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -932,14 +931,6 @@ func busy(a, b map[int][2]float64, n int) float64 {
 		return 0
 	}
 	return (y[0] - x[0]) / (y[1] - x[1])
-}
-
-func selfCPU() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
 func loadAvg() string {
