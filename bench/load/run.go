@@ -798,7 +798,8 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 	var m vegeta.Metrics
 	var st RunStats
 	wrong := map[string]int{}
-	for res := range atk.Attack(c.tok.targeter(c.base, cfg.Mix, c.seed, &c.reused), vegeta.Rate{Freq: rate, Per: time.Second}, dur, c.name()) {
+	// An unnamed attack: no X-Vegeta-Attack header on every request.
+	for res := range atk.Attack(c.tok.targeter(c.base, cfg.Mix, c.seed, &c.reused), vegeta.Rate{Freq: rate, Per: time.Second}, dur, "") {
 		m.Add(res)
 		if lat != nil {
 			*lat = append(*lat, res.Latency)
