@@ -46,10 +46,13 @@ func fmtKinds(k [nKinds]int) string {
 
 // line is the raw result line of a run.
 func (r Run1) line() string {
+	detail := ""
+	if r.Detail != "" {
+		detail = fmt.Sprintf(" detail=%q", r.Detail)
+	}
 	return fmt.Sprintf("run phase=%s round=%d framework=%s contender=%s rate=%d requests=%d rps=%.0f sent_rate=%.0f p50=%s p99=%s p99.9=%s max=%s srv_cpu=%.2f redis_cpu=%.2f gen_cpu=%.2f cpu0_busy=%.2f cpu1_busy=%.2f srv_us_per_req=%.1f kinds=%s wrong=%d errors=%d fresh_reused=%d%s",
 		r.Phase, r.Round, r.Framework, r.Label, r.Rate, r.Requests, r.RPS, r.SentRate, r.P50, r.P99, r.P999, r.Max,
-		r.SrvCPU, r.RedisCPU, r.GenCPU, r.Busy0, r.Busy1, r.SrvMicrosPerReq(), fmtKinds(r.Kinds), r.Wrong, r.Errors, r.FreshReused,
-		map[bool]string{true: " detail=" + fmt.Sprintf("%q", r.Detail), false: ""}[r.Detail != ""])
+		r.SrvCPU, r.RedisCPU, r.GenCPU, r.Busy0, r.Busy1, r.SrvMicrosPerReq(), fmtKinds(r.Kinds), r.Wrong, r.Errors, r.FreshReused, detail)
 }
 
 // median of f over the rounds of phase for one contender (0 when none).
@@ -144,7 +147,7 @@ func ratio(a, b float64) string {
 	return fmt.Sprintf("%.2f×", a/b)
 }
 
-// PeerCheck says what the /sensitive route of a contender does.
+// sessionCheck says what the /sensitive route of a contender does.
 func sessionCheck(label string) string {
 	switch label {
 	case "authgate":
