@@ -140,11 +140,42 @@ func fmtDur(d time.Duration) string {
 	}
 }
 
-func ratio(a, b float64) string {
-	if a <= 0 || b <= 0 {
+// sameRound is the median over the rounds of f(label's run) / f(other's
+// run) in the same round of phase: contenders that ran a few seconds
+// apart shared the machine's conditions, which a ratio of medians taken
+// from different rounds would not.
+func (r *Report) sameRound(phase, fw, label, other string, f func(RunStats) float64) float64 {
+	of := func(l string) map[int]float64 {
+		m := map[int]float64{}
+		for _, x := range r.Runs {
+			if x.Phase == phase && x.Framework == fw && x.Label == l {
+				m[x.Round] = f(x.RunStats)
+			}
+		}
+		return m
+	}
+	a, b := of(label), of(other)
+	var v []float64
+	for round, x := range a {
+		if y, ok := b[round]; ok && x > 0 && y > 0 {
+			v = append(v, x/y)
+		}
+	}
+	if len(v) == 0 {
+		return 0
+	}
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
+}
+
+func fmtRatio(v float64) string {
+	if v <= 0 {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f×", a/b)
+	return fmt.Sprintf("%.2f×", v)
 }
 
 // sessionCheck says what the /sensitive route of a contender does.
@@ -172,21 +203,20 @@ func contenderName(fw, label string) string {
 func (r *Report) Markdown(w io.Writer) {
 	c := r.Config
 	rows := r.Rows()
-	find := func(fw, label string) (Row, bool) {
-		for _, x := range rows {
-			if x.Framework == fw && x.Label == label {
-				return x, true
-			}
-		}
-		return Row{}, false
+	rr := func(phase string, x Row, other string, f func(RunStats) float64) string {
+		return fmtRatio(r.sameRound(phase, x.Framework, x.Label, other, f))
 	}
+	rps := func(s RunStats) float64 { return s.RPS }
+	p50 := func(s RunStats) float64 { return float64(s.P50) }
+	p99 := func(s RunStats) float64 { return float64(s.P99) }
+	p999 := func(s RunStats) float64 { return float64(s.P999) }
 	pin := "server (and Redis) pinned to CPU 0, generator to CPU 1 (`taskset`)"
 	if !c.Pin {
 		pin = "NOT pinned: server and generator share every core"
 	}
 	fmt.Fprintf(w, "- Machine: %d CPUs (%s), %s; %s. Load average (1, 5, 15 min) before %s, after %s.\n", runtime.NumCPU(), cpuModel(), runtime.Version(), pin, r.LoadBefore, r.LoadAfter)
 	fmt.Fprintf(w, "- Mix: %s.\n", c.Mix)
-	fmt.Fprintf(w, "- %d round(s), contenders interleaved in each round; every figure is the median over the rounds. Each measured run follows an unmeasured warm-up of %v.\n", c.Rounds, c.Warmup)
+	fmt.Fprintf(w, "- %d round(s), contenders interleaved in each round; every absolute figure is the median over the rounds, every ratio the median over the rounds of the ratio between two contenders' runs of the same round. Each measured run follows an unmeasured warm-up of %v.\n", c.Rounds, c.Warmup)
 	fmt.Fprintf(w, "- Saturation: closed loop (vegeta, unbounded rate, %d workers on %d keep-alive connections), %v per round. Server CPU µs/req is the server process's CPU time (with Redis's for authgate+redis) over the requests answered.\n", c.Conns, c.Conns, c.SatDuration)
 	rateHow := fmt.Sprintf("%.0f %% of the framework's slowest contender's median saturation throughput", 100*c.RateFraction)
 	if c.Rate > 0 {
@@ -203,14 +233,12 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "| framework | contender | GET /sensitive | req/s | ÷ peer | ÷ none | server CPU µs/req | ÷ peer | ÷ none | server CPU (CPU 0 busy) | generator CPU (CPU 1 busy) |\n")
 	fmt.Fprintf(w, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range rows {
-		p, _ := find(x.Framework, "peer")
-		n, _ := find(x.Framework, "none")
 		bound := ""
 		if x.Busy0 > 0 && x.Busy0 < 0.9 {
 			bound = " †"
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %.0f%s | %s | %s | %.1f | %s | %s | %.0f %% (%.0f %%) | %.0f %% (%.0f %%) |\n", x.Framework, contenderName(x.Framework, x.Label), sessionCheck(x.Label),
-			x.RPS, bound, ratio(x.RPS, p.RPS), ratio(x.RPS, n.RPS), x.SrvMicros, ratio(x.SrvMicros, p.SrvMicros), ratio(x.SrvMicros, n.SrvMicros),
+			x.RPS, bound, rr("sat", x, "peer", rps), rr("sat", x, "none", rps), x.SrvMicros, rr("sat", x, "peer", RunStats.SrvMicrosPerReq), rr("sat", x, "none", RunStats.SrvMicrosPerReq),
 			100*x.SrvCPU, 100*x.Busy0, 100*x.GenCPU, 100*x.Busy1)
 	}
 	fmt.Fprintf(w, "\nServer CPU is the server process's (with Redis's for authgate+redis), in %% of one core; CPU 0 busy counts every process of the machine on the server's core, so the gap between the two is other work of the shared machine. † CPU 0 was idle more than 10 %% of the run: the server was not the bottleneck (the generator or CPU 1 was), so its ceiling is higher than its req/s; compare server CPU µs/req.\n")
@@ -218,17 +246,14 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprintf(w, "| framework | contender | rate req/s (requests per run) | p50 | p99 | p99.9 | p50 ÷ peer | p99 ÷ peer | p99.9 ÷ peer | p50 ÷ none | p99 ÷ none | p99.9 ÷ none |\n")
 	fmt.Fprintf(w, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, x := range rows {
-		p, _ := find(x.Framework, "peer")
-		n, _ := find(x.Framework, "none")
 		held := ""
 		if x.SentRate < 0.95*float64(x.Rate) {
 			held = fmt.Sprintf(" (sent %.0f)", x.SentRate)
 		}
-		fd := func(d time.Duration) float64 { return float64(d) }
 		fmt.Fprintf(w, "| %s | %s | %d (%d)%s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", x.Framework, contenderName(x.Framework, x.Label), x.Rate, x.FixedRequests, held,
 			fmtDur(x.P50), fmtDur(x.P99), fmtDur(x.P999),
-			ratio(fd(x.P50), fd(p.P50)), ratio(fd(x.P99), fd(p.P99)), ratio(fd(x.P999), fd(p.P999)),
-			ratio(fd(x.P50), fd(n.P50)), ratio(fd(x.P99), fd(n.P99)), ratio(fd(x.P999), fd(n.P999)))
+			rr("fixed", x, "peer", p50), rr("fixed", x, "peer", p99), rr("fixed", x, "peer", p999),
+			rr("fixed", x, "none", p50), rr("fixed", x, "none", p99), rr("fixed", x, "none", p999))
 	}
 }
 
