@@ -36,6 +36,14 @@ type Run1 struct {
 
 func (r *Report) note(s string) { r.Notes = append(r.Notes, s) }
 
+func fmtKindLat(k [nKinds]time.Duration) string {
+	var parts []string
+	for i, d := range k {
+		parts = append(parts, fmt.Sprintf("%s=%s", kindNames[i], d))
+	}
+	return strings.Join(parts, ",")
+}
+
 func fmtKinds(k [nKinds]int) string {
 	var parts []string
 	for i, n := range k {
@@ -50,9 +58,9 @@ func (r Run1) line() string {
 	if r.Detail != "" {
 		detail = fmt.Sprintf(" detail=%q", r.Detail)
 	}
-	return fmt.Sprintf("run phase=%s round=%d framework=%s contender=%s rate=%d requests=%d rps=%.0f sent_rate=%.0f p50=%s p99=%s p99.9=%s max=%s srv_cpu=%.2f redis_cpu=%.2f gen_cpu=%.2f cpu0_busy=%.2f cpu1_busy=%.2f srv_us_per_req=%.1f kinds=%s wrong=%d errors=%d fresh_reused=%d%s",
+	return fmt.Sprintf("run phase=%s round=%d framework=%s contender=%s rate=%d requests=%d rps=%.0f sent_rate=%.0f p50=%s p99=%s p99.9=%s max=%s srv_cpu=%.2f redis_cpu=%.2f gen_cpu=%.2f cpu0_busy=%.2f cpu1_busy=%.2f srv_us_per_req=%.1f redis_cmds=%d kinds=%s kind_p50=%s kind_p99=%s wrong=%d errors=%d fresh_reused=%d%s",
 		r.Phase, r.Round, r.Framework, r.Label, r.Rate, r.Requests, r.RPS, r.SentRate, r.P50, r.P99, r.P999, r.Max,
-		r.SrvCPU, r.RedisCPU, r.GenCPU, r.Busy0, r.Busy1, r.SrvMicrosPerReq(), fmtKinds(r.Kinds), r.Wrong, r.Errors, r.FreshReused, detail)
+		r.SrvCPU, r.RedisCPU, r.GenCPU, r.Busy0, r.Busy1, r.SrvMicrosPerReq(), r.RedisCmds, fmtKinds(r.Kinds), fmtKindLat(r.KindP50), fmtKindLat(r.KindP99), r.Wrong, r.Errors, r.FreshReused, detail)
 }
 
 // median of f over the rounds of phase for one contender (0 when none).

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
@@ -147,6 +148,7 @@ type contender struct {
 	tok       *tokens
 	reused    atomic.Int64
 	seed      uint64
+	rdb       *redis.Client // authgate+redis: the generator's own client, for INFO
 }
 
 // Label names the contender in reports: authgate (MemoryStore),
@@ -221,6 +223,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	var redisAddr string
 	var redisSIDs []string
 	var redisProbe string
+	var infoClient *redis.Client
 	if bin, ok := findRedis(cfg.Redis); ok {
 		addr, stop, err := startRedis(ctx, bin, cfg.Pin)
 		if err != nil {
@@ -232,6 +235,8 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 			return nil, err
 		}
 		rep.Redis = addr
+		infoClient = redis.NewClient(&redis.Options{Addr: addr})
+		defer infoClient.Close()
 		logf("# redis-server on %s, %d sessions", addr, len(redisSIDs))
 	} else {
 		rep.note("redis-server not found or off: the authgate+redis contenders are skipped")
@@ -243,7 +248,7 @@ func Run(ctx context.Context, cfg Config) (rep *Report, err error) {
 	for _, fw := range cfg.Frameworks {
 		cs = append(cs, &contender{Framework: fw, Contender: Authgate, Store: StoreMemory})
 		if redisAddr != "" {
-			cs = append(cs, &contender{Framework: fw, Contender: Authgate, Store: StoreRedis})
+			cs = append(cs, &contender{Framework: fw, Contender: Authgate, Store: StoreRedis, rdb: infoClient})
 		}
 		cs = append(cs, &contender{Framework: fw, Contender: Peer}, &contender{Framework: fw, Contender: None})
 	}
@@ -733,11 +738,18 @@ type RunStats struct {
 	// every process of the machine included (from /proc/stat; 1 = always
 	// busy): the share the run's own processes did not use went to other
 	// work on the machine.
-	Busy0, Busy1  float64
-	Kinds         [nKinds]int
-	Wrong, Errors int
-	FreshReused   int64
-	Detail        string // unexpected statuses and errors, if any
+	Busy0, Busy1 float64
+	// RedisCmds is how many commands Redis processed during the run,
+	// those the store's Lua scripts call included (authgate+redis only;
+	// the other servers' feeds idle meanwhile).
+	RedisCmds int64
+	// KindP50 and KindP99 are the percentiles of each kind's requests
+	// alone (raw results only).
+	KindP50, KindP99 [nKinds]time.Duration
+	Kinds            [nKinds]int
+	Wrong, Errors    int
+	FreshReused      int64
+	Detail           string // unexpected statuses and errors, if any
 }
 
 // SrvMicrosPerReq is the server's CPU time per request (µs), Redis included.
@@ -794,9 +806,11 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 	}
 	atk := vegeta.NewAttacker(opts...)
 	reusedBefore := c.reused.Load()
+	cmds0 := c.redisCommands()
 	srv0, redis0, gen0, cpus0 := procCPU(c.pid()), redisCPU(c), selfCPU(), cpuStat()
 	var m vegeta.Metrics
 	var st RunStats
+	var byKind [nKinds][]time.Duration
 	wrong := map[string]int{}
 	// An unnamed attack: no X-Vegeta-Attack header on every request.
 	for res := range atk.Attack(c.tok.targeter(c.base, cfg.Mix, c.seed, &c.reused), vegeta.Rate{Freq: rate, Per: time.Second}, dur, "") {
@@ -811,6 +825,9 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 			continue
 		}
 		st.Kinds[k]++
+		if lat != nil {
+			byKind[k] = append(byKind[k], res.Latency)
+		}
 		if res.Code == 0 {
 			st.Errors++
 			wrong[res.Error]++
@@ -829,6 +846,11 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 	secs := (m.Duration + m.Wait).Seconds()
 	srv1, redis1, gen1, cpus1 := procCPU(c.pid()), redisCPU(c), selfCPU(), cpuStat()
 	st.Busy0, st.Busy1 = busy(cpus0, cpus1, 0), busy(cpus0, cpus1, 1)
+	if cmds0 >= 0 {
+		if cmds1 := c.redisCommands(); cmds1 >= 0 {
+			st.RedisCmds = cmds1 - cmds0
+		}
+	}
 	st.Requests = int(m.Requests)
 	if secs > 0 {
 		st.RPS = float64(m.Requests) / secs
@@ -849,13 +871,46 @@ func (c *contender) attack(cfg *Config, hc *http.Client, rate int, dur time.Dura
 	if lat != nil && len(*lat) > 0 {
 		l := *lat
 		slices.Sort(l)
-		q := func(p float64) time.Duration {
-			i := int(p*float64(len(l))+0.999999) - 1
-			return l[min(max(i, 0), len(l)-1)]
+		st.P50, st.P99, st.P999, st.Max = quantile(l, 0.50), quantile(l, 0.99), quantile(l, 0.999), l[len(l)-1]
+		for k, kl := range byKind {
+			slices.Sort(kl)
+			st.KindP50[k], st.KindP99[k] = quantile(kl, 0.50), quantile(kl, 0.99)
 		}
-		st.P50, st.P99, st.P999, st.Max = q(0.50), q(0.99), q(0.999), l[len(l)-1]
 	}
 	return st
+}
+
+// quantile is the exact q-quantile of sorted latencies (the smallest
+// latency at or above which a share 1-q of them lie); 0 for none.
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(q*float64(len(sorted)))) - 1
+	return sorted[min(max(i, 0), len(sorted)-1)]
+}
+
+// redisCommands is Redis's total_commands_processed (-1 when c does not
+// use Redis or it cannot be read); the INFO call itself counts one.
+func (c *contender) redisCommands() int64 {
+	if c.rdb == nil {
+		return -1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	info, err := c.rdb.Info(ctx, "stats").Result()
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "total_commands_processed:"); ok {
+			n, err := strconv.ParseInt(v, 10, 64)
+			if err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 // redisPID is the pid of the Redis the authgate+redis servers use (0: none).
