@@ -52,7 +52,7 @@ type Config struct {
 	// saturation; default 64.
 	Conns int
 	// RateFraction sets a framework's fixed rate to this share of its
-	// slowest contender's median saturation throughput; default 0.55.
+	// slowest contender's median saturation throughput; default 0.5.
 	RateFraction float64
 	// Rate, when positive, is the fixed rate of every framework instead.
 	Rate int
@@ -112,7 +112,7 @@ func (c *Config) defaults() error {
 		c.Conns = 64
 	}
 	if c.RateFraction <= 0 || c.RateFraction > 1 {
-		c.RateFraction = 0.55
+		c.RateFraction = 0.5
 	}
 	if c.SatGuess <= 0 {
 		c.SatGuess = 30000

@@ -50,7 +50,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Warmup, "warmup", 250*time.Millisecond, "unmeasured warm-up before each run")
 	fs.IntVar(&cfg.Conns, "conns", 64, "closed-loop workers (connections) at saturation")
 	fs.IntVar(&cfg.Rate, "rate", 0, "fixed rate for every framework (0: rate-fraction of the slowest contender's saturation)")
-	fs.Float64Var(&cfg.RateFraction, "rate-fraction", 0.55, "fixed rate as a share of the slowest contender's saturation")
+	fs.Float64Var(&cfg.RateFraction, "rate-fraction", 0.5, "fixed rate as a share of the slowest contender's saturation")
 	fs.IntVar(&cfg.Mix.Clients, "clients", load.DefaultMix.Clients, "distinct clients (tokens, sessions)")
 	fs.Float64Var(&cfg.Mix.Fresh, "fresh", load.DefaultMix.Fresh, "share of fresh tokens")
 	fs.Float64Var(&cfg.Mix.Sensitive, "sensitive", load.DefaultMix.Sensitive, "share of sensitive requests")
