@@ -62,7 +62,9 @@ type Config struct {
 	// one saturation round at SatGuess.
 	FreshPool int
 	// SatGuess is the throughput assumed for a contender's first
-	// saturation run, to size its fresh tokens; default 30000.
+	// saturation run, to size its fresh tokens; default 60000 (twice what
+	// one core served in the published run, the margin of the later
+	// runs' top-ups).
 	SatGuess int
 	// Redis: "" or "auto" starts redis-server (when on PATH) for the
 	// authgate+redis contenders; "off" runs without them; anything else is
@@ -115,7 +117,7 @@ func (c *Config) defaults() error {
 		c.RateFraction = 0.5
 	}
 	if c.SatGuess <= 0 {
-		c.SatGuess = 30000
+		c.SatGuess = 60000
 	}
 	if c.FreshPool <= 0 {
 		c.FreshPool = int(float64(c.SatGuess)*(c.SatDuration+c.Warmup).Seconds()*c.Mix.Fresh) + 10

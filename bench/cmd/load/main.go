@@ -56,7 +56,7 @@ func run(args []string) error {
 	fs.Float64Var(&cfg.Mix.Sensitive, "sensitive", load.DefaultMix.Sensitive, "share of sensitive requests")
 	fs.Float64Var(&cfg.Mix.Bad, "bad", load.DefaultMix.Bad, "share of bad tokens")
 	fs.IntVar(&cfg.FreshPool, "fresh-pool", 0, "fresh tokens minted at the start (0: enough for one saturation run at -sat-guess; more are minted between runs as needed)")
-	fs.IntVar(&cfg.SatGuess, "sat-guess", 30000, "throughput assumed for a contender's first saturation run, to size its fresh tokens")
+	fs.IntVar(&cfg.SatGuess, "sat-guess", 60000, "throughput assumed for a contender's first saturation run, to size its fresh tokens")
 	fs.StringVar(&cfg.Redis, "redis", "auto", "auto, off, or the path of redis-server")
 	fs.BoolVar(&cfg.Pin, "pin", true, "pin servers to CPU 0 and the generator to CPU 1 (taskset)")
 	out := fs.String("out", "", "write the raw results to this file")
