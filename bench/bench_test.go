@@ -11,18 +11,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/authgate/authgate/bench/load"
 	"github.com/authgate/authgate/core/adaptertest"
 
-	"github.com/MicahParks/keyfunc/v3"
-	jwtmiddleware "github.com/auth0/go-jwt-middleware/v2"
-	"github.com/auth0/go-jwt-middleware/v2/jwks"
-	"github.com/auth0/go-jwt-middleware/v2/validator"
 	"github.com/authgate/authgate/core"
 	"github.com/authgate/authgate/core/authtest"
 	"github.com/authgate/authgate/echoauth"
@@ -30,10 +26,8 @@ import (
 	"github.com/authgate/authgate/ginauth"
 	"github.com/authgate/authgate/nethttpauth"
 	"github.com/gin-gonic/gin"
-	jwtware "github.com/gofiber/contrib/jwt"
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
-	echojwt "github.com/labstack/echo-jwt/v4"
 	"github.com/labstack/echo/v4"
 	"github.com/valyala/fasthttp"
 )
@@ -107,16 +101,13 @@ func ok(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok")) }
 // ---- contenders on net/http ----
 
 // auth0Middleware is github.com/auth0/go-jwt-middleware/v2 as its README
-// sets it up: a caching JWKS provider and a validator for iss and aud.
+// sets it up (load.Auth0Middleware, which the load servers run too).
 func auth0Middleware(tb testing.TB, f *fixture) func(http.Handler) http.Handler {
-	u, _ := url.Parse(f.iss.URL)
-	ju, _ := url.Parse(f.iss.JWKSURL())
-	provider := jwks.NewCachingProvider(u, 5*time.Minute, jwks.WithCustomJWKSURI(ju))
-	v, err := validator.New(provider.KeyFunc, validator.RS256, f.iss.URL, []string{authtest.DefaultAudience})
+	mw, err := load.Auth0Middleware(f.iss.URL, f.iss.JWKSURL(), authtest.DefaultAudience)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return jwtmiddleware.New(v.ValidateToken).CheckJWT
+	return mw
 }
 
 type claimsKey struct{}
@@ -286,7 +277,7 @@ func benchEcho(b *testing.B, f *fixture, par bool) {
 	// echo-jwt as its README sets up a JWKS: a KeyFunc from MicahParks/keyfunc.
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
-	kf, err := keyfunc.NewDefaultCtx(ctx, []string{f.iss.JWKSURL()})
+	echoJWT, err := load.EchoJWT(ctx, f.iss.JWKSURL())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -297,7 +288,7 @@ func benchEcho(b *testing.B, f *fixture, par bool) {
 	run("authgate-cached", app(echoauth.New(f.cached)), []string{f.tok})
 	run("authgate-fresh", app(echoauth.New(f.fresh64)), f.fresh)
 	run("authgate-nocache", app(echoauth.New(f.nocache)), []string{f.tok})
-	run("echo-jwt", app(echojwt.WithConfig(echojwt.Config{KeyFunc: kf.Keyfunc})), []string{f.tok})
+	run("echo-jwt", app(echoJWT), []string{f.tok})
 }
 
 func benchFiber(b *testing.B, f *fixture, par bool) {
@@ -317,7 +308,7 @@ func benchFiber(b *testing.B, f *fixture, par bool) {
 	run("authgate-cached", app(fiberauth.New(f.cached)), []string{f.tok})
 	run("authgate-fresh", app(fiberauth.New(f.fresh64)), f.fresh)
 	run("authgate-nocache", app(fiberauth.New(f.nocache)), []string{f.tok})
-	run("contrib-jwt", app(jwtware.New(jwtware.Config{JWKSetURLs: []string{f.iss.JWKSURL()}})), []string{f.tok})
+	run("contrib-jwt", app(load.FiberContribJWT(f.iss.JWKSURL())), []string{f.tok})
 }
 
 // serveHTTP serves GET /me with each of toks in turn through h.

@@ -5,6 +5,7 @@
 //
 //	./run.sh               # go test -bench, -count 6, then benchstat tables
 //	./wrk.sh               # wrk against each example app, with and without authgate
+//	./load.sh              # whole servers under load beside the peers (package load)
 //
 // The benchmarks (bench_test.go) serve GET /me through each framework with no
 // auth, with authgate (token cached, and fresh: a token never seen before),
