@@ -471,18 +471,6 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 	// Callers that start after a revocation never join a call that began
 	// before it: the generation is part of the key (SS-04).
 	fk := k.iss + "\x00" + k.sid + "\x00" + strconv.FormatUint(gen, 10)
-	var st SessionState
-	var err error
-	var t *time.Timer // the caller's own bound on its wait, made only when it waits
-	wait := func() <-chan time.Time {
-		t = time.NewTimer(s.opts.Timeout)
-		return t.C
-	}
-	defer func() {
-		if t != nil {
-			t.Stop()
-		}
-	}()
 	if fresh {
 		fn := func() (SessionState, error) { return s.call(ctx, checker, k, gen) }
 		var b *freshBatch[SessionState]
@@ -490,42 +478,51 @@ func (s *sessionPolicy) shared(ctx context.Context, checker SessionChecker, k se
 			// The checker returns by call's deadline: the first caller runs
 			// the call itself, saving a goroutine handoff and its wake-up
 			// (most of what a live check added to its round trip).
-			st, err, b = s.fresh.lead(fk, fn)
-			if b == nil {
-				if err != nil {
-					return StateRevoked, err
-				}
-				return st, nil
+			var st SessionState
+			var err error
+			if st, err, b = s.fresh.lead(fk, fn); b == nil {
+				return answer(st, err)
 			}
 		} else {
 			b = s.fresh.do(fk, fn)
 		}
-		select {
-		case <-b.done:
-			st, err = b.v, b.err
-		case <-ctx.Done():
-			return StateRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
-		case <-wait():
-			return StateRevoked, errors.New("session check timed out")
+		if _, err := await(ctx, s.opts.Timeout, b.done); err != nil {
+			return StateRevoked, err
 		}
-	} else {
-		ch := s.flight.DoChan(fk, func() (any, error) { return s.call(ctx, checker, k, gen) })
-		select {
-		case r := <-ch:
-			err = r.Err
-			if err == nil {
-				st = r.Val.(SessionState)
-			}
-		case <-ctx.Done():
-			return StateRevoked, fmt.Errorf("session check abandoned: %w", ctx.Err())
-		case <-wait():
-			return StateRevoked, errors.New("session check timed out")
-		}
+		return answer(b.v, b.err)
 	}
+	r, err := await(ctx, s.opts.Timeout, s.flight.DoChan(fk, func() (any, error) { return s.call(ctx, checker, k, gen) }))
+	if err != nil {
+		return StateRevoked, err
+	}
+	if r.Err != nil {
+		return StateRevoked, r.Err
+	}
+	return r.Val.(SessionState), nil
+}
+
+// answer is a check's result as shared returns it: StateRevoked with any
+// error.
+func answer(st SessionState, err error) (SessionState, error) {
 	if err != nil {
 		return StateRevoked, err
 	}
 	return st, nil
+}
+
+// await receives from ch, waiting at most timeout and while ctx lives: a
+// caller's own bound on its wait for a shared call.
+func await[T any](ctx context.Context, timeout time.Duration, ch <-chan T) (v T, err error) {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case v = <-ch:
+		return v, nil
+	case <-ctx.Done():
+		return v, fmt.Errorf("session check abandoned: %w", ctx.Err())
+	case <-t.C:
+		return v, errors.New("session check timed out")
+	}
 }
 
 // call makes one backend call for k: bounded by MaxInFlight and the
