@@ -823,11 +823,15 @@ func TestCluster6WaitReplicas(t *testing.T) {
 	must(t, proc.cmd.Process.Signal(syscall.SIGSTOP))
 	proc.mu.Unlock()
 	err := a.store.Revoke(ctx, s2.ID)
+	perr := a.store.PublishRevocation(ctx, core.Revocation{Cutoff: true, Subject: "cut-while-stopped", Issuer: iss.URL})
 	proc.mu.Lock()
 	must(t, proc.cmd.Process.Signal(syscall.SIGCONT))
 	proc.mu.Unlock()
 	if !errors.Is(err, ErrNotReplicated) {
 		t.Fatalf("RD-04: Revoke with the stream's replica stopped: %v, want ErrNotReplicated", err)
+	}
+	if !errors.Is(perr, ErrNotReplicated) {
+		t.Fatalf("RD-04: PublishRevocation with the stream's replica stopped: %v, want ErrNotReplicated (WAIT must run on the stream master's connection)", perr)
 	}
 	for _, tk := range []string{tok, tok2} {
 		waitUntil(t, 10*time.Second, "the revocation in force at B (deny set)", func() bool {

@@ -51,23 +51,17 @@ func (s *Store) PublishRevocation(ctx context.Context, r core.Revocation, opts .
 			}
 		}
 	}
-	cctx, cancel := s.ctx(ctx)
-	defer cancel()
 	args := &redis.XAddArgs{Stream: s.stream, MaxLen: s.maxLen, Approx: true, Values: publishedEntry(r)}
 	var err, werr error
 	if s.waitN == 0 {
+		cctx, cancel := s.ctx(ctx)
 		err = s.cmd.XAdd(cctx, args).Err()
+		cancel()
 	} else {
 		var add *redis.StringCmd
-		var wait *redis.Cmd
-		_, _ = s.cmd.Pipelined(cctx, func(p redis.Pipeliner) error {
-			add = p.XAdd(cctx, args)
-			wait = p.Do(cctx, "WAIT", s.waitN, s.waitFor.Milliseconds())
-			return nil
-		})
-		err = add.Err()
-		if n, e := wait.Int64(); err == nil && (e != nil || n < int64(s.waitN)) {
-			werr = fmt.Errorf("%w: %d of %d replicas acknowledged (%v)", ErrNotReplicated, n, s.waitN, e)
+		werr, err = s.written(ctx, s.stream, func(ctx context.Context, p redis.Pipeliner) { add = p.XAdd(ctx, args) })
+		if err == nil {
+			err = add.Err()
 		}
 	}
 	if err != nil {

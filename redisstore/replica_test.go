@@ -41,6 +41,9 @@ func TestRevokeWaitsForReplica(t *testing.T) {
 	if n, err := s.RevokeSubject(ctx, "nobody"); err != nil || n != 0 {
 		t.Fatalf("RevokeSubject of nobody: %d, %v", n, err)
 	}
+	if err := s.PublishRevocation(ctx, core.Revocation{Cutoff: true, Subject: "bob", Issuer: "https://idp.example"}); err != nil {
+		t.Fatalf("RD-04: PublishRevocation with the replica up: %v", err)
+	}
 
 	replica.Stop()
 	sess2, _, err := s.Create(ctx, core.SessionParams{Subject: "alice"})
@@ -51,6 +54,9 @@ func TestRevokeWaitsForReplica(t *testing.T) {
 	}
 	if st, _ := s.Check(ctx, sess2.ID); st != core.StateRevoked {
 		t.Fatal("an unreplicated revocation must still be in force on the primary")
+	}
+	if err := s.PublishRevocation(ctx, core.Revocation{Cutoff: true, Subject: "carol", Issuer: "https://idp.example"}); !errors.Is(err, ErrNotReplicated) {
+		t.Fatalf("RD-04: PublishRevocation without a replica: %v, want ErrNotReplicated", err)
 	}
 }
 
