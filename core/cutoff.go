@@ -192,7 +192,13 @@ func (s *sessionPolicy) cutOff(r Revocation) {
 // cutoffDenied refuses a JWT issued at or before its subject's cutoff
 // (401), or one a lost cutoff may cover (503).
 func (s *sessionPolicy) cutoffDenied(p *Principal) error {
-	switch s.cut.judge(p.Issuer, p.Subject, p.IssuedAt) {
+	return s.cutoffJudged(p.Issuer, p.Subject, p.IssuedAt)
+}
+
+// cutoffJudged is cutoffDenied for the token of iss and sub issued at iat
+// (a request's principal, or an open stream's copy of it).
+func (s *sessionPolicy) cutoffJudged(iss, sub string, iat time.Time) error {
+	switch s.cut.judge(iss, sub, iat) {
 	case cutRefused:
 		return revokedErr("token issued before its subject's cutoff")
 	case cutOverflow:

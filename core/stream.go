@@ -167,7 +167,7 @@ func (s *sessionPolicy) watchStream(ctx context.Context, cancel context.CancelCa
 // where denied would check live, it starts the live check and returns nil.
 func (s *sessionPolicy) streamDenied(w *streamWatch) error {
 	if w.kind == KindJWT {
-		if err := s.streamCutoff(w); err != nil {
+		if err := s.cutoffJudged(w.iss, w.sub, w.iat); err != nil {
 			return err
 		}
 	}
@@ -188,17 +188,6 @@ func (s *sessionPolicy) streamDenied(w *streamWatch) error {
 
 func streamBehindNoSession() error {
 	return newError(ErrUnavailable, errors.New("stream: a revocation feed is behind and the token names no session to check"))
-}
-
-// streamCutoff is cutoffDenied for w.
-func (s *sessionPolicy) streamCutoff(w *streamWatch) error {
-	switch s.cut.judge(w.iss, w.sub, w.iat) {
-	case cutRefused:
-		return revokedErr("stream: token issued before its subject's cutoff")
-	case cutOverflow:
-		return newError(ErrUnavailable, errors.New("stream: a subject cutoff was lost to a full cutoff set and may cover this token"))
-	}
-	return nil
 }
 
 // add indexes w, unless its context has already ended and removed it.
@@ -306,7 +295,7 @@ func (s *sessionPolicy) streamsCutOff(r Revocation) {
 	ws := g.collect(func() map[*streamWatch]struct{} { return g.bySub[r.Subject] },
 		func(w *streamWatch) bool { return w.kind == KindJWT && (r.Issuer == "" || r.Issuer == w.iss) })
 	for _, w := range ws {
-		if err := s.streamCutoff(w); err != nil {
+		if err := s.cutoffJudged(w.iss, w.sub, w.iat); err != nil {
 			w.cancel(err)
 		}
 	}
